@@ -1,0 +1,41 @@
+/**
+ * Process environment: addresses and secrets. Validated once at start-up; a bad value fails fast
+ * naming the variable.
+ */
+import { z } from 'zod';
+import { ConfigError, zodIssues } from '../errors';
+import { DEFAULT_CONFIG_PATH, DEFAULT_DATABASE_URL, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPACE } from '../constants';
+
+const EnvSchema = z.object({
+  CONFIG_PATH: z.string().default(DEFAULT_CONFIG_PATH),
+  DATABASE_URL: z
+    .string()
+    .default(DEFAULT_DATABASE_URL)
+    .refine((u) => u.startsWith('file:') || /^postgres(ql)?:\/\//.test(u), 'DATABASE_URL must start with file: (SQLite) or postgresql://'),
+  TEMPORAL_ADDRESS: z.string().default(DEFAULT_TEMPORAL_ADDRESS),
+  TEMPORAL_NAMESPACE: z.string().default(DEFAULT_TEMPORAL_NAMESPACE),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
+  EMULATOR_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Env = z.infer<typeof EnvSchema>;
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issues = zodIssues(parsed.error);
+    throw new ConfigError(`environment is invalid:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, issues);
+  }
+  if (Boolean(parsed.data.TEMPORAL_TLS_CERT_PATH) !== Boolean(parsed.data.TEMPORAL_TLS_KEY_PATH)) {
+    throw new ConfigError('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together', [
+      { path: 'TEMPORAL_TLS_CERT_PATH', message: 'set together with TEMPORAL_TLS_KEY_PATH' },
+    ]);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,156 @@
+/**
+ * `config.yaml`, in the product description's shape (framework, models, routing, consensus,
+ * improvement, performance) plus `pricing` and `emulator`. Keys stay snake_case as written in
+ * YAML. Secrets never live here: a provider names the environment variable holding its key.
+ */
+import { z } from 'zod';
+import { ComplexitySchema } from '../types';
+
+const providerName = z.string().regex(/^[a-z0-9_-]+$/, 'provider names are [a-z0-9_-]');
+const modelId = z.string().regex(/^[A-Za-z0-9._\-/]+$/, 'model ids are [A-Za-z0-9._-/]');
+
+export const ProviderKindSchema = z.enum(['openai', 'anthropic', 'google', 'openai_compatible']);
+export type ProviderKind = z.infer<typeof ProviderKindSchema>;
+
+export const ProviderConfigSchema = z
+  .object({
+    kind: ProviderKindSchema,
+    enabled: z.boolean().default(true),
+    default_model: modelId,
+    /** Models this provider may be asked for; the default model is always included. */
+    models: z.array(modelId).default([]),
+    /** Name of the environment variable that holds the API key (never the key itself). */
+    api_key_env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'api_key_env is the NAME of an environment variable, e.g. OPENAI_API_KEY')
+      .optional(),
+    base_url: z.url().optional(),
+    max_tokens: z.number().int().positive().default(1024),
+    temperature: z.number().min(0).max(2).default(0.7),
+  })
+  .strict();
+export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
+
+export const RoutingRuleSchema = z
+  .object({
+    id: z.string().min(1).optional(),
+    task_type: z.string().min(1),
+    complexity: z.union([ComplexitySchema, z.literal('any')]).default('any'),
+    /** `provider` or `provider:model`. */
+    providers: z.array(z.string().min(1)).min(1),
+    require_consensus: z.boolean().default(false),
+    min_providers: z.number().int().min(1).optional(),
+    /** Ordered fallback chain, tried when fewer than min_providers answered. */
+    fallback: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
+
+export const PriceSchema = z
+  .object({
+    input: z.number().nonnegative().describe('USD per million input tokens'),
+    output: z.number().nonnegative().describe('USD per million output tokens'),
+  })
+  .strict();
+
+export const FaultSchema = z
+  .object({
+    /** Share of calls that get this fault, in [0,1]; deterministic per prompt+model+attempt. */
+    rate: z.number().min(0).max(1).default(1),
+    /** HTTP status to return (429, 500, 503, 529, 401, ...), or `hang` / `malformed`. */
+    kind: z.union([z.number().int().min(400).max(599), z.literal('hang'), z.literal('malformed')]),
+    retry_after_s: z.number().nonnegative().optional(),
+  })
+  .strict();
+export type Fault = z.infer<typeof FaultSchema>;
+
+export const EmulatedModelSchema = z
+  .object({
+    latency_ms: z.number().nonnegative().optional(),
+    /** Probability in [0,1] that this model gives the correct (majority) answer. */
+    accuracy: z.number().min(0).max(1).optional(),
+    faults: z.array(FaultSchema).default([]),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    framework: z
+      .object({
+        name: z.string().default('AI Orchestration Framework'),
+        version: z.string().default('1.0.0'),
+        enable_metrics: z.boolean().default(true),
+        enable_caching: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    models: z.record(providerName, ProviderConfigSchema).refine((m) => Object.keys(m).length > 0, 'at least one provider'),
+    pricing: z.record(modelId, PriceSchema).default({}),
+    routing: z
+      .object({
+        default_strategy: z.enum(['static']).default('static'),
+        complexity_threshold: z.number().min(0).max(1).default(0.7),
+        require_consensus_for_complex: z.boolean().default(true),
+        /** The default route: used when no rule matches the task type and complexity. */
+        default_providers: z.array(z.string().min(1)).min(1),
+        default_min_providers: z.number().int().min(1).default(1),
+        default_fallback: z.array(z.string().min(1)).default([]),
+        rules: z.array(RoutingRuleSchema).default([]),
+      })
+      .strict(),
+    consensus: z
+      .object({
+        default_strategy: z.string().default('lexical'),
+        similarity_threshold: z.number().min(0).max(1).default(0.8),
+        confidence_threshold: z.number().min(0).max(1).default(0.7),
+        strategies: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+      })
+      .strict()
+      .prefault({}),
+    improvement: z
+      .object({
+        enable: z.boolean().default(true),
+        analysis_interval: z.number().positive().default(24),
+        auto_apply_threshold: z.number().min(0).max(1).default(0.9),
+        min_data_points: z.number().int().positive().default(100),
+      })
+      .strict()
+      .prefault({}),
+    performance: z
+      .object({
+        max_concurrent_requests: z.number().int().positive().default(50),
+        /** Seconds a whole request may take. */
+        request_timeout: z.number().positive().default(120),
+        models: z
+          .record(
+            providerName,
+            z
+              .object({
+                max_concurrent: z.number().int().positive().default(20),
+                /** Seconds one attempt of one provider call may take. */
+                timeout: z.number().positive().default(30),
+                max_attempts: z.number().int().min(1).default(3),
+                initial_backoff_ms: z.number().int().positive().default(500),
+              })
+              .strict(),
+          )
+          .default({}),
+      })
+      .strict()
+      .prefault({}),
+    emulator: z
+      .object({
+        /** auto: providers without an API key in the environment are served by the emulator. */
+        mode: z.enum(['auto', 'always', 'never']).default('auto'),
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8390),
+        latency_ms: z.number().nonnegative().default(20),
+        models: z.record(modelId, EmulatedModelSchema).default({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,89 @@
+/**
+ * Typed errors, named as in the product description. Each has a stable `code` that is also
+ * the Temporal `ApplicationFailure.type` when the error crosses the wire, so workflows branch
+ * on `failure.type` and clients turn a failed workflow back into the same class.
+ */
+export type OrchestratorErrorCode =
+  | 'ConfigError'
+  | 'InvalidRequest'
+  | 'ModelProviderNotFound'
+  | 'InsufficientResponses'
+  | 'ConsensusTimeout'
+  | 'DatabaseConnectionError';
+
+export abstract class OrchestratorError extends Error {
+  abstract readonly code: OrchestratorErrorCode;
+  /** Structured details (never secrets). */
+  readonly details: Record<string, unknown>;
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.details = details;
+  }
+  override get name(): string {
+    return this.code;
+  }
+}
+
+/** A configuration value is missing or wrong. `issues` name the key paths. */
+export class ConfigError extends OrchestratorError {
+  readonly code = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(message, { issues }, options);
+  }
+}
+
+/** A request failed validation before any workflow started. */
+export class InvalidRequest extends OrchestratorError {
+  readonly code = 'InvalidRequest';
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[] = [],
+  ) {
+    super(message, { issues });
+  }
+}
+
+/** The request names a provider or model that is not configured. */
+export class ModelProviderNotFound extends OrchestratorError {
+  readonly code = 'ModelProviderNotFound';
+}
+
+/** Fewer providers answered than the request needs. `details.attempts` says what was tried and why. */
+export class InsufficientResponses extends OrchestratorError {
+  readonly code = 'InsufficientResponses';
+}
+
+export class ConsensusTimeout extends OrchestratorError {
+  readonly code = 'ConsensusTimeout';
+}
+
+export class DatabaseConnectionError extends OrchestratorError {
+  readonly code = 'DatabaseConnectionError';
+}
+
+const constructors: Record<OrchestratorErrorCode, (message: string, details: Record<string, unknown>) => OrchestratorError> = {
+  ConfigError: (m, d) => new ConfigError(m, (d['issues'] as ConfigError['issues'] | undefined) ?? []),
+  InvalidRequest: (m, d) => new InvalidRequest(m, (d['issues'] as InvalidRequest['issues'] | undefined) ?? []),
+  ModelProviderNotFound: (m, d) => new ModelProviderNotFound(m, d),
+  InsufficientResponses: (m, d) => new InsufficientResponses(m, d),
+  ConsensusTimeout: (m, d) => new ConsensusTimeout(m, d),
+  DatabaseConnectionError: (m, d) => new DatabaseConnectionError(m, d),
+};
+
+export function isOrchestratorErrorCode(code: unknown): code is OrchestratorErrorCode {
+  return typeof code === 'string' && Object.hasOwn(constructors, code);
+}
+
+/** Rebuild a typed error from a failure type and message (client side). */
+export function orchestratorErrorFrom(code: OrchestratorErrorCode, message: string, details: Record<string, unknown> = {}): OrchestratorError {
+  return constructors[code](message, details);
+}
+
+/** Render zod issues as `path: message` pairs. */
+export function zodIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+}

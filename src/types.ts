@@ -1,0 +1,147 @@
+/**
+ * Boundary types. Zod schemas are the source of truth; TypeScript types are inferred.
+ * Workflow code imports only the *types* from here.
+ */
+import { z } from 'zod';
+import { MAX_PROMPT_CHARS } from './constants';
+
+export const ComplexitySchema = z.enum(['simple', 'medium', 'complex']);
+export type Complexity = z.infer<typeof ComplexitySchema>;
+
+/** A provider name from config (`models.<name>`), optionally pinned to a model: `openai` or `openai:gpt-4o-mini`. */
+export const ProviderSelectorSchema = z
+  .string()
+  .regex(/^[a-z0-9_-]+(:[A-Za-z0-9._\-/]+)?$/, 'expected "<provider>" or "<provider>:<model>"');
+
+export const OrchestrateRequestSchema = z
+  .object({
+    prompt: z
+      .string()
+      .refine((p) => p.trim().length > 0, 'prompt is empty')
+      .refine((p) => p.length <= MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`),
+    taskType: z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'taskType must be 1-64 chars of [a-z0-9_.-]'),
+    userId: z.string().min(1, 'userId is empty').max(128),
+    requireConsensus: z.boolean().optional(),
+    minProviders: z.number().int().min(1).max(16).optional(),
+    complexityOverride: ComplexitySchema.optional(),
+    providers: z.array(ProviderSelectorSchema).min(1).max(16).optional(),
+    systemPrompt: z.string().max(MAX_PROMPT_CHARS).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    maxTokens: z.number().int().min(1).max(200_000).optional(),
+    requestId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'requestId must be 1-128 chars of [A-Za-z0-9_.:-]')
+      .optional(),
+  })
+  .strict();
+export type OrchestrateRequest = z.infer<typeof OrchestrateRequestSchema>;
+
+/** One call to one model: what a connector receives. Never carries credentials. */
+export const GenerateRequestSchema = z.object({
+  model: z.string().min(1),
+  prompt: z.string(),
+  systemPrompt: z.string().optional(),
+  temperature: z.number().optional(),
+  maxTokens: z.number().int().optional(),
+});
+export type GenerateRequest = z.infer<typeof GenerateRequestSchema>;
+
+export const FinishReasonSchema = z.enum(['stop', 'length', 'content_filter', 'tool_calls', 'error', 'other']);
+export type FinishReason = z.infer<typeof FinishReasonSchema>;
+
+/** What a connector returns. */
+export const GenerateResponseSchema = z.object({
+  content: z.string(),
+  provider: z.string(),
+  model: z.string(),
+  tokensIn: z.number().int().nonnegative(),
+  tokensOut: z.number().int().nonnegative(),
+  latencyMs: z.number().nonnegative(),
+  finishReason: FinishReasonSchema,
+  providerRequestId: z.string().nullable(),
+  /** Provider-reported confidence in [0,1] when the API offers one (log-probabilities). */
+  confidence: z.number().min(0).max(1).nullable(),
+});
+export type GenerateResponse = z.infer<typeof GenerateResponseSchema>;
+
+export interface ProviderTarget {
+  provider: string;
+  model: string;
+}
+
+/** The route chosen for a request. Produced by the planner, recorded in history. */
+export interface RoutePlan {
+  complexity: Complexity;
+  complexityScore: number;
+  complexitySource: 'override' | 'evaluator';
+  complexityFeatures: Record<string, number>;
+  /** Called in parallel first. */
+  targets: ProviderTarget[];
+  /** Tried in order when fewer than minProviders answers came back. */
+  fallbacks: ProviderTarget[];
+  minProviders: number;
+  requireConsensus: boolean;
+  consensusStrategy: string;
+  ruleId: string | null;
+  routingPolicyVersion: number;
+}
+
+/** The outcome of one provider-call activity, success or failure, as the workflow saw it. */
+export interface ProviderCallOutcome {
+  callIndex: number;
+  provider: string;
+  model: string;
+  status: 'succeeded' | 'failed';
+  attempts: number;
+  errorType: string | null;
+  errorMessage: string | null;
+  response: (GenerateResponse & { costUsd: number }) | null;
+}
+
+export interface ConsensusResult {
+  strategy: string;
+  chosenIndex: number;
+  /** Confidence in the chosen answer, in [0,1]; null when only one answer exists. */
+  confidence: number | null;
+  agreement: number | null;
+  applied: boolean;
+  dissenting: string[];
+}
+
+export interface ProviderUsage {
+  provider: string;
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  latencyMs: number;
+  costUsd: number;
+  status: 'succeeded' | 'failed';
+  errorType: string | null;
+}
+
+export interface OrchestrationMetadata {
+  workflowId: string;
+  requestId: string | null;
+  taskType: string;
+  userId: string;
+  providersUsed: string[];
+  confidence: number | null;
+  consensusApplied: boolean;
+  consensusStrategy: string;
+  agreement: number | null;
+  dissenting: string[];
+  complexity: Complexity;
+  complexityScore: number;
+  processingTimeMs: number;
+  providers: ProviderUsage[];
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+  routingPolicyVersion: number;
+  routingRule: string | null;
+}
+
+export interface OrchestrationResult {
+  response: string;
+  metadata: OrchestrationMetadata;
+}
