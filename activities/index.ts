@@ -1,0 +1,162 @@
+/**
+ * Activities: the bridge from deterministic workflow code to the library in `src/`.
+ * Built by a factory that receives its dependencies, so tests and the worker wire them alike.
+ * Workflows import only the *type* of what this returns.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Config } from '../src/config/schema';
+import type { ConsensusRegistry } from '../src/consensus/strategy';
+import { OrchestratorError } from '../src/errors';
+import type { Logger } from '../src/logger';
+import type { InteractionRecord, MemoryStore } from '../src/memory/repository';
+import { ProviderCallError } from '../src/providers/errors';
+import { callCostUsd } from '../src/providers/pricing';
+import type { ModelConnector } from '../src/providers/types';
+import type { ComplexityEvaluatorRegistry } from '../src/routing/complexity';
+import { planRoute, validateRequest } from '../src/routing/planner';
+import type { Complexity, GenerateResponse, OrchestrateRequest, ProviderTarget, RoutePlan } from '../src/types';
+
+export interface ActivityDependencies {
+  config: Config;
+  connectors: ReadonlyMap<string, ModelConnector>;
+  memory: MemoryStore;
+  evaluators: ComplexityEvaluatorRegistry;
+  consensus: ConsensusRegistry;
+  /** The routing policy version requests are planned with. */
+  routingPolicyVersion: () => number;
+  logger: Logger;
+  /** Upper bound for a provider-requested retry delay (Retry-After). */
+  maxRetryAfterMs?: number;
+}
+
+export interface CallProviderInput {
+  callIndex: number;
+  target: ProviderTarget;
+  prompt: string;
+  systemPrompt?: string;
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface CallProviderResult {
+  response: GenerateResponse & { costUsd: number };
+  attempts: number;
+}
+
+export interface ConsensusInput {
+  strategy: string;
+  taskType: string;
+  prompt: string;
+  responses: GenerateResponse[];
+}
+
+export interface ConsensusOutput {
+  chosenIndex: number;
+  confidence: number;
+  agreement: number;
+  dissenting: number[];
+}
+
+/** Turn a local typed error into a failure the workflow can branch on by `type`. */
+function toFailure(err: unknown): unknown {
+  if (err instanceof OrchestratorError) {
+    return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: true, details: [err.details] });
+  }
+  return err;
+}
+
+export function createActivities(deps: ActivityDependencies) {
+  const { config, connectors, memory, logger } = deps;
+  const maxRetryAfterMs = deps.maxRetryAfterMs ?? 60_000;
+
+  return {
+    /** Validate the request against config, evaluate its complexity, choose its route. */
+    async planRequest({ request }: { request: OrchestrateRequest }): Promise<RoutePlan> {
+      try {
+        const valid = validateRequest(config, request);
+        const override = valid.complexityOverride;
+        const assessment = override
+          ? { complexity: override, score: OVERRIDE_SCORES[override], features: {} }
+          : await deps.evaluators.evaluate(valid.prompt, { taskType: valid.taskType, threshold: config.routing.complexity_threshold });
+        return planRoute({
+          config,
+          request: valid,
+          assessment,
+          complexitySource: override ? 'override' : 'evaluator',
+          routingPolicyVersion: deps.routingPolicyVersion(),
+        });
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** One call to one provider. Errors are classified by the connector; Temporal retries. */
+    async callProvider(input: CallProviderInput): Promise<CallProviderResult> {
+      const { target } = input;
+      const ctx = Context.current();
+      const connector = connectors.get(target.provider);
+      if (!connector) {
+        throw ApplicationFailure.nonRetryable(`provider "${target.provider}" has no connector on this worker`, 'ModelProviderNotFound');
+      }
+      try {
+        const response = await connector.generate(
+          {
+            model: target.model,
+            prompt: input.prompt,
+            ...(input.systemPrompt !== undefined && { systemPrompt: input.systemPrompt }),
+            ...(input.temperature !== undefined && { temperature: input.temperature }),
+            ...(input.maxTokens !== undefined && { maxTokens: input.maxTokens }),
+          },
+          { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs },
+        );
+        const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut);
+        return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
+      } catch (err) {
+        if (err instanceof ProviderCallError) {
+          ctx.log.warn('provider call failed', { provider: target.provider, model: target.model, type: err.type, status: err.status, attempt: ctx.info.attempt });
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: err.type,
+            nonRetryable: !err.retryable,
+            details: [{ status: err.status, provider: target.provider, model: target.model }],
+            ...(err.retryAfterMs !== null && err.retryable && { nextRetryDelay: Math.min(err.retryAfterMs, maxRetryAfterMs) }),
+          });
+        }
+        throw toFailure(err);
+      }
+    },
+
+    /** Pick one answer out of several with the named strategy. */
+    async selectConsensus(input: ConsensusInput): Promise<ConsensusOutput> {
+      try {
+        const strategy = deps.consensus.get(input.strategy);
+        const threshold = consensusThreshold(config, input.strategy);
+        return await strategy.findConsensus(input.responses, { taskType: input.taskType, prompt: input.prompt, threshold });
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'ConsensusError');
+      }
+    },
+
+    /** Write the interaction and its provider calls in one transaction; idempotent by workflow id. */
+    async persistInteraction(record: InteractionRecord): Promise<void> {
+      try {
+        await memory.persistInteraction(record);
+      } catch (err) {
+        logger.error({ err: (err as Error).message, workflowId: record.workflowId }, 'persist failed');
+        throw err;
+      }
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** The score recorded when the caller set the complexity: the middle of each band. */
+const OVERRIDE_SCORES: Record<Complexity, number> = { simple: 0, medium: 0.5, complex: 1 };
+
+function consensusThreshold(config: Config, strategy: string): number {
+  const configured = config.consensus.strategies[strategy]?.['threshold'];
+  if (typeof configured === 'number') return configured;
+  // Word-overlap scores run lower than embedding similarities for the same agreement.
+  return strategy === 'lexical' ? 0.5 : config.consensus.similarity_threshold;
+}

@@ -1,0 +1,183 @@
+/**
+ * The typed client SDK. Validates every request at the boundary (schema, and configuration
+ * when given) before any workflow starts, derives the workflow id from the request id so a
+ * resubmitted request attaches to the first run instead of running twice, and turns a failed
+ * workflow back into the typed error it failed with.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Client,
+  Connection,
+  WorkflowFailedError,
+  type WorkflowExecutionInfo,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { loadEnv, type Env } from '../src/config/env';
+import type { Config } from '../src/config/schema';
+import { SearchAttributes, TASK_QUEUE, requestWorkflowId } from '../src/constants';
+import { InvalidRequest, isOrchestratorErrorCode, orchestratorErrorFrom, zodIssues } from '../src/errors';
+import { validateRequest } from '../src/routing/planner';
+import { clientConnectionOptions, webUiWorkflowUrl } from '../src/temporal/connection';
+import { OrchestrateRequestSchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
+import type { orchestrateRequest } from '../workflows';
+
+export interface OrchestratorClientOptions {
+  client: Client;
+  /** When given, requests are also checked against it (providers, models, minProviders). */
+  config?: Config;
+  taskQueue?: string;
+  /** Used for Web UI links. */
+  env?: Env;
+}
+
+export interface StartedRequest {
+  workflowId: string;
+  requestId: string;
+  /** False when a workflow with this request id already existed and was reused. */
+  started: boolean;
+  handle: WorkflowHandle<typeof orchestrateRequest>;
+}
+
+export interface RequestSummary {
+  workflowId: string;
+  status: string;
+  taskType: string | undefined;
+  userId: string | undefined;
+  complexity: string | undefined;
+  requestStatus: string | undefined;
+  startTime: Date;
+  closeTime: Date | undefined;
+}
+
+export class OrchestratorClient {
+  readonly client: Client;
+  private readonly config: Config | undefined;
+  private readonly taskQueue: string;
+  private readonly env: Env;
+  private ownedConnection: Connection | null = null;
+
+  constructor(options: OrchestratorClientOptions) {
+    this.client = options.client;
+    this.config = options.config;
+    this.taskQueue = options.taskQueue ?? TASK_QUEUE;
+    this.env = options.env ?? loadEnv();
+  }
+
+  /** Connect using TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TLS / API key from the environment. */
+  static async connect(options: { env?: Env; config?: Config; taskQueue?: string } = {}): Promise<OrchestratorClient> {
+    const env = options.env ?? loadEnv();
+    const connection = await Connection.connect(clientConnectionOptions(env));
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    const oc = new OrchestratorClient({ client, env, ...(options.config && { config: options.config }), ...(options.taskQueue && { taskQueue: options.taskQueue }) });
+    oc.ownedConnection = connection;
+    return oc;
+  }
+
+  /** Validate without starting anything. Throws InvalidRequest / ModelProviderNotFound. */
+  validate(input: unknown): OrchestrateRequest {
+    if (this.config) return validateRequest(this.config, input);
+    const parsed = OrchestrateRequestSchema.safeParse(input);
+    if (!parsed.success) {
+      const issues = zodIssues(parsed.error);
+      throw new InvalidRequest(`invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+    }
+    return parsed.data;
+  }
+
+  /** Start a request workflow (or attach to the one already started for this request id). */
+  async start(input: OrchestrateRequest): Promise<StartedRequest> {
+    const request = this.validate(input);
+    const requestId = request.requestId ?? randomUUID();
+    const workflowId = requestWorkflowId(requestId);
+    try {
+      const handle = await this.client.workflow.start<typeof orchestrateRequest>('orchestrateRequest', {
+        taskQueue: this.taskQueue,
+        workflowId,
+        args: [{ ...request, requestId }],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: [
+          { key: SearchAttributes.taskType, value: request.taskType },
+          { key: SearchAttributes.userId, value: request.userId },
+          { key: SearchAttributes.requestStatus, value: 'running' },
+        ],
+        staticSummary: `${request.taskType} for ${request.userId}`,
+      });
+      // With USE_EXISTING a running duplicate returns the same run; we cannot tell it apart cheaply, so say started.
+      return { workflowId, requestId, started: true, handle };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        return { workflowId, requestId, started: false, handle: this.client.workflow.getHandle<typeof orchestrateRequest>(workflowId) };
+      }
+      throw err;
+    }
+  }
+
+  /** Start and wait for the answer. Failures come back as the typed errors of src/errors. */
+  async processRequest(input: OrchestrateRequest): Promise<OrchestrationResult> {
+    const { workflowId } = await this.start(input);
+    return this.getResult(workflowId);
+  }
+
+  async getResult(workflowId: string): Promise<OrchestrationResult> {
+    try {
+      return await this.client.workflow.getHandle<typeof orchestrateRequest>(workflowId).result();
+    } catch (err) {
+      throw translateFailure(err);
+    }
+  }
+
+  async describe(workflowId: string): Promise<RequestSummary> {
+    return summarize(await this.client.workflow.getHandle(workflowId).describe());
+  }
+
+  /** List request workflows; `query` is a Temporal visibility query, e.g. `TaskType = "code_generation"`. */
+  async list(options: { query?: string; limit?: number } = {}): Promise<RequestSummary[]> {
+    const base = `WorkflowType = "orchestrateRequest"`;
+    const query = options.query ? `${base} AND (${options.query})` : base;
+    const out: RequestSummary[] = [];
+    for await (const info of this.client.workflow.list({ query })) {
+      out.push(summarize(info));
+      if (out.length >= (options.limit ?? 20)) break;
+    }
+    return out;
+  }
+
+  webUiUrl(workflowId: string): string {
+    return webUiWorkflowUrl(this.env, workflowId);
+  }
+
+  async close(): Promise<void> {
+    await this.ownedConnection?.close();
+    this.ownedConnection = null;
+  }
+}
+
+function summarize(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'typedSearchAttributes' | 'startTime'> & { closeTime?: Date | undefined }): RequestSummary {
+  const sa = info.typedSearchAttributes;
+  return {
+    workflowId: info.workflowId,
+    status: info.status.name,
+    taskType: sa.get(SearchAttributes.taskType),
+    userId: sa.get(SearchAttributes.userId),
+    complexity: sa.get(SearchAttributes.complexity),
+    requestStatus: sa.get(SearchAttributes.requestStatus),
+    startTime: info.startTime,
+    closeTime: info.closeTime,
+  };
+}
+
+/** A failed workflow becomes the typed error its failure names; anything else passes through. */
+export function translateFailure(err: unknown): unknown {
+  if (err instanceof WorkflowFailedError) {
+    let cause: unknown = err.cause;
+    // Activity failures wrap the application failure one level down.
+    while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+    if (cause instanceof ApplicationFailure && isOrchestratorErrorCode(cause.type)) {
+      const details = (cause.details?.[0] ?? {}) as Record<string, unknown>;
+      return orchestratorErrorFrom(cause.type, cause.message, details);
+    }
+  }
+  return err;
+}

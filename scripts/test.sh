@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole suite: unit, integration (a real Temporal dev server and a real worker, SQLite and
+# PostgreSQL), and replay. Starts the services it needs and stops them afterwards.
+# Extra arguments go to vitest (e.g. `npm test -- test/routing`).
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_node_deps
+
+TEST_TEMPORAL_PORT="${TEST_TEMPORAL_PORT:-7244}"
+started_pg=0
+cleanup() {
+  stop_temporal temporal-test
+  if [ "$started_pg" = 1 ]; then bash scripts/postgres.sh stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+
+# In-memory dev server on its own port, so tests never touch the demo's state.
+start_temporal temporal-test "$TEST_TEMPORAL_PORT" none
+export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
+
+if [ -z "${TEST_POSTGRES_URL:-}" ]; then
+  bash scripts/postgres.sh start
+  started_pg=1
+  TEST_POSTGRES_URL="$(bash scripts/postgres.sh url)"
+  export TEST_POSTGRES_URL
+fi
+
+log "type check"
+npx tsc --noEmit -p tsconfig.json
+log "lint"
+npx eslint .
+log "tests"
+npx vitest run "$@"

@@ -1,0 +1,78 @@
+/**
+ * Lexical consensus: responses compared by the overlap of their word sets (Jaccard), the
+ * medoid (the response closest to all others) chosen. No model needed; a baseline until the
+ * embedding strategy lands, and a cheap choice for short factual answers.
+ */
+import type { GenerateResponse } from '../types';
+import type { ConsensusContext, ConsensusDecision, ConsensusStrategy } from './strategy';
+
+const STOPWORDS = new Set(['the', 'a', 'an', 'is', 'are', 'of', 'to', 'and', 'in', 'it', 'that', 'this', 'for', 'on', 'with', 'as', 'be', 'by', 'or']);
+
+export function wordSet(text: string): Set<string> {
+  const words = text
+    .toLowerCase()
+    .replace(/\[[^\]]*\]/g, ' ') // bracketed tags such as "[emulator:model]"
+    .split(/[^\p{L}\p{N}.]+/u)
+    .map((w) => w.replace(/^\.+|\.+$/g, ''))
+    .filter((w) => w.length > 0 && !STOPWORDS.has(w));
+  return new Set(words);
+}
+
+export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+  if (a.size === 0 && b.size === 0) return 1;
+  let shared = 0;
+  for (const w of a) if (b.has(w)) shared++;
+  return shared / (a.size + b.size - shared);
+}
+
+/** Symmetric similarity matrix with ones on the diagonal. */
+export function similarityMatrix(texts: readonly string[]): number[][] {
+  const sets = texts.map(wordSet);
+  return sets.map((a, i) => sets.map((b, j) => (i === j ? 1 : jaccard(a, b))));
+}
+
+export class LexicalConsensus implements ConsensusStrategy {
+  readonly name = 'lexical';
+
+  findConsensus(responses: readonly GenerateResponse[], context: ConsensusContext): ConsensusDecision {
+    if (responses.length === 0) throw new Error('consensus needs at least one response');
+    if (responses.length === 1) return { chosenIndex: 0, confidence: 1, agreement: 1, dissenting: [] };
+    const m = similarityMatrix(responses.map((r) => r.content));
+    const n = responses.length;
+    const closeness = m.map((row, i) => row.reduce((sum, s, j) => (i === j ? sum : sum + s), 0) / (n - 1));
+    let chosenIndex = 0;
+    closeness.forEach((c, i) => {
+      if (c > (closeness[chosenIndex] ?? -1)) chosenIndex = i;
+    });
+    const row = m[chosenIndex] ?? [];
+    const dissenting = row.flatMap((s, j) => (j !== chosenIndex && s < context.threshold ? [j] : []));
+    // Confidence: the share of the others that agree with the chosen answer, scaled by how closely.
+    const agreeing = row.filter((s, j) => j !== chosenIndex && s >= context.threshold);
+    const confidence = agreeing.reduce((a, s) => a + s, 0) / (n - 1);
+    const agreement = pairwiseMean(m);
+    return { chosenIndex, confidence: round(confidence), agreement: round(agreement), dissenting };
+  }
+
+  calculateConfidence(responses: readonly GenerateResponse[]): number {
+    if (responses.length < 2) return 1;
+    return round(pairwiseMean(similarityMatrix(responses.map((r) => r.content))));
+  }
+}
+
+function pairwiseMean(m: number[][]): number {
+  let sum = 0;
+  let pairs = 0;
+  m.forEach((row, i) =>
+    row.forEach((s, j) => {
+      if (j > i) {
+        sum += s;
+        pairs++;
+      }
+    }),
+  );
+  return pairs === 0 ? 1 : sum / pairs;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

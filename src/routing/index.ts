@@ -1,0 +1,2 @@
+export * from './complexity';
+export * from './planner';

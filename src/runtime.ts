@@ -1,0 +1,98 @@
+/**
+ * Everything a worker process needs besides its Temporal connection: configuration, the
+ * provider connectors (with the local emulator for providers that have no key), the database
+ * (migrated), the registries, and the routing policy version. Shared by worker.ts, the tests
+ * and the benchmarks so they all run the same wiring.
+ */
+import { createHash } from 'node:crypto';
+import { createActivities, type Activities } from '../activities';
+import { defaultConsensusRegistry } from './consensus';
+import type { ConsensusRegistry } from './consensus/strategy';
+import type { Config } from './config/schema';
+import type { Env } from './config/env';
+import { startEmulator, type RunningEmulator } from './emulator/server';
+import type { Logger } from './logger';
+import { applyMigrations } from './memory/migrate';
+import { createMemoryStore, type MemoryStore } from './memory/repository';
+import { buildConnectors } from './providers/registry';
+import { ComplexityEvaluatorRegistry } from './routing/complexity';
+
+export interface WorkerRuntime {
+  config: Config;
+  activities: Activities;
+  memory: MemoryStore;
+  evaluators: ComplexityEvaluatorRegistry;
+  consensus: ConsensusRegistry;
+  /** Providers answered by the local emulator (no API key configured). */
+  emulatedProviders: string[];
+  emulatorUrl: string | null;
+  routingPolicyVersion: number;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  config: Config;
+  env: Env;
+  logger: Logger;
+  /** Environment holding provider API keys (defaults to process.env). */
+  secrets?: NodeJS.ProcessEnv;
+  /** Start an in-process emulator on this port when providers need one and EMULATOR_URL is unset (0 = any free port). */
+  emulatorPort?: number;
+  /** Skip applying migrations (when a separate migrate step owns it). */
+  skipMigrations?: boolean;
+}
+
+export function configHash(config: Config): string {
+  return createHash('sha256').update(JSON.stringify({ models: config.models, routing: config.routing, consensus: config.consensus })).digest('hex').slice(0, 16);
+}
+
+export async function createWorkerRuntime(options: RuntimeOptions): Promise<WorkerRuntime> {
+  const { config, env, logger } = options;
+  const secrets = options.secrets ?? process.env;
+
+  let emulator: RunningEmulator | null = null;
+  let emulatorUrl = env.EMULATOR_URL ?? null;
+  const needsEmulator = config.emulator.mode === 'always' || (config.emulator.mode === 'auto' && Object.values(config.models).some((p) => p.enabled && p.kind !== 'openai_compatible' && !(p.api_key_env && secrets[p.api_key_env])));
+  if (needsEmulator && !emulatorUrl) {
+    emulator = await startEmulator({ host: config.emulator.host, port: options.emulatorPort ?? config.emulator.port, settings: config.emulator });
+    emulatorUrl = emulator.url;
+  }
+
+  const closers: (() => Promise<void>)[] = [];
+  if (emulator) closers.push(() => emulator.close());
+  try {
+    const { connectors, emulated } = buildConnectors({ config, env: secrets, ...(emulatorUrl && { emulatorUrl }) });
+    if (!options.skipMigrations) await applyMigrations(env.DATABASE_URL);
+    const memory = createMemoryStore(env.DATABASE_URL);
+    closers.unshift(() => memory.close());
+    const hash = configHash(config);
+    const routingPolicyVersion = await memory.ensurePolicyVersion({
+      policy: { strategy: config.routing.default_strategy, default_providers: config.routing.default_providers, rules: config.routing.rules },
+      configHash: hash,
+      source: 'config.yaml',
+      reason: 'routing rules loaded from configuration',
+    });
+    const evaluators = new ComplexityEvaluatorRegistry();
+    const consensus = defaultConsensusRegistry();
+    const activities = createActivities({ config, connectors, memory, evaluators, consensus, routingPolicyVersion: () => routingPolicyVersion, logger });
+    if (emulated.length > 0) {
+      logger.warn({ emulated, emulatorUrl }, 'providers without API keys are served by the local provider emulator (development answers, not real models)');
+    }
+    return {
+      config,
+      activities,
+      memory,
+      evaluators,
+      consensus,
+      emulatedProviders: emulated,
+      emulatorUrl,
+      routingPolicyVersion,
+      async close() {
+        for (const close of closers) await close();
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The worker: runs request workflows and their activities on the task queue.
+ *
+ *   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE            which cluster (dev server, self-hosted, Cloud)
+ *   TEMPORAL_API_KEY or TEMPORAL_TLS_CERT_PATH/KEY  credentials for Cloud / mTLS
+ *   DATABASE_URL                                    file:... (SQLite) or postgresql://...
+ *   CONFIG_PATH                                     config.yaml
+ *
+ * Stops gracefully on SIGINT/SIGTERM: in-flight activities finish, then the process exits.
+ */
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadEnv } from './src/config/env';
+import { loadConfig } from './src/config/load';
+import { TASK_QUEUE } from './src/constants';
+import { OrchestratorError } from './src/errors';
+import { createLogger } from './src/logger';
+import { createWorkerRuntime } from './src/runtime';
+import { clientConnectionOptions, ensureSearchAttributes, workerConnectionOptions } from './src/temporal/connection';
+
+export async function runWorker(): Promise<void> {
+  const env = loadEnv();
+  const logger = createLogger(env.LOG_LEVEL, 'worker');
+  const config = loadConfig(env.CONFIG_PATH);
+
+  const admin = await Connection.connect(clientConnectionOptions(env));
+  try {
+    const { created } = await ensureSearchAttributes(admin, env.TEMPORAL_NAMESPACE);
+    if (created.length > 0) logger.info({ created }, 'registered search attributes');
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not check search attributes (create TaskType, UserId, Complexity, RequestStatus as Keyword in the namespace)');
+  } finally {
+    await admin.close();
+  }
+
+  const runtime = await createWorkerRuntime({ config, env, logger });
+  const connection = await NativeConnection.connect(workerConnectionOptions(env));
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: require.resolve('./workflows'),
+    activities: runtime.activities,
+    maxConcurrentActivityTaskExecutions: config.performance.max_concurrent_requests * 4,
+    maxConcurrentWorkflowTaskExecutions: config.performance.max_concurrent_requests,
+    shutdownGraceTime: '10s',
+  });
+  logger.info(
+    { taskQueue: TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion },
+    'worker started',
+  );
+  // Worker.run() installs SIGINT/SIGTERM handlers that call worker.shutdown().
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await runtime.close();
+    logger.info('worker stopped');
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((err: unknown) => {
+    if (err instanceof OrchestratorError) {
+      console.error(`worker: ${err.message}`);
+    } else {
+      console.error('worker failed:', err);
+    }
+    process.exit(1);
+  });
+}

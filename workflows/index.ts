@@ -1,0 +1,1 @@
+export { orchestrateRequest } from './orchestrate-request';
