@@ -23,49 +23,62 @@ export interface ComplexityEvaluator {
   evaluate(prompt: string, context: ComplexityContext): ComplexityAssessment | Promise<ComplexityAssessment>;
 }
 
-const REASONING = /\b(why|prove|derive|analy[sz]e|analysis|trade-?offs?|compare|optimi[sz]e|design|architect\w*|explain how|step[- ]by[- ]step|reason|evaluate|strategy|debug|refactor)\b/gi;
-const DOMAIN = /\b(algorithm|complexity|concurren\w+|distributed|database|security|cryptograph\w+|compiler|kernel|legal|contract|compliance|financ\w+|statistic\w*|probabilit\w+|theorem|regression|latency|throughput|transaction)\b/gi;
-const SIMPLE = /\b(what is|define|list|summari[sz]e|translate|extract|convert|name|simple|basic|quick)\b/gi;
-const LONG_OUTPUT = /\b(comprehensive|detailed|in depth|thorough|full|complete|essay|report|\d{3,}\s+words)\b/gi;
+const REASONING = /\b(why|prove|derive|analy[sz]e|analysis|trade-?offs?|compare|optimi[sz]e|design|architect\w*|explain how|step[- ]by[- ]step|reason\w*|evaluate|strategy|debug|refactor|implications?)\b/gi;
+const BUILD = /\b(write|implement|build|create|generate|function|class|module|script|test|parse\w*)\b/gi;
+const DOMAIN = /\b(algorithm|complexity|concurren\w+|distributed|database|security|cryptograph\w+|compiler|kernel|legal|contract|compliance|financ\w+|statistic\w*|probabilit\w+|theorem|regression|latency|throughput|transaction|consisten\w+|collisions?)\b/gi;
+const SIMPLE = /\b(what is|define|summari[sz]e|translate|extract|convert|name|simple|basic|quick)\b/gi;
+const LONG_OUTPUT = /\b(comprehensive|detailed|in depth|thorough|essay|report|\d{3,}\s+words)\b/gi;
 
 function count(re: RegExp, text: string): number {
   return text.match(re)?.length ?? 0;
 }
 
-/** Saturating map of a count to [0, 1]. */
+/** Saturating map of a count to [0, 1): half at `half`. */
 function saturate(x: number, half: number): number {
   return x / (x + half);
 }
 
+/** Feature weights; the score is their weighted sum, clipped to [0, 1]. */
+const WEIGHTS = {
+  words: 0.25,
+  codeBlocks: 0.2,
+  asks: 0.1,
+  buildTerms: 0.2,
+  reasoningTerms: 0.4,
+  domainTerms: 0.15,
+  longOutputTerms: 0.1,
+  simpleTerms: -0.2,
+} as const;
+
+/**
+ * Levels: complex at or above the threshold, medium at or above a third of it, else simple.
+ */
 export class DefaultComplexityEvaluator implements ComplexityEvaluator {
   evaluate(prompt: string, context: ComplexityContext): ComplexityAssessment {
-    const words = prompt.trim().split(/\s+/).filter(Boolean).length;
-    const codeBlocks = Math.floor(count(/```/g, prompt) / 2) + (/^( {4}|\t)\S/m.test(prompt) ? 1 : 0);
-    const asks = count(/\?/g, prompt) + count(/^\s*(\d+[.)]|[-*])\s+/gm, prompt);
-    const reasoning = count(REASONING, prompt);
-    const domain = count(DOMAIN, prompt);
-    const simple = count(SIMPLE, prompt);
-    const longOutput = count(LONG_OUTPUT, prompt);
-
+    const fenced = count(/```/g, prompt);
     const features = {
-      words,
-      codeBlocks,
-      asks,
-      reasoningTerms: reasoning,
-      domainTerms: domain,
-      simpleTerms: simple,
-      longOutputTerms: longOutput,
+      words: prompt.trim().split(/\s+/).filter(Boolean).length,
+      codeBlocks: Math.floor(fenced / 2) + (fenced === 0 && /^( {4}|\t)\S/m.test(prompt) ? 1 : 0),
+      asks: count(/\?/g, prompt) + count(/^\s*(\d+[.)]|[-*])\s+/gm, prompt),
+      buildTerms: count(BUILD, prompt),
+      reasoningTerms: count(REASONING, prompt),
+      domainTerms: count(DOMAIN, prompt),
+      longOutputTerms: count(LONG_OUTPUT, prompt),
+      simpleTerms: count(SIMPLE, prompt),
     };
-    const raw =
-      0.25 * saturate(words, 120) +
-      0.15 * saturate(codeBlocks, 1) +
-      0.1 * saturate(Math.max(asks - 1, 0), 2) +
-      0.25 * saturate(reasoning, 1.5) +
-      0.15 * saturate(domain, 1.5) +
-      0.1 * saturate(longOutput, 1) -
-      0.15 * saturate(simple, 1);
+    const normalized = {
+      words: saturate(features.words, 40),
+      codeBlocks: saturate(features.codeBlocks, 1),
+      asks: saturate(Math.max(features.asks - 1, 0), 2),
+      buildTerms: saturate(features.buildTerms, 1),
+      reasoningTerms: saturate(features.reasoningTerms, 1),
+      domainTerms: saturate(features.domainTerms, 1),
+      longOutputTerms: saturate(features.longOutputTerms, 1),
+      simpleTerms: saturate(features.simpleTerms, 1),
+    };
+    const raw = (Object.keys(WEIGHTS) as (keyof typeof WEIGHTS)[]).reduce((sum, k) => sum + WEIGHTS[k] * normalized[k], 0);
     const score = Math.round(Math.min(1, Math.max(0, raw)) * 1000) / 1000;
-    const complexity: Complexity = score >= context.threshold ? 'complex' : score >= context.threshold / 2 ? 'medium' : 'simple';
+    const complexity: Complexity = score >= context.threshold ? 'complex' : score >= context.threshold / 3 ? 'medium' : 'simple';
     return { complexity, score, features };
   }
 }

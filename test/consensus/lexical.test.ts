@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { defaultConsensusRegistry, LexicalConsensus } from '../../src/consensus';
+import type { GenerateResponse } from '../../src/types';
+
+function response(provider: string, content: string): GenerateResponse {
+  return { content, provider, model: `${provider}-m`, tokensIn: 1, tokensOut: 1, latencyMs: 1, finishReason: 'stop', providerRequestId: null, confidence: null };
+}
+
+const ctx = { taskType: 'qa', prompt: 'What is 17 * 23?', threshold: 0.5 };
+
+describe('LexicalConsensus', () => {
+  const strategy = new LexicalConsensus();
+
+  it('picks an answer the majority shares and names the outlier as dissenting', () => {
+    const responses = [
+      response('a', 'The answer is 391, because 17 times 23 equals 391.'),
+      response('b', 'Roughly four hundred, I would estimate.'),
+      response('c', 'The answer is 391 since 17 times 23 equals 391.'),
+    ];
+    const d = strategy.findConsensus(responses, ctx);
+    expect([0, 2]).toContain(d.chosenIndex);
+    expect(d.dissenting).toEqual([1]);
+    expect(d.confidence).toBeGreaterThan(0.3);
+    expect(d.confidence).toBeLessThan(1);
+  });
+
+  it('full agreement gives confidence 1; total disagreement gives 0 and everyone dissents', () => {
+    const same = [response('a', 'Paris is the capital.'), response('b', 'Paris is the capital.')];
+    expect(strategy.findConsensus(same, ctx)).toMatchObject({ confidence: 1, agreement: 1, dissenting: [] });
+    const apart = [response('a', 'alpha beta'), response('b', 'gamma delta'), response('c', 'epsilon zeta')];
+    const d = strategy.findConsensus(apart, ctx);
+    expect(d.confidence).toBe(0);
+    expect(d.dissenting).toHaveLength(2);
+  });
+
+  it('ignores bracketed tags such as emulator markers when comparing', () => {
+    const d = strategy.findConsensus([response('a', '[emulator:x] Paris.'), response('b', '[emulator:y] Paris.')], ctx);
+    expect(d.agreement).toBe(1);
+  });
+
+  it('is registered by name, and unknown names are refused clearly', () => {
+    const registry = defaultConsensusRegistry();
+    expect(registry.get('lexical')).toBeInstanceOf(LexicalConsensus);
+    expect(() => registry.get('ml_based')).toThrow(/unknown consensus strategy "ml_based"/);
+  });
+});
