@@ -67,6 +67,10 @@ export type GenerateResponse = z.infer<typeof GenerateResponseSchema>;
 export interface ProviderTarget {
   provider: string;
   model: string;
+  /** Per-attempt timeout (`performance.models.<provider>.timeout`). */
+  timeoutMs: number;
+  maxAttempts: number;
+  initialBackoffMs: number;
 }
 
 /** The route chosen for a request. Produced by the planner, recorded in history. */
