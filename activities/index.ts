@@ -118,7 +118,7 @@ export function createActivities(deps: ActivityDependencies) {
             message: err.message,
             type: err.type,
             nonRetryable: !err.retryable,
-            details: [{ status: err.status, provider: target.provider, model: target.model }],
+            details: [{ status: err.status, provider: target.provider, model: target.model, attempt: ctx.info.attempt }],
             ...(err.retryAfterMs !== null && err.retryable && { nextRetryDelay: Math.min(err.retryAfterMs, maxRetryAfterMs) }),
           });
         }

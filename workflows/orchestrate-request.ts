@@ -12,6 +12,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
 import type { Activities, CallProviderResult } from '../activities';
 import { SearchAttributes } from '../src/constants';
 import type { InteractionRecord } from '../src/memory/repository';
@@ -49,11 +50,19 @@ function providerCall(target: ProviderTarget): Activities['callProvider'] {
   }).callProvider;
 }
 
-function describeFailure(err: unknown): { errorType: string; errorMessage: string } {
+/** What a failed provider call tells the workflow: its failure type and how many attempts it made. */
+function describeFailure(err: unknown, maxAttempts: number): { errorType: string; errorMessage: string; attempts: number } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return { errorType: cause.type ?? 'ApplicationFailure', errorMessage: cause.message };
-  if (cause instanceof TimeoutFailure) return { errorType: 'ProviderTimeout', errorMessage: `timed out (${cause.timeoutType})` };
-  return { errorType: 'UnknownError', errorMessage: cause instanceof Error ? cause.message : String(cause) };
+  const exhausted = err instanceof ActivityFailure && err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  if (cause instanceof ApplicationFailure) {
+    const detail: unknown = cause.details?.[0];
+    const attempt = typeof detail === 'object' && detail !== null && typeof (detail as { attempt?: unknown }).attempt === 'number' ? (detail as { attempt: number }).attempt : null;
+    return { errorType: cause.type ?? 'ApplicationFailure', errorMessage: cause.message, attempts: attempt ?? (exhausted ? maxAttempts : 1) };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { errorType: 'ProviderTimeout', errorMessage: `timed out (${cause.timeoutType})`, attempts: exhausted ? maxAttempts : 1 };
+  }
+  return { errorType: 'UnknownError', errorMessage: cause instanceof Error ? cause.message : String(cause), attempts: exhausted ? maxAttempts : 1 };
 }
 
 export async function orchestrateRequest(request: OrchestrateRequest): Promise<OrchestrationResult> {
@@ -142,7 +151,7 @@ async function fanOut(request: OrchestrateRequest, plan: RoutePlan): Promise<Pro
       outcomes.push(
         s.status === 'fulfilled'
           ? { ...common, status: 'succeeded', attempts: s.value.attempts, errorType: null, errorMessage: null, response: s.value.response }
-          : { ...common, status: 'failed', attempts: target.maxAttempts, ...describeFailure(s.reason), response: null },
+          : { ...common, status: 'failed', ...describeFailure(s.reason, target.maxAttempts), response: null },
       );
     });
     const missing = plan.minProviders - outcomes.filter((o) => o.status === 'succeeded').length;

@@ -1,0 +1,63 @@
+/**
+ * A real stack for integration tests and history recording: the repository's config (emulator
+ * for every provider), a SQLite database in a temp folder, the real runtime and activities, and a
+ * real worker on the test dev server.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { OrchestratorClient } from '../../client/orchestrator-client';
+import { loadEnv } from '../../src/config/env';
+import type { Config } from '../../src/config/schema';
+import { createLogger } from '../../src/logger';
+import { createWorkerRuntime, type WorkerRuntime } from '../../src/runtime';
+import { repoConfig } from './config';
+import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from './temporal';
+
+export interface TestStack {
+  temporal: TemporalTestContext;
+  runtime: WorkerRuntime;
+  client: OrchestratorClient;
+  config: Config;
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  label: string;
+  databaseUrl?: string;
+  configure?: (config: Config) => Config;
+}
+
+export async function startStack(options: StackOptions): Promise<TestStack> {
+  const dir = mkdtempSync(join(tmpdir(), `orch-${options.label}-`));
+  const databaseUrl = options.databaseUrl ?? `file:${join(dir, 'test.db')}`;
+  const temporal = await connectTestTemporal(options.label);
+  const base = repoConfig();
+  const config = (options.configure ?? ((c) => c))({ ...base, emulator: { ...base.emulator, mode: 'always', latency_ms: 5 } });
+  const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'warn' });
+  const runtime = await createWorkerRuntime({ config, env, logger: createLogger('warn', 'test'), secrets: {}, emulatorPort: 0 });
+  const worker = await Worker.create({
+    connection: temporal.nativeConnection,
+    taskQueue: temporal.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: runtime.activities,
+  });
+  const running = worker.run();
+  const client = new OrchestratorClient({ client: temporal.client, config, env, taskQueue: temporal.taskQueue });
+  return {
+    temporal,
+    runtime,
+    client,
+    config,
+    databaseUrl,
+    async close() {
+      worker.shutdown();
+      await running;
+      await runtime.close();
+      await temporal.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
