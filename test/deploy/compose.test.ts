@@ -238,8 +238,19 @@ function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
     for (const key of ['TEMPORAL_NAMESPACE', 'CONFIG_PATH', 'LOG_LEVEL']) {
       if (!env[key]) problems.push(`worker: ${key} is not set`);
     }
-    const emulatorHost = /^http:\/\/([^:/]+)/.exec(env['EMULATOR_URL'] ?? '')?.[1];
-    if (!emulatorHost || !isService(emulatorHost)) problems.push(`worker: EMULATOR_URL "${env['EMULATOR_URL'] ?? ''}" does not point at a service of this file`);
+    // The emulator listens on loopback only, so the worker reaches it either by service name
+    // (were it to listen on the network) or on 127.0.0.1 from inside the emulator's network namespace.
+    const emulatorUrl = env['EMULATOR_URL'] ?? '';
+    const emulatorHost = /^http:\/\/([^:/]+)/.exec(emulatorUrl)?.[1] ?? '';
+    const sharedWith = /^service:(.+)$/.exec(typeof worker['network_mode'] === 'string' ? worker['network_mode'] : '')?.[1];
+    if (emulatorHost === '127.0.0.1' || emulatorHost === 'localhost') {
+      const sidecar = sharedWith === undefined ? undefined : all[sharedWith];
+      if (!sidecar || !commandText(sidecar).includes('npm run emulator')) {
+        problems.push(`worker: EMULATOR_URL "${emulatorUrl}" is loopback, but the worker does not share the emulator's network (network_mode: service:emulator)`);
+      }
+    } else if (!isService(emulatorHost)) {
+      problems.push(`worker: EMULATOR_URL "${emulatorUrl}" does not point at a service of this file`);
+    }
     for (const key of options.providerKeyVars) {
       const value = env[key];
       if (value === undefined) problems.push(`worker: provider key ${key} is not passed through`);
@@ -416,7 +427,7 @@ describe('docker-compose.yml', () => {
       e['TEMPORAL_ADDRESS'] = '127.0.0.1:7233';
       delete e['TEMPORAL_NAMESPACE'];
       delete e['CONFIG_PATH'];
-      e['EMULATOR_URL'] = 'http://127.0.0.1:8390';
+      e['EMULATOR_URL'] = 'http://emulator.internal:8390';
       delete e['GOOGLE_API_KEY'];
     });
     expect(checkCompose(doc, options)).toEqual(
@@ -425,9 +436,19 @@ describe('docker-compose.yml', () => {
         'worker: TEMPORAL_ADDRESS "127.0.0.1:7233" does not point at the Temporal service on 7233',
         'worker: TEMPORAL_NAMESPACE is not set',
         'worker: CONFIG_PATH is not set',
-        'worker: EMULATOR_URL "http://127.0.0.1:8390" does not point at a service of this file',
+        'worker: EMULATOR_URL "http://emulator.internal:8390" does not point at a service of this file',
         'worker: provider key GOOGLE_API_KEY is not passed through',
       ]),
+    );
+  });
+
+  it('reports a loopback EMULATOR_URL when the worker is not in the emulator\'s network namespace', () => {
+    const doc = mutate((s) => {
+      delete svc(s, 'worker')['network_mode'];
+      env(svc(s, 'worker'))['EMULATOR_URL'] = 'http://127.0.0.1:8390';
+    });
+    expect(checkCompose(doc, options)).toContain(
+      'worker: EMULATOR_URL "http://127.0.0.1:8390" is loopback, but the worker does not share the emulator\'s network (network_mode: service:emulator)',
     );
   });
 
