@@ -60,6 +60,8 @@ export const FaultSchema = z
     /** HTTP status to return (429, 500, 503, 529, 401, ...), or `hang` / `malformed`. */
     kind: z.union([z.number().int().min(400).max(599), z.literal('hang'), z.literal('malformed')]),
     retry_after_s: z.number().nonnegative().optional(),
+    /** Fault only the first N calls per model+prompt, so a retry of the same prompt succeeds. */
+    times: z.number().int().positive().optional(),
   })
   .strict();
 export type Fault = z.infer<typeof FaultSchema>;
