@@ -109,7 +109,7 @@ export function createActivities(deps: ActivityDependencies) {
           },
           { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs },
         );
-        const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut);
+        const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
         return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
       } catch (err) {
         if (err instanceof ProviderCallError) {

@@ -75,7 +75,7 @@ export function buildCli(): Command {
     .option('--consensus', 'require consensus across providers')
     .option('--min-providers <n>', 'minimum providers that must answer', intArg('--min-providers'))
     .addOption(new Option('--complexity <level>', 'override complexity').choices(ComplexitySchema.options))
-    .option('--provider <selector...>', 'explicit providers, e.g. openai anthropic:claude-sonnet-4-5')
+    .option('--provider <selector...>', 'explicit providers, e.g. openai anthropic:claude-sonnet-4-6')
     .option('--system <text>', 'system prompt')
     .option('--temperature <t>', 'sampling temperature', floatArg('--temperature'))
     .option('--max-tokens <n>', 'max output tokens', intArg('--max-tokens'))

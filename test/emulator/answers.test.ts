@@ -22,7 +22,7 @@ describe('emulated answers', () => {
 
   it('correct answers are paraphrases across models; wrong ones differ in substance', () => {
     const prompt = 'What is 17 * 23?';
-    const right = ['gpt-4o-mini', 'claude-3-5-haiku-latest', 'gemini-2.0-flash'].map((model) => emulatedAnswer({ model, prompt, force: 'correct' }));
+    const right = ['gpt-4o-mini', 'claude-haiku-4-5', 'gemini-2.0-flash'].map((model) => emulatedAnswer({ model, prompt, force: 'correct' }));
     for (const r of right) expect(r.text).toContain('391');
     expect(new Set(right.map((r) => r.text.replace(/^\[emulator:[^\]]+\] /, ''))).size).toBeGreaterThan(1); // different styles
     const wrong = emulatedAnswer({ model: 'gpt-4o', prompt, force: 'wrong' });

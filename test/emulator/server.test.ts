@@ -25,7 +25,7 @@ const GOOGLE = { 'x-goog-api-key': 'emulator', 'content-type': 'application/json
 function openai(prompt: string, model = 'gpt-4o-mini', headers: Record<string, string> = OPENAI): Promise<Response> {
   return fetch(`${emulator.url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model, messages: [{ role: 'user', content: prompt }] }) });
 }
-function anthropic(prompt: string, model = 'claude-3-5-haiku-latest'): Promise<Response> {
+function anthropic(prompt: string, model = 'claude-haiku-4-5'): Promise<Response> {
   return fetch(`${emulator.url}/v1/messages`, {
     method: 'POST',
     headers: ANTHROPIC,

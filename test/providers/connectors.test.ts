@@ -43,9 +43,9 @@ const cases: Case[] = [
   },
   {
     kind: 'anthropic',
-    model: 'claude-3-5-haiku-latest',
-    other: 'claude-haiku-4-5',
-    make: (url) => createAnthropicConnector({ provider: 'anthropic', apiKey: 'emulator', baseUrl: url, defaultModel: 'claude-3-5-haiku-latest', models: ['claude-haiku-4-5'] }),
+    model: 'claude-haiku-4-5',
+    other: 'claude-opus-4-7',
+    make: (url) => createAnthropicConnector({ provider: 'anthropic', apiKey: 'emulator', baseUrl: url, defaultModel: 'claude-haiku-4-5', models: ['claude-opus-4-7'] }),
   },
   {
     kind: 'google',

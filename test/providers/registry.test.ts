@@ -16,13 +16,13 @@ function config(mode: 'auto' | 'always' | 'never', extra: Partial<ConfigInput> =
   return parseConfig({
     models: {
       openai: { kind: 'openai', default_model: 'gpt-4o-mini', api_key_env: 'OPENAI_API_KEY' },
-      anthropic: { kind: 'anthropic', default_model: 'claude-3-5-haiku-latest', api_key_env: 'ANTHROPIC_API_KEY' },
+      anthropic: { kind: 'anthropic', default_model: 'claude-haiku-4-5', api_key_env: 'ANTHROPIC_API_KEY' },
       google: { kind: 'google', default_model: 'gemini-2.0-flash', api_key_env: 'GOOGLE_API_KEY' },
       local: { kind: 'openai_compatible', enabled: false, base_url: 'http://127.0.0.1:11434/v1', default_model: 'llama3.1' },
     },
     pricing: {
       'gpt-4o-mini': { input: 0.15, output: 0.6 },
-      'claude-3-5-haiku-latest': { input: 0.8, output: 4 },
+      'claude-haiku-4-5': { input: 0.8, output: 4 },
       'gemini-2.0-flash': { input: 0.1, output: 0.4 },
     },
     routing: { default_providers: ['openai'] },
@@ -61,7 +61,7 @@ describe('buildConnectors', () => {
     const { connectors } = buildConnectors({ config: config('auto'), env: {}, emulatorUrl: `${emulator.url}/` });
     for (const [name, model] of [
       ['openai', 'gpt-4o-mini'],
-      ['anthropic', 'claude-3-5-haiku-latest'],
+      ['anthropic', 'claude-haiku-4-5'],
       ['google', 'gemini-2.0-flash'],
     ] as const) {
       const res = await connectors.get(name)?.generate({ model, prompt: 'What is 2 + 2?' });
@@ -115,7 +115,7 @@ describe('buildConnectors', () => {
     const { connectors } = buildConnectors({ config: config('never'), env: KEYS, fetch: echo });
     for (const [name, model] of [
       ['openai', 'gpt-4o-mini'],
-      ['anthropic', 'claude-3-5-haiku-latest'],
+      ['anthropic', 'claude-haiku-4-5'],
       ['google', 'gemini-2.0-flash'],
     ] as const) {
       const err = await connectors.get(name)?.generate({ model, prompt: 'hi' }).catch((e: unknown) => e);

@@ -35,7 +35,7 @@ describe('planRoute', () => {
     expect(p.ruleId).toBe('code-complex');
     expect(p.requireConsensus).toBe(true);
     expect(p.minProviders).toBe(2);
-    expect(p.targets.map((t) => `${t.provider}:${t.model}`)).toEqual(['openai:gpt-4o-mini', 'anthropic:claude-3-5-haiku-latest', 'google:gemini-2.0-flash']);
+    expect(p.targets.map((t) => `${t.provider}:${t.model}`)).toEqual(['openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5', 'google:gemini-2.0-flash']);
     expect(p.fallbacks.map((t) => `${t.provider}:${t.model}`)).toEqual(['openai:gpt-4o']);
     expect(p.targets[0]).toMatchObject({ timeoutMs: 15_000, maxAttempts: 4 });
     expect(p.routingPolicyVersion).toBe(3);

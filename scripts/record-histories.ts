@@ -1,0 +1,41 @@
+/**
+ * Record workflow histories from real runs (real worker, emulator, SQLite) into
+ * test/histories/, for the replay test. Run with `npm run record-histories` after a change to
+ * workflow code that is meant to be compatible; never edit the JSON by hand.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { OrchestrateRequest } from '../src/types';
+import { startStack } from '../test/helpers/stack';
+
+const cases: { name: string; request: OrchestrateRequest }[] = [
+  { name: 'consensus-three-providers', request: { prompt: 'What is 17 * 23?', taskType: 'question_answering', userId: 'recorder', requireConsensus: true } },
+  { name: 'retry-then-success', request: { prompt: 'What is 6 * 7? [[emulate:500x1]]', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] } },
+  {
+    name: 'failover-after-auth-error',
+    request: { prompt: 'Name a primary color. [[emulate@claude-haiku-4-5:401]]', taskType: 'question_answering', userId: 'recorder', providers: ['anthropic', 'google'], minProviders: 1 },
+  },
+  { name: 'insufficient-responses', request: { prompt: 'Hello [[emulate:401]]', taskType: 'question_answering', userId: 'recorder', providers: ['anthropic'] } },
+];
+
+async function main(): Promise<void> {
+  const stack = await startStack({ label: 'recorder' });
+  try {
+    for (const c of cases) {
+      const { workflowId } = await stack.client.start({ ...c.request, requestId: `history-${c.name}-${Date.now()}` });
+      await stack.client.getResult(workflowId).catch(() => undefined);
+      const history = await stack.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+      const file = join(__dirname, '..', 'test', 'histories', `${c.name}.json`);
+      writeFileSync(file, `${historyToJSON(history)}\n`);
+      console.log(`recorded ${workflowId} -> ${file} (${history.events?.length ?? 0} events)`);
+    }
+  } finally {
+    await stack.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
