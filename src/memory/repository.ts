@@ -1,0 +1,380 @@
+/**
+ * The orchestrator's memory: finished interactions with their provider calls, and the history of
+ * routing policies. One store per process, over SQLite or PostgreSQL (see client.ts).
+ *
+ * Records cross the Temporal wire as JSON before they get here, so timestamps are ISO-8601
+ * strings, and every write is safe to repeat: activities are retried.
+ */
+import { z } from 'zod';
+import { ComplexitySchema, type Complexity } from '../types';
+import { createPrismaClient, type CreatePrismaClientOptions, type DatabaseClient } from './client';
+import { databaseConnectionError, isConnectionError, parseDatabaseUrl } from './database-url';
+
+export interface ProviderCallRecord {
+  /** Position of the call within its interaction; unique per interaction. */
+  callIndex: number;
+  provider: string;
+  model: string;
+  attempts: number;
+  status: 'succeeded' | 'failed';
+  errorType: string | null;
+  errorMessage: string | null;
+  latencyMs: number | null;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+  finishReason: string | null;
+  providerRequestId: string | null;
+}
+
+/** What `persistInteraction` writes: one finished (or failed) request and all its provider calls. */
+export interface InteractionRecord {
+  /** The idempotency key: writing the same workflowId again replaces, never duplicates. */
+  workflowId: string;
+  requestId: string | null;
+  userId: string;
+  taskType: string;
+  complexity: Complexity;
+  complexityScore: number;
+  prompt: string;
+  systemPrompt: string | null;
+  response: string | null;
+  confidence: number | null;
+  agreement: number | null;
+  consensusStrategy: string;
+  consensusApplied: boolean;
+  status: 'completed' | 'failed';
+  errorType: string | null;
+  errorMessage: string | null;
+  routingPolicyVersion: number;
+  routingRule: string | null;
+  providersUsed: string[];
+  tokensIn: number;
+  tokensOut: number;
+  /** US dollars, as a float. */
+  costUsd: number;
+  /** Whole milliseconds (fractions are rounded). */
+  processingTimeMs: number;
+  /**
+   * Dates, or ISO-8601 strings: a Date in an activity argument arrives as its ISO string after
+   * crossing the Temporal wire, so both are accepted. Read back as ISO strings.
+   */
+  startedAt: string | Date;
+  completedAt: string | Date;
+  providerCalls: ProviderCallRecord[];
+}
+
+export interface StoredProviderCall extends ProviderCallRecord {
+  id: string;
+  createdAt: string;
+}
+
+export interface StoredInteraction extends Omit<InteractionRecord, 'providerCalls' | 'startedAt' | 'completedAt'> {
+  id: string;
+  startedAt: string;
+  completedAt: string;
+  createdAt: string;
+  providerCalls: StoredProviderCall[];
+}
+
+export type InteractionSummary = Omit<StoredInteraction, 'providerCalls'>;
+
+export interface ListInteractionsOptions {
+  userId?: string;
+  taskType?: string;
+  /** 1..500, newest first. */
+  limit: number;
+}
+
+export interface PolicyVersionInput {
+  /** Any JSON-serialisable value. */
+  policy: unknown;
+  configHash: string;
+  /** Who or what changed it: 'config-file', 'update:<user>', 'optimizer', ... */
+  source: string;
+  reason: string;
+}
+
+export interface PolicyVersion {
+  version: number;
+  policy: unknown;
+  configHash: string;
+  source: string;
+  reason: string;
+  createdAt: string;
+}
+
+export interface MemoryStore {
+  /** Write the interaction and all its provider calls in one transaction; idempotent by workflowId. */
+  persistInteraction(record: InteractionRecord): Promise<void>;
+  getInteraction(workflowId: string): Promise<StoredInteraction | null>;
+  listInteractions(options: ListInteractionsOptions): Promise<InteractionSummary[]>;
+  /** Record a new policy version (latest + 1); returns its number. */
+  recordPolicyVersion(input: PolicyVersionInput): Promise<number>;
+  /** The latest version if its configHash matches, else a newly recorded one. Safe when workers race. */
+  ensurePolicyVersion(input: PolicyVersionInput): Promise<number>;
+  latestPolicyVersion(): Promise<PolicyVersion | null>;
+  /** Resolves when the database answers; DatabaseConnectionError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const timestamp = z.union([z.date(), z.iso.datetime({ offset: true })]);
+const nonNegativeInt = z.number().int().nonnegative();
+const finite = z.number().finite();
+
+const ProviderCallRecordSchema = z.object({
+  callIndex: nonNegativeInt,
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  attempts: nonNegativeInt,
+  status: z.enum(['succeeded', 'failed']),
+  errorType: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  latencyMs: finite.nonnegative().nullable(),
+  tokensIn: nonNegativeInt,
+  tokensOut: nonNegativeInt,
+  costUsd: finite.nonnegative(),
+  finishReason: z.string().nullable(),
+  providerRequestId: z.string().nullable(),
+}) satisfies z.ZodType<ProviderCallRecord>;
+
+/** Runtime check of a record that arrived over the wire. */
+export const InteractionRecordSchema = z.object({
+  workflowId: z.string().min(1),
+  requestId: z.string().nullable(),
+  userId: z.string().min(1),
+  taskType: z.string().min(1),
+  complexity: ComplexitySchema,
+  complexityScore: finite,
+  prompt: z.string(),
+  systemPrompt: z.string().nullable(),
+  response: z.string().nullable(),
+  confidence: finite.nullable(),
+  agreement: finite.nullable(),
+  consensusStrategy: z.string(),
+  consensusApplied: z.boolean(),
+  status: z.enum(['completed', 'failed']),
+  errorType: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  routingPolicyVersion: z.number().int(),
+  routingRule: z.string().nullable(),
+  providersUsed: z.array(z.string()),
+  tokensIn: nonNegativeInt,
+  tokensOut: nonNegativeInt,
+  costUsd: finite.nonnegative(),
+  processingTimeMs: finite.nonnegative(),
+  startedAt: timestamp,
+  completedAt: timestamp,
+  providerCalls: z.array(ProviderCallRecordSchema).refine((calls) => new Set(calls.map((c) => c.callIndex)).size === calls.length, 'callIndex values must be unique'),
+}) satisfies z.ZodType<InteractionRecord>;
+
+const MAX_LIST_LIMIT = 500;
+const MAX_VERSION_ATTEMPTS = 10;
+
+function isUniqueViolation(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'P2002';
+}
+
+function toJson(value: unknown, what: string): NonNullable<unknown> {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`${what} is not JSON-serialisable`);
+  return JSON.parse(text) as NonNullable<unknown>;
+}
+
+function asStringArray(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+export interface CreateMemoryStoreOptions extends CreatePrismaClientOptions {
+  /** Use this client instead of creating one (the store still closes it). */
+  client?: DatabaseClient;
+}
+
+export function createMemoryStore(databaseUrl: string, options: CreateMemoryStoreOptions = {}): MemoryStore {
+  const target = parseDatabaseUrl(databaseUrl);
+  const db = options.client ?? createPrismaClient(databaseUrl, options);
+
+  /** Unreachable-database failures become DatabaseConnectionError (password redacted); others pass through. */
+  async function guard<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (isConnectionError(error)) throw databaseConnectionError(target.url, error, action);
+      throw error;
+    }
+  }
+
+  type InteractionRow = NonNullable<Awaited<ReturnType<DatabaseClient['interaction']['findUnique']>>>;
+  type ProviderCallRow = Awaited<ReturnType<DatabaseClient['providerCall']['findMany']>>[number];
+
+  function summaryFromRow(row: InteractionRow): InteractionSummary {
+    return {
+      id: row.id,
+      workflowId: row.workflowId,
+      requestId: row.requestId,
+      userId: row.userId,
+      taskType: row.taskType,
+      complexity: ComplexitySchema.parse(row.complexity),
+      complexityScore: row.complexityScore,
+      prompt: row.prompt,
+      systemPrompt: row.systemPrompt,
+      response: row.response,
+      confidence: row.confidence,
+      agreement: row.agreement,
+      consensusStrategy: row.consensusStrategy,
+      consensusApplied: row.consensusApplied,
+      status: row.status === 'failed' ? 'failed' : 'completed',
+      errorType: row.errorType,
+      errorMessage: row.errorMessage,
+      routingPolicyVersion: row.routingPolicyVersion,
+      routingRule: row.routingRule,
+      providersUsed: asStringArray(row.providersUsed),
+      tokensIn: row.tokensIn,
+      tokensOut: row.tokensOut,
+      costUsd: row.costUsd,
+      processingTimeMs: row.processingTimeMs,
+      startedAt: row.startedAt.toISOString(),
+      completedAt: row.completedAt.toISOString(),
+      createdAt: row.createdAt.toISOString(),
+    };
+  }
+
+  function callFromRow(row: ProviderCallRow): StoredProviderCall {
+    return {
+      id: row.id,
+      callIndex: row.callIndex,
+      provider: row.provider,
+      model: row.model,
+      attempts: row.attempts,
+      status: row.status === 'failed' ? 'failed' : 'succeeded',
+      errorType: row.errorType,
+      errorMessage: row.errorMessage,
+      latencyMs: row.latencyMs,
+      tokensIn: row.tokensIn,
+      tokensOut: row.tokensOut,
+      costUsd: row.costUsd,
+      finishReason: row.finishReason,
+      providerRequestId: row.providerRequestId,
+      createdAt: row.createdAt.toISOString(),
+    };
+  }
+
+  async function latestRow() {
+    return db.routingPolicyVersion.findFirst({ orderBy: { version: 'desc' } });
+  }
+
+  async function insertNextVersion(input: PolicyVersionInput, after: number): Promise<number | null> {
+    try {
+      const row = await db.routingPolicyVersion.create({
+        data: {
+          version: after + 1,
+          policy: toJson(input.policy, 'policy') as never,
+          configHash: input.configHash,
+          source: input.source,
+          reason: input.reason,
+        },
+        select: { version: true },
+      });
+      return row.version;
+    } catch (error) {
+      // Another worker took that number first: the caller re-reads and decides again.
+      if (isUniqueViolation(error)) return null;
+      throw error;
+    }
+  }
+
+  return {
+    persistInteraction: (input) =>
+      guard('persist an interaction', async () => {
+        const record = InteractionRecordSchema.parse(input);
+        const { providerCalls, startedAt, completedAt, processingTimeMs, ...columns } = record;
+        const data = {
+          ...columns,
+          processingTimeMs: Math.round(processingTimeMs),
+          startedAt: new Date(startedAt),
+          completedAt: new Date(completedAt),
+        };
+        const calls = [...providerCalls].sort((a, b) => a.callIndex - b.callIndex);
+        // One statement: Prisma runs a nested write in a single transaction. On repeat, the
+        // calls are replaced as a set, so (interactionId, callIndex) never duplicates.
+        const write = () =>
+          db.interaction.upsert({
+            where: { workflowId: record.workflowId },
+            create: { ...data, providerCalls: { create: calls } },
+            update: { ...data, providerCalls: { deleteMany: {}, create: calls } },
+            select: { id: true },
+          });
+        try {
+          await write();
+        } catch (error) {
+          // Two writers raced to create the same workflowId: the loser now finds the row and updates it.
+          if (!isUniqueViolation(error)) throw error;
+          await write();
+        }
+      }),
+
+    getInteraction: (workflowId) =>
+      guard('read an interaction', async () => {
+        const row = await db.interaction.findUnique({
+          where: { workflowId },
+          include: { providerCalls: { orderBy: { callIndex: 'asc' } } },
+        });
+        if (!row) return null;
+        return { ...summaryFromRow(row), providerCalls: row.providerCalls.map(callFromRow) };
+      }),
+
+    listInteractions: ({ userId, taskType, limit }) =>
+      guard('list interactions', async () => {
+        if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+        const rows = await db.interaction.findMany({
+          where: { ...(userId !== undefined ? { userId } : {}), ...(taskType !== undefined ? { taskType } : {}) },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+          take: Math.min(limit, MAX_LIST_LIMIT),
+        });
+        return rows.map(summaryFromRow);
+      }),
+
+    recordPolicyVersion: (input) =>
+      guard('record a routing policy version', async () => {
+        for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
+          const latest = await latestRow();
+          const version = await insertNextVersion(input, latest?.version ?? 0);
+          if (version !== null) return version;
+        }
+        throw new Error(`could not record a routing policy version after ${MAX_VERSION_ATTEMPTS} attempts (heavy contention)`);
+      }),
+
+    ensurePolicyVersion: (input) =>
+      guard('ensure a routing policy version', async () => {
+        for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
+          const latest = await latestRow();
+          if (latest && latest.configHash === input.configHash) return latest.version;
+          const version = await insertNextVersion(input, latest?.version ?? 0);
+          if (version !== null) return version;
+        }
+        throw new Error(`could not ensure a routing policy version after ${MAX_VERSION_ATTEMPTS} attempts (heavy contention)`);
+      }),
+
+    latestPolicyVersion: () =>
+      guard('read the routing policy version', async () => {
+        const row = await latestRow();
+        if (!row) return null;
+        return {
+          version: row.version,
+          policy: row.policy,
+          configHash: row.configHash,
+          source: row.source,
+          reason: row.reason,
+          createdAt: row.createdAt.toISOString(),
+        };
+      }),
+
+    ping: () =>
+      guard('ping the database', async () => {
+        await db.$queryRaw`SELECT 1`;
+      }),
+
+    close: () => db.$disconnect(),
+  };
+}

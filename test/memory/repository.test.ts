@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestWorkflowId } from '../../src/constants';
+import { createPrismaClient, type DatabaseClient } from '../../src/memory/client';
+import { applyMigrations } from '../../src/memory/migrate';
+import { createMemoryStore, type InteractionRecord, type MemoryStore, type ProviderCallRecord } from '../../src/memory/repository';
+import { scratchPostgres, scratchSqlite, type ScratchDatabase } from './scratch-databases';
+
+function providerCall(callIndex: number, overrides: Partial<ProviderCallRecord> = {}): ProviderCallRecord {
+  return {
+    callIndex,
+    provider: callIndex % 2 === 0 ? 'openai' : 'anthropic',
+    model: callIndex % 2 === 0 ? 'gpt-4o-mini' : 'claude-3-5-haiku',
+    attempts: 1,
+    status: 'succeeded',
+    errorType: null,
+    errorMessage: null,
+    latencyMs: 120.5 + callIndex,
+    tokensIn: 10 + callIndex,
+    tokensOut: 20 + callIndex,
+    costUsd: 0.000125 * (callIndex + 1),
+    finishReason: 'stop',
+    providerRequestId: `req_${callIndex}`,
+    ...overrides,
+  };
+}
+
+function interaction(requestId: string, overrides: Partial<InteractionRecord> = {}): InteractionRecord {
+  return {
+    workflowId: requestWorkflowId(requestId),
+    requestId,
+    userId: 'user-ada',
+    taskType: 'summarize',
+    complexity: 'medium',
+    complexityScore: 0.42,
+    prompt: 'Summarise the attached notes in three bullet points. ünïcødé ✓',
+    systemPrompt: null,
+    response: '- one\n- two\n- three',
+    confidence: 0.87,
+    agreement: 0.75,
+    consensusStrategy: 'lexical',
+    consensusApplied: true,
+    status: 'completed',
+    errorType: null,
+    errorMessage: null,
+    routingPolicyVersion: 1,
+    routingRule: 'summaries-to-cheap-models',
+    providersUsed: ['openai:gpt-4o-mini', 'anthropic:claude-3-5-haiku'],
+    tokensIn: 21,
+    tokensOut: 41,
+    costUsd: 0.000375,
+    processingTimeMs: 1834,
+    startedAt: '2026-01-02T03:04:05.678Z',
+    completedAt: '2026-01-02T03:04:07.512Z',
+    providerCalls: [
+      providerCall(0),
+      providerCall(1),
+      providerCall(2, { status: 'failed', attempts: 3, errorType: 'ProviderRateLimited', errorMessage: '429 Too Many Requests', latencyMs: null, tokensIn: 0, tokensOut: 0, costUsd: 0, finishReason: null, providerRequestId: null }),
+    ],
+    ...overrides,
+  };
+}
+
+/** The stored form minus the columns the database fills in. */
+function withoutGenerated<T extends { id: string; createdAt: string; providerCalls?: { id: string; createdAt: string }[] }>(stored: T) {
+  const { id: _id, createdAt: _createdAt, providerCalls, ...rest } = stored;
+  return { ...rest, ...(providerCalls ? { providerCalls: providerCalls.map(({ id: _i, createdAt: _c, ...call }) => call) } : {}) };
+}
+
+const providers: { name: string; open: () => Promise<ScratchDatabase> }[] = [
+  { name: 'SQLite', open: () => Promise.resolve(scratchSqlite()) },
+  { name: 'PostgreSQL', open: () => scratchPostgres('repo') },
+];
+
+describe.each(providers)('memory store on $name', ({ open }) => {
+  let db: ScratchDatabase | undefined;
+  let store: MemoryStore;
+  let raw: DatabaseClient;
+
+  beforeAll(async () => {
+    db = await open();
+    await applyMigrations(db.url);
+    store = createMemoryStore(db.url);
+    raw = createPrismaClient(db.url);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await raw?.$disconnect();
+    await db?.drop();
+  });
+
+  it('answers ping', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('round-trips an interaction with its provider calls', async () => {
+    const record = interaction('roundtrip-1', { systemPrompt: 'Be brief.' });
+    await store.persistInteraction(record);
+    const stored = await store.getInteraction(record.workflowId);
+    expect(stored).not.toBeNull();
+    expect(withoutGenerated(stored!)).toEqual(record);
+    expect(stored!.id).toEqual(expect.any(String));
+    expect(Number.isNaN(Date.parse(stored!.createdAt))).toBe(false);
+    expect(await store.getInteraction(requestWorkflowId('never-written'))).toBeNull();
+  });
+
+  it('accepts Date timestamps (a direct call) as well as ISO strings (after the Temporal wire)', async () => {
+    const record = interaction('dates-1', { startedAt: new Date('2026-03-04T05:06:07.089Z'), completedAt: new Date('2026-03-04T05:06:09.001Z') });
+    await store.persistInteraction(record);
+    const stored = await store.getInteraction(record.workflowId);
+    expect(stored).toMatchObject({ startedAt: '2026-03-04T05:06:07.089Z', completedAt: '2026-03-04T05:06:09.001Z' });
+  });
+
+  it('persistInteraction is idempotent: twice (and concurrently) leaves one row and N calls', async () => {
+    const record = interaction('idempotent-1');
+    await store.persistInteraction(record);
+    await store.persistInteraction(record);
+    await Promise.all([store.persistInteraction(record), store.persistInteraction(record), store.persistInteraction(record)]);
+
+    expect(await raw.interaction.count({ where: { workflowId: record.workflowId } })).toBe(1);
+    const row = await raw.interaction.findUniqueOrThrow({ where: { workflowId: record.workflowId } });
+    const calls = await raw.providerCall.findMany({ where: { interactionId: row.id }, orderBy: { callIndex: 'asc' } });
+    expect(calls.map((c) => c.callIndex)).toEqual([0, 1, 2]);
+    expect(withoutGenerated((await store.getInteraction(record.workflowId))!)).toEqual(record);
+  });
+
+  it('a repeated write with different content replaces the row and its set of calls', async () => {
+    const first = interaction('replace-1');
+    await store.persistInteraction(first);
+    const second = interaction('replace-1', {
+      status: 'failed',
+      response: null,
+      errorType: 'InsufficientResponses',
+      errorMessage: 'only 1 of 2 providers answered',
+      providerCalls: [providerCall(0, { model: 'gpt-4o' })],
+    });
+    await store.persistInteraction(second);
+    expect(await raw.interaction.count({ where: { workflowId: first.workflowId } })).toBe(1);
+    expect(withoutGenerated((await store.getInteraction(first.workflowId))!)).toEqual(second);
+  });
+
+  it('rejects an invalid record and writes nothing', async () => {
+    const bad = interaction('invalid-1', { providerCalls: [providerCall(0), providerCall(0)] });
+    await expect(store.persistInteraction(bad)).rejects.toThrow(/callIndex values must be unique/);
+    const notIso = interaction('invalid-2', { startedAt: 'yesterday' });
+    await expect(store.persistInteraction(notIso)).rejects.toThrow();
+    expect(await raw.interaction.count({ where: { workflowId: { in: [bad.workflowId, notIso.workflowId] } } })).toBe(0);
+  });
+
+  it('lists interactions newest first, filtered by user and task type', async () => {
+    await store.persistInteraction(interaction('list-a', { userId: 'user-list', taskType: 'code' }));
+    await new Promise((r) => setTimeout(r, 5));
+    await store.persistInteraction(interaction('list-b', { userId: 'user-list', taskType: 'qa' }));
+    await new Promise((r) => setTimeout(r, 5));
+    await store.persistInteraction(interaction('list-c', { userId: 'user-list', taskType: 'code' }));
+
+    const all = await store.listInteractions({ userId: 'user-list', limit: 10 });
+    expect(all.map((i) => i.requestId)).toEqual(['list-c', 'list-b', 'list-a']);
+    expect(all[0]).not.toHaveProperty('providerCalls');
+    const code = await store.listInteractions({ userId: 'user-list', taskType: 'code', limit: 10 });
+    expect(code.map((i) => i.requestId)).toEqual(['list-c', 'list-a']);
+    expect((await store.listInteractions({ userId: 'user-list', limit: 1 })).map((i) => i.requestId)).toEqual(['list-c']);
+    expect(await store.listInteractions({ userId: 'nobody', limit: 5 })).toEqual([]);
+    await expect(store.listInteractions({ limit: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it('records and ensures routing policy versions, safely under concurrency', async () => {
+    expect(await store.latestPolicyVersion()).toBeNull();
+    const policy = { rules: [{ id: 'summaries-to-cheap-models', when: { taskType: 'summarize' }, use: ['openai:gpt-4o-mini'] }], default: ['anthropic'] };
+
+    expect(await store.ensurePolicyVersion({ policy, configHash: 'hash-a', source: 'config-file', reason: 'worker start' })).toBe(1);
+    expect(await store.ensurePolicyVersion({ policy, configHash: 'hash-a', source: 'config-file', reason: 'worker restart' })).toBe(1);
+
+    // Five workers start at once with a new configuration: exactly one new version.
+    const raced = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.ensurePolicyVersion({ policy: { ...policy, default: ['openai'] }, configHash: 'hash-b', source: 'config-file', reason: `worker ${i}` })),
+    );
+    expect(new Set(raced)).toEqual(new Set([2]));
+
+    // recordPolicyVersion always appends, even for a known hash; concurrent calls get distinct numbers.
+    const recorded = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => store.recordPolicyVersion({ policy: { step: i }, configHash: 'hash-b', source: 'update:ops', reason: `manual ${i}` })),
+    );
+    expect([...recorded].sort()).toEqual([3, 4, 5, 6]);
+    expect(await raw.routingPolicyVersion.count()).toBe(6);
+
+    const latest = await store.latestPolicyVersion();
+    expect(latest).toMatchObject({ version: 6, configHash: 'hash-b', source: 'update:ops' });
+    expect(latest!.policy).toEqual({ step: recorded.indexOf(6) });
+
+    // Back to the first configuration: a new version, since history matters.
+    expect(await store.ensurePolicyVersion({ policy, configHash: 'hash-a', source: 'config-file', reason: 'rollback' })).toBe(7);
+    expect((await store.latestPolicyVersion())!.policy).toEqual(policy);
+  });
+});
