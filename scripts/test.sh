@@ -19,8 +19,8 @@ start_temporal temporal-test "$TEST_TEMPORAL_PORT" none
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
 
 if [ -z "${TEST_POSTGRES_URL:-}" ]; then
+  if ! bash scripts/postgres.sh status >/dev/null 2>&1; then started_pg=1; fi
   bash scripts/postgres.sh start
-  started_pg=1
   TEST_POSTGRES_URL="$(bash scripts/postgres.sh url)"
   export TEST_POSTGRES_URL
 fi

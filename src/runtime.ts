@@ -26,6 +26,8 @@ export interface WorkerRuntime {
   /** Providers answered by the local emulator (no API key configured). */
   emulatedProviders: string[];
   emulatorUrl: string | null;
+  /** The in-process emulator, when this runtime started one (tests drive its fault settings). */
+  emulator: RunningEmulator | null;
   routingPolicyVersion: number;
   close(): Promise<void>;
 }
@@ -54,7 +56,15 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
   let emulatorUrl = env.EMULATOR_URL ?? null;
   const needsEmulator = config.emulator.mode === 'always' || (config.emulator.mode === 'auto' && Object.values(config.models).some((p) => p.enabled && p.kind !== 'openai_compatible' && !(p.api_key_env && secrets[p.api_key_env])));
   if (needsEmulator && !emulatorUrl) {
-    emulator = await startEmulator({ host: config.emulator.host, port: options.emulatorPort ?? config.emulator.port, settings: config.emulator });
+    const port = options.emulatorPort ?? config.emulator.port;
+    try {
+      emulator = await startEmulator({ host: config.emulator.host, port, settings: config.emulator });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      // Another process (a second worker, a standalone emulator) holds the port: take any free one.
+      logger.warn({ port }, 'emulator port in use; starting the in-process emulator on a free port');
+      emulator = await startEmulator({ host: config.emulator.host, port: 0, settings: config.emulator });
+    }
     emulatorUrl = emulator.url;
   }
 
@@ -86,6 +96,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       consensus,
       emulatedProviders: emulated,
       emulatorUrl,
+      emulator,
       routingPolicyVersion,
       async close() {
         for (const close of closers) await close();
