@@ -6,6 +6,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Config } from '../src/config/schema';
 import type { ConsensusRegistry } from '../src/consensus/strategy';
+import { LEXICAL_DEFAULT_THRESHOLD } from '../src/consensus/lexical';
 import { OrchestratorError } from '../src/errors';
 import type { Logger } from '../src/logger';
 import type { InteractionRecord, MemoryStore } from '../src/memory/repository';
@@ -158,5 +159,5 @@ function consensusThreshold(config: Config, strategy: string): number {
   const configured = config.consensus.strategies[strategy]?.['threshold'];
   if (typeof configured === 'number') return configured;
   // Word-overlap scores run lower than embedding similarities for the same agreement.
-  return strategy === 'lexical' ? 0.5 : config.consensus.similarity_threshold;
+  return strategy === 'lexical' ? LEXICAL_DEFAULT_THRESHOLD : config.consensus.similarity_threshold;
 }

@@ -3,9 +3,9 @@
  * test/histories/, for the replay test. Run with `npm run record-histories` after a change to
  * workflow code that is meant to be compatible; never edit the JSON by hand.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { OrchestrateRequest } from '../src/types';
 import { startStack } from '../test/helpers/stack';
 
@@ -25,10 +25,12 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const { workflowId } = await stack.client.start({ ...c.request, requestId: `history-${c.name}-${Date.now()}` });
       await stack.client.getResult(workflowId).catch(() => undefined);
-      const history = await stack.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+      // The Temporal CLI writes the standard JSON history format every SDK's replayer reads.
+      const json = execFileSync(process.env['TEMPORAL_CLI'] ?? 'temporal', ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.temporal.address, '--output', 'json'], { encoding: 'utf8' });
       const file = join(__dirname, '..', 'test', 'histories', `${c.name}.json`);
-      writeFileSync(file, `${historyToJSON(history)}\n`);
-      console.log(`recorded ${workflowId} -> ${file} (${history.events?.length ?? 0} events)`);
+      writeFileSync(file, json.endsWith('\n') ? json : `${json}\n`);
+      const events = (JSON.parse(json) as { events?: unknown[] }).events?.length ?? 0;
+      console.log(`recorded ${workflowId} -> ${file} (${events} events)`);
     }
   } finally {
     await stack.close();

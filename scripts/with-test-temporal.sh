@@ -7,4 +7,6 @@ TEST_TEMPORAL_PORT="${TEST_TEMPORAL_PORT:-7244}"
 trap 'stop_temporal temporal-test' EXIT
 start_temporal temporal-test "$TEST_TEMPORAL_PORT" none
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
+TEMPORAL_CLI="$(temporal_cli)"
+export TEMPORAL_CLI
 "$@"

@@ -67,7 +67,6 @@ function describeFailure(err: unknown, maxAttempts: number): { errorType: string
 
 export async function orchestrateRequest(request: OrchestrateRequest): Promise<OrchestrationResult> {
   const startedAt = Date.now();
-  const { workflowId } = workflowInfo();
 
   const plan = await compute.planRequest({ request });
   upsertSearchAttributes([{ key: SearchAttributes.complexity, value: plan.complexity }]);

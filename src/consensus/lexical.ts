@@ -2,9 +2,15 @@
  * Lexical consensus: responses compared by the overlap of their word sets (Jaccard), the
  * medoid (the response closest to all others) chosen. No model needed; a baseline until the
  * embedding strategy lands, and a cheap choice for short factual answers.
+ *
+ * Word overlap runs low for paraphrases ("In brief, X." vs "Having looked at it, X."), so its
+ * default agreement threshold is 0.25 (`consensus.strategies.lexical.threshold`).
  */
 import type { GenerateResponse } from '../types';
 import type { ConsensusContext, ConsensusDecision, ConsensusStrategy } from './strategy';
+
+/** Jaccard similarity at or above which two answers count as agreeing. */
+export const LEXICAL_DEFAULT_THRESHOLD = 0.25;
 
 const STOPWORDS = new Set(['the', 'a', 'an', 'is', 'are', 'of', 'to', 'and', 'in', 'it', 'that', 'this', 'for', 'on', 'with', 'as', 'be', 'by', 'or']);
 
@@ -46,9 +52,8 @@ export class LexicalConsensus implements ConsensusStrategy {
     });
     const row = m[chosenIndex] ?? [];
     const dissenting = row.flatMap((s, j) => (j !== chosenIndex && s < context.threshold ? [j] : []));
-    // Confidence: the share of the others that agree with the chosen answer, scaled by how closely.
-    const agreeing = row.filter((s, j) => j !== chosenIndex && s >= context.threshold);
-    const confidence = agreeing.reduce((a, s) => a + s, 0) / (n - 1);
+    // Confidence: the share of all responses that side with the chosen one (itself included).
+    const confidence = (n - dissenting.length) / n;
     const agreement = pairwiseMean(m);
     return { chosenIndex, confidence: round(confidence), agreement: round(agreement), dissenting };
   }

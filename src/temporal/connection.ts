@@ -3,7 +3,7 @@
  * client SDK and the CLI reach the same cluster (local dev server, self-hosted, or Temporal Cloud).
  */
 import { readFileSync } from 'node:fs';
-import { Connection, type ConnectionOptions } from '@temporalio/client';
+import type { Connection, ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import type { Env } from '../config/env';

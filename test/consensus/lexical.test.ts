@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConsensusRegistry, LexicalConsensus } from '../../src/consensus';
+import { defaultConsensusRegistry, LEXICAL_DEFAULT_THRESHOLD, LexicalConsensus } from '../../src/consensus';
 import type { GenerateResponse } from '../../src/types';
 
 function response(provider: string, content: string): GenerateResponse {
   return { content, provider, model: `${provider}-m`, tokensIn: 1, tokensOut: 1, latencyMs: 1, finishReason: 'stop', providerRequestId: null, confidence: null };
 }
 
-const ctx = { taskType: 'qa', prompt: 'What is 17 * 23?', threshold: 0.5 };
+const ctx = { taskType: 'qa', prompt: 'What is 17 * 23?', threshold: LEXICAL_DEFAULT_THRESHOLD };
 
 describe('LexicalConsensus', () => {
   const strategy = new LexicalConsensus();
@@ -20,17 +20,30 @@ describe('LexicalConsensus', () => {
     const d = strategy.findConsensus(responses, ctx);
     expect([0, 2]).toContain(d.chosenIndex);
     expect(d.dissenting).toEqual([1]);
-    expect(d.confidence).toBeGreaterThan(0.3);
-    expect(d.confidence).toBeLessThan(1);
+    // Two of three side with the chosen answer.
+    expect(d.confidence).toBeCloseTo(2 / 3, 3);
   });
 
-  it('full agreement gives confidence 1; total disagreement gives 0 and everyone dissents', () => {
+  it('full agreement gives confidence 1; total disagreement leaves the chosen answer alone', () => {
     const same = [response('a', 'Paris is the capital.'), response('b', 'Paris is the capital.')];
     expect(strategy.findConsensus(same, ctx)).toMatchObject({ confidence: 1, agreement: 1, dissenting: [] });
     const apart = [response('a', 'alpha beta'), response('b', 'gamma delta'), response('c', 'epsilon zeta')];
     const d = strategy.findConsensus(apart, ctx);
-    expect(d.confidence).toBe(0);
+    expect(d.confidence).toBeCloseTo(1 / 3, 3);
     expect(d.dissenting).toHaveLength(2);
+  });
+
+  it('paraphrases with different openings still agree; a different number does not', () => {
+    const d = strategy.findConsensus(
+      [
+        response('a', 'Here is what I find: the answer is 401.'),
+        response('b', 'Having looked at the question, the answer is 391.'),
+        response('c', 'In brief, the answer is 391.'),
+      ],
+      ctx,
+    );
+    expect(d.chosenIndex).toBe(2);
+    expect(d.dissenting).toEqual([0]);
   });
 
   it('ignores bracketed tags such as emulator markers when comparing', () => {

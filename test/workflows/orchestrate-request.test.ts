@@ -80,7 +80,7 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder): A
     async persistInteraction(record: InteractionRecord) {
       rec.persisted.push(record);
     },
-  } as Activities;
+  };
 }
 
 async function run(plan: RoutePlan, failing: string[], id: string) {
