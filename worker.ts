@@ -17,10 +17,12 @@ import { OrchestratorError } from './src/errors';
 import { createLogger } from './src/logger';
 import { createWorkerRuntime } from './src/runtime';
 import { clientConnectionOptions, ensureSearchAttributes, workerConnectionOptions } from './src/temporal/connection';
+import { installTemporalLogger } from './src/temporal/runtime-logger';
 
 export async function runWorker(): Promise<void> {
   const env = loadEnv();
   const logger = createLogger(env.LOG_LEVEL, 'worker');
+  installTemporalLogger(logger);
   const config = loadConfig(env.CONFIG_PATH);
 
   const admin = await Connection.connect(clientConnectionOptions(env));

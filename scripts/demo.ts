@@ -13,6 +13,7 @@ import { OrchestratorError } from '../src/errors';
 import { createLogger } from '../src/logger';
 import { createWorkerRuntime } from '../src/runtime';
 import { workerConnectionOptions } from '../src/temporal/connection';
+import { installTemporalLogger } from '../src/temporal/runtime-logger';
 
 async function main(): Promise<void> {
   const opts = new Command('demo')
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
 
   const env = loadEnv();
   const logger = createLogger(process.env['LOG_LEVEL'] ?? 'warn', 'demo');
+  installTemporalLogger(logger);
   const config = loadConfig(env.CONFIG_PATH);
   const runtime = await createWorkerRuntime({ config, env, logger, emulatorPort: 0 });
   const connection = await NativeConnection.connect(workerConnectionOptions(env));
