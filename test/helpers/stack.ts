@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
+import type { DestinationStream } from 'pino';
 import { OrchestratorClient } from '../../client/orchestrator-client';
 import { loadEnv } from '../../src/config/env';
 import type { Config } from '../../src/config/schema';
@@ -28,6 +29,10 @@ export interface StackOptions {
   label: string;
   databaseUrl?: string;
   configure?: (config: Config) => Config;
+  /** Provider keys the worker sees (default: none, so every provider is emulated). */
+  secrets?: NodeJS.ProcessEnv;
+  /** Capture the runtime's logs (at debug level) instead of printing warnings. */
+  logDestination?: DestinationStream;
 }
 
 export async function startStack(options: StackOptions): Promise<TestStack> {
@@ -37,7 +42,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   const base = repoConfig();
   const config = (options.configure ?? ((c) => c))({ ...base, emulator: { ...base.emulator, mode: 'always', latency_ms: 5 } });
   const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'warn' });
-  const runtime = await createWorkerRuntime({ config, env, logger: createLogger('warn', 'test'), secrets: {}, emulatorPort: 0 });
+  const runtime = await createWorkerRuntime({ config, env, logger: options.logDestination ? createLogger('debug', 'test', options.logDestination) : createLogger('warn', 'test'), secrets: options.secrets ?? {}, emulatorPort: 0 });
   const worker = await Worker.create({
     connection: temporal.nativeConnection,
     taskQueue: temporal.taskQueue,
