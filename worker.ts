@@ -15,11 +15,19 @@ import { loadConfig } from './src/config/load';
 import { TASK_QUEUE } from './src/constants';
 import { OrchestratorError } from './src/errors';
 import { createLogger } from './src/logger';
-import { createWorkerRuntime } from './src/runtime';
+import { createWorkerRuntime, type WorkerRuntime } from './src/runtime';
 import { clientConnectionOptions, ensureSearchAttributes, workerConnectionOptions } from './src/temporal/connection';
 import { installTemporalLogger } from './src/temporal/runtime-logger';
 
-export async function runWorker(): Promise<void> {
+export interface RunWorkerOptions {
+  /**
+   * Extend the runtime before the worker starts polling: register complexity evaluators per task
+   * type (`runtime.evaluators.register`) or consensus strategies (`runtime.consensus.registerStrategy`).
+   */
+  setup?: (runtime: WorkerRuntime) => void | Promise<void>;
+}
+
+export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const env = loadEnv();
   const logger = createLogger(env.LOG_LEVEL, 'worker');
   installTemporalLogger(logger);
@@ -36,6 +44,7 @@ export async function runWorker(): Promise<void> {
   }
 
   const runtime = await createWorkerRuntime({ config, env, logger });
+  await options.setup?.(runtime);
   const connection = await NativeConnection.connect(workerConnectionOptions(env));
   const worker = await Worker.create({
     connection,
