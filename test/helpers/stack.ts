@@ -31,6 +31,8 @@ export interface StackOptions {
   configure?: (config: Config) => Config;
   /** Provider keys the worker sees (default: none, so every provider is emulated). */
   secrets?: NodeJS.ProcessEnv;
+  /** Poll this task queue instead of a private one (e.g. the real one, for CLI tests). */
+  taskQueue?: string;
   /** Capture the runtime's logs (at debug level) instead of printing warnings. */
   logDestination?: DestinationStream;
 }
@@ -38,7 +40,8 @@ export interface StackOptions {
 export async function startStack(options: StackOptions): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), `orch-${options.label}-`));
   const databaseUrl = options.databaseUrl ?? `file:${join(dir, 'test.db')}`;
-  const temporal = await connectTestTemporal(options.label);
+  const connected = await connectTestTemporal(options.label);
+  const temporal = options.taskQueue ? { ...connected, taskQueue: options.taskQueue } : connected;
   const base = repoConfig();
   const config = (options.configure ?? ((c) => c))({ ...base, emulator: { ...base.emulator, mode: 'always', latency_ms: 5 } });
   const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'warn' });
