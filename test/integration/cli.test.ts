@@ -54,6 +54,6 @@ describe('orchestrator CLI', () => {
     expect(failed?.code).toBe(1);
     expect(failed?.stderr).toMatch(/ModelProviderNotFound: providers: unknown provider "mistral"/);
     const badNumber = await cli('run', '-p', 'hi', '-t', 'qa', '-u', 'u', '--min-providers', 'two').catch((err: { stderr: string }) => err);
-    expect((badNumber as { stderr: string }).stderr).toMatch(/--min-providers must be an integer/);
+    expect((badNumber).stderr).toMatch(/--min-providers must be an integer/);
   });
 });
