@@ -1,1 +1,2 @@
 export { orchestrateRequest } from './orchestrate-request';
+export { routingPolicyWorkflow } from './routing-policy';

@@ -1,0 +1,147 @@
+/**
+ * The worker-side copy of the routing policy: request planning reads it synchronously
+ * (`cache.current()`), so no request ever waits on the routing-policy workflow. It refreshes every
+ * `refreshIntervalMs` (default 2 s) and on demand (`refresh()`), by querying the workflow, or by
+ * reading the latest stored version when the workflow cannot answer; a new version therefore takes
+ * effect within a refresh interval. A failed refresh keeps the last good policy.
+ */
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../logger';
+import type { MemoryStore } from '../memory/repository';
+import { ROUTING_POLICY_WORKFLOW_ID } from './constants';
+import { policyFromStored, type RoutingPolicy } from './policy';
+import type { RoutingStatsSnapshot } from './stats';
+import { currentPolicyQuery, routingStatsQuery } from '../../workflows/routing-policy';
+
+export interface PolicySnapshot {
+  policy: RoutingPolicy;
+  /** Null when the source has none (the database source never has). */
+  stats: RoutingStatsSnapshot | null;
+}
+
+export interface PolicySource {
+  /** For logs: 'workflow routing-policy', 'database'. */
+  readonly name: string;
+  load(): Promise<PolicySnapshot | null>;
+}
+
+/** The routing-policy workflow, by query (currentPolicy + routingStats). */
+export function workflowPolicySource(client: Client, workflowId: string = ROUTING_POLICY_WORKFLOW_ID): PolicySource {
+  return {
+    name: `workflow ${workflowId}`,
+    async load() {
+      const handle = client.workflow.getHandle(workflowId);
+      const [policy, stats] = await Promise.all([handle.query(currentPolicyQuery), handle.query(routingStatsQuery)]);
+      return { policy, stats };
+    },
+  };
+}
+
+/** The latest version stored in the database (written by the workflow, or by a worker at start). */
+export function databasePolicySource(memory: Pick<MemoryStore, 'latestPolicyVersion'>): PolicySource {
+  return {
+    name: 'database',
+    async load() {
+      const row = await memory.latestPolicyVersion();
+      if (!row) return null;
+      const policy = policyFromStored(row.version, row.policy, row);
+      return policy ? { policy, stats: null } : null;
+    },
+  };
+}
+
+export interface RoutingPolicyCacheOptions {
+  /** Tried in order until one answers. */
+  sources: PolicySource[];
+  /** Used until the first successful refresh (e.g. policyFromConfig(config, ...) with the runtime's version). */
+  initial: RoutingPolicy;
+  /** Default 2000 ms. */
+  refreshIntervalMs?: number;
+  logger?: Pick<Logger, 'info' | 'warn'>;
+  /** Called after a new version has been taken. */
+  onChange?: (policy: RoutingPolicy, previous: RoutingPolicy) => void;
+}
+
+export class RoutingPolicyCache {
+  private policy: RoutingPolicy;
+  private statsSnapshot: RoutingStatsSnapshot | null = null;
+  private inflight: Promise<RoutingPolicy> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private failing = false;
+  /** Epoch ms of the last successful refresh; null before the first. */
+  lastRefreshedAt: number | null = null;
+  /** The source of the current policy ('initial' until a refresh succeeds). */
+  origin = 'initial';
+
+  constructor(private readonly options: RoutingPolicyCacheOptions) {
+    this.policy = options.initial;
+  }
+
+  /** The policy to plan with now. Never waits. */
+  current(): RoutingPolicy {
+    return this.policy;
+  }
+
+  /** The latest statistics snapshot the workflow had (null before one is loaded). */
+  stats(): RoutingStatsSnapshot | null {
+    return this.statsSnapshot;
+  }
+
+  /** Refresh now (concurrent calls share one load). Resolves with the policy in effect afterwards. */
+  refresh(): Promise<RoutingPolicy> {
+    this.inflight ??= this.load().finally(() => {
+      this.inflight = null;
+    });
+    return this.inflight;
+  }
+
+  private async load(): Promise<RoutingPolicy> {
+    const problems: string[] = [];
+    for (const source of this.options.sources) {
+      try {
+        const snapshot = await source.load();
+        if (!snapshot) {
+          problems.push(`${source.name}: nothing stored`);
+          continue;
+        }
+        this.take(snapshot, source.name);
+        return this.policy;
+      } catch (err) {
+        problems.push(`${source.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (!this.failing) this.options.logger?.warn({ problems, version: this.policy.version }, 'routing policy refresh failed; keeping the current policy');
+    this.failing = true;
+    return this.policy;
+  }
+
+  private take(snapshot: PolicySnapshot, origin: string): void {
+    const previous = this.policy;
+    this.policy = snapshot.policy;
+    if (snapshot.stats) this.statsSnapshot = snapshot.stats;
+    this.lastRefreshedAt = Date.now();
+    this.origin = origin;
+    if (this.failing) this.options.logger?.info({ source: origin }, 'routing policy refresh recovered');
+    this.failing = false;
+    if (snapshot.policy.version !== previous.version) {
+      this.options.logger?.info({ version: snapshot.policy.version, previous: previous.version, source: origin }, 'routing policy version changed');
+      this.options.onChange?.(snapshot.policy, previous);
+    }
+  }
+
+  /** Refresh now and then every interval, until stop(). */
+  start(): this {
+    if (this.timer) return this;
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.options.refreshIntervalMs ?? 2000);
+    this.timer.unref();
+    return this;
+  }
+
+  /** Stop refreshing; waits for a refresh in flight. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.inflight?.catch(() => undefined);
+  }
+}

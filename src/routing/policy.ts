@@ -1,0 +1,494 @@
+/**
+ * The routing policy: what the routing-policy workflow holds and request planning reads.
+ * Rules (as in config.yaml), provider weights and demotions, the exploration rate and method, and
+ * the ranking objective, under a version number that the database assigns.
+ *
+ * Pure and deterministic: this module runs inside workflow code. No Node imports, no clock of its
+ * own (timestamps are passed in), no randomness. Only zod and type imports.
+ */
+import { z } from 'zod';
+import { RoutingRuleSchema, type Config, type RoutingRule } from '../config/schema';
+import { ProviderSelectorSchema } from '../types';
+
+// ---------------------------------------------------------------------------------------------
+// Policy
+
+export const RoutingStrategySchema = z.enum(['static', 'performance_based']);
+export type RoutingStrategy = z.infer<typeof RoutingStrategySchema>;
+
+export const ExplorationMethodSchema = z.enum(['thompson', 'ucb']);
+export type ExplorationMethod = z.infer<typeof ExplorationMethodSchema>;
+
+/**
+ * How candidates are ranked when the strategy is performance_based.
+ * - quality_first: highest expected quality (success x agreement) among the candidates within the
+ *   budget (mean cost per request, p95 latency); candidates over budget come after.
+ * - weighted: a weighted score of quality, success, cheapness and speed (cost and latency are
+ *   normalised by the most expensive / slowest candidate, so the weights are unit-free).
+ */
+export const ObjectiveSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('quality_first'),
+      maxCostUsd: z.number().positive().optional(),
+      maxLatencyMs: z.number().positive().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('weighted'),
+      quality: z.number().min(0).default(1),
+      success: z.number().min(0).default(1),
+      cost: z.number().min(0).default(0.5),
+      latency: z.number().min(0).default(0.25),
+    })
+    .strict()
+    .refine((o) => o.quality + o.success + o.cost + o.latency > 0, 'at least one weight must be positive'),
+]);
+export type Objective = z.infer<typeof ObjectiveSchema>;
+
+export const DemotionSchema = z
+  .object({
+    at: z.string(),
+    source: z.string(),
+    reason: z.string(),
+  })
+  .strict();
+export type Demotion = z.infer<typeof DemotionSchema>;
+
+/** A weight multiplies a candidate's score; 1 is neutral, 0 takes it out of the first wave. */
+const WeightSchema = z.number().min(0).max(100);
+
+export const RoutingPolicySchema = z
+  .object({
+    /** Database version number (RoutingPolicyVersion.version); 0 until first recorded. */
+    version: z.number().int().nonnegative(),
+    strategy: RoutingStrategySchema,
+    rules: z.array(RoutingRuleSchema),
+    defaultProviders: z.array(z.string().min(1)).min(1),
+    defaultFallback: z.array(z.string().min(1)),
+    /** Keyed by `provider` or `provider:model` (the more specific key wins). */
+    weights: z.record(z.string(), WeightSchema),
+    /** Keyed by `provider` or `provider:model`: moved behind the others, used only as fallback. */
+    demoted: z.record(z.string(), DemotionSchema),
+    /** Share of decisions that pick a random eligible candidate first, in [0, 1]. */
+    explorationRate: z.number().min(0).max(1),
+    explorationMethod: ExplorationMethodSchema,
+    objective: ObjectiveSchema,
+    /** ISO-8601, from the caller (the workflow's deterministic clock). */
+    updatedAt: z.string(),
+    source: z.string(),
+    reason: z.string(),
+    /** The version this one was derived from (the rollback target for a rollback); null for a seed. */
+    basedOn: z.number().int().nonnegative().nullable(),
+  })
+  .strict();
+export type RoutingPolicy = z.infer<typeof RoutingPolicySchema>;
+
+/** What is stored as a version's JSON: the policy without its number (the row holds the number). */
+export type RoutingPolicyBody = Omit<RoutingPolicy, 'version'>;
+
+export const DEFAULT_EXPLORATION_RATE = 0.1;
+
+export function policyBody(policy: RoutingPolicy): RoutingPolicyBody {
+  const { version: _version, ...body } = policy;
+  return body;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known providers (from the worker's configuration)
+
+export interface KnownProvider {
+  defaultModel: string;
+  models: string[];
+  enabled: boolean;
+}
+/** JSON-serialisable, so it can travel into workflow code. */
+export type KnownProviders = Record<string, KnownProvider>;
+
+export function knownProvidersFromConfig(config: Pick<Config, 'models'>): KnownProviders {
+  const out: KnownProviders = {};
+  for (const [name, p] of Object.entries(config.models)) {
+    out[name] = { defaultModel: p.default_model, models: [...new Set([p.default_model, ...p.models])], enabled: p.enabled };
+  }
+  return out;
+}
+
+/** The seed policy: the routing section of config.yaml, nothing learned yet. */
+export function policyFromConfig(
+  config: { routing: Pick<Config['routing'], 'rules' | 'default_providers' | 'default_fallback'> & { default_strategy?: string } },
+  at: string,
+  source = 'config.yaml',
+  reason = 'routing rules loaded from configuration',
+): RoutingPolicy {
+  const strategy = RoutingStrategySchema.safeParse(config.routing.default_strategy);
+  return {
+    version: 0,
+    strategy: strategy.success ? strategy.data : 'static',
+    rules: config.routing.rules.map((r) => ({ ...r, providers: [...r.providers], fallback: [...r.fallback] })),
+    defaultProviders: [...config.routing.default_providers],
+    defaultFallback: [...config.routing.default_fallback],
+    weights: {},
+    demoted: {},
+    explorationRate: DEFAULT_EXPLORATION_RATE,
+    explorationMethod: 'thompson',
+    objective: { kind: 'quality_first' },
+    updatedAt: at,
+    source,
+    reason,
+    basedOn: null,
+  };
+}
+
+/** The shape ensurePolicyVersion wrote before the routing-policy workflow existed (src/runtime.ts). */
+const LegacyStoredPolicySchema = z.object({
+  strategy: z.string().optional(),
+  default_providers: z.array(z.string().min(1)).min(1),
+  default_fallback: z.array(z.string().min(1)).optional(),
+  rules: z.array(RoutingRuleSchema),
+});
+
+/**
+ * Read a stored version's JSON back into a policy: the workflow's own shape, or the older
+ * `{ strategy, default_providers, rules }` shape (completed with neutral defaults). Null when it is neither.
+ */
+export function policyFromStored(version: number, json: unknown, meta: { source: string; reason: string; createdAt: string }): RoutingPolicy | null {
+  const own = RoutingPolicySchema.safeParse(typeof json === 'object' && json !== null ? { ...json, version } : json);
+  if (own.success) return own.data;
+  const legacy = LegacyStoredPolicySchema.safeParse(json);
+  if (!legacy.success) return null;
+  const routing = {
+    rules: legacy.data.rules,
+    default_providers: legacy.data.default_providers,
+    default_fallback: legacy.data.default_fallback ?? [],
+    ...(legacy.data.strategy !== undefined && { default_strategy: legacy.data.strategy }),
+  };
+  return { ...policyFromConfig({ routing }, meta.createdAt, meta.source, meta.reason), version };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Updates
+
+const meta = {
+  /** Optional caller-chosen id: the workflow reports the outcome under it (routingChangeOutcome query). */
+  id: z.string().min(1).max(128).optional(),
+  /** Who or what asks: 'cli:alice', 'optimizer', ... */
+  source: z.string().min(1).max(200),
+  reason: z.string().min(1).max(2000),
+};
+
+export const RoutingUpdateSchema = z.discriminatedUnion('kind', [
+  /** Add a rule, or replace the rule with the same id or the same (task_type, complexity). */
+  z.object({ kind: z.literal('set_rule'), rule: RoutingRuleSchema, ...meta }).strict(),
+  z.object({ kind: z.literal('remove_rule'), ruleId: z.string().min(1), ...meta }).strict(),
+  /** Merge weights (a weight of exactly 1 removes the entry); `replace` drops the others first. */
+  z.object({ kind: z.literal('set_weights'), weights: z.record(ProviderSelectorSchema, WeightSchema), replace: z.boolean().default(false), ...meta }).strict(),
+  z.object({ kind: z.literal('demote'), target: ProviderSelectorSchema, ...meta }).strict(),
+  z.object({ kind: z.literal('promote'), target: ProviderSelectorSchema, ...meta }).strict(),
+  z.object({ kind: z.literal('set_exploration'), rate: z.number().min(0).max(1), method: ExplorationMethodSchema.optional(), ...meta }).strict(),
+  z.object({ kind: z.literal('set_objective'), objective: ObjectiveSchema, ...meta }).strict(),
+  z.object({ kind: z.literal('set_strategy'), strategy: RoutingStrategySchema, ...meta }).strict(),
+]);
+/** Go back to the content of an earlier version (recorded as a new version). */
+export const RoutingRollbackSchema = z.object({ version: z.number().int().min(1), ...meta }).strict();
+export type RoutingRollback = z.input<typeof RoutingRollbackSchema>;
+
+/** What senders send (defaults may be omitted). */
+export type RoutingUpdate = z.input<typeof RoutingUpdateSchema>;
+/** After validation, defaults filled in. */
+export type ParsedRoutingUpdate = z.output<typeof RoutingUpdateSchema>;
+export type RoutingUpdateKind = ParsedRoutingUpdate['kind'];
+export type RoutingRuleInput = z.input<typeof RoutingRuleSchema>;
+
+export type PolicyUpdateErrorCode =
+  | 'InvalidUpdate'
+  | 'UnknownProvider'
+  | 'DisabledProvider'
+  | 'UnknownModel'
+  | 'InvalidRule'
+  | 'UnknownRule'
+  | 'UnknownVersion'
+  | 'InvalidPolicy'
+  | 'PersistFailed';
+
+export interface PolicyIssue {
+  /** Where in the update (or policy): `rule.providers.1`, `weights.mistral`, ... */
+  path: string;
+  code: PolicyUpdateErrorCode;
+  message: string;
+}
+
+/** Why an update was refused. JSON-serialisable (it is kept in workflow state and shown by queries). */
+export interface PolicyUpdateError {
+  code: PolicyUpdateErrorCode;
+  message: string;
+  issues: PolicyIssue[];
+}
+
+export type ApplyUpdateResult =
+  | { ok: true; changed: true; policy: RoutingPolicy; update: ParsedRoutingUpdate; summary: string }
+  | { ok: true; changed: false; policy: RoutingPolicy; update: ParsedRoutingUpdate; summary: string }
+  | { ok: false; error: PolicyUpdateError };
+
+export function policyError(what: string, issues: PolicyIssue[]): PolicyUpdateError {
+  const first = issues[0];
+  return {
+    code: first?.code ?? 'InvalidUpdate',
+    message: `${what} rejected: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    issues,
+  };
+}
+
+/** Why a selector is unusable against the known providers, or null when it is fine. */
+export function selectorIssue(known: KnownProviders, selector: string, path: string): PolicyIssue | null {
+  const i = selector.indexOf(':');
+  const name = i < 0 ? selector : selector.slice(0, i);
+  const model = i < 0 ? undefined : selector.slice(i + 1);
+  const provider = Object.hasOwn(known, name) ? known[name] : undefined;
+  const configured = Object.keys(known).filter((k) => known[k]?.enabled);
+  if (!provider) return { path, code: 'UnknownProvider', message: `unknown provider "${name}" (configured: ${configured.join(', ')})` };
+  if (!provider.enabled) return { path, code: 'DisabledProvider', message: `provider "${name}" is disabled` };
+  if (model !== undefined && !provider.models.includes(model)) {
+    return { path, code: 'UnknownModel', message: `unknown model "${model}" for provider "${name}" (configured: ${provider.models.join(', ')})` };
+  }
+  return null;
+}
+
+function ruleIssues(rule: RoutingRule, known: KnownProviders, path: string): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  rule.providers.forEach((s, i) => {
+    const issue = selectorIssue(known, s, `${path}.providers.${i}`);
+    if (issue) issues.push(issue);
+  });
+  rule.fallback.forEach((s, i) => {
+    const issue = selectorIssue(known, s, `${path}.fallback.${i}`);
+    if (issue) issues.push(issue);
+  });
+  const available = new Set([...rule.providers, ...rule.fallback]).size;
+  if (rule.min_providers !== undefined && rule.min_providers > available) {
+    issues.push({ path: `${path}.min_providers`, code: 'InvalidRule', message: `min_providers ${rule.min_providers} exceeds the ${available} distinct providers and fallbacks of this rule` });
+  }
+  return issues;
+}
+
+/** Every problem with a whole policy against the known providers (used for rollbacks and loads). */
+export function validatePolicy(policy: RoutingPolicy, known: KnownProviders): PolicyIssue[] {
+  const issues: PolicyIssue[] = [];
+  policy.rules.forEach((r, i) => issues.push(...ruleIssues(r, known, `rules.${i}`)));
+  policy.defaultProviders.forEach((s, i) => {
+    const issue = selectorIssue(known, s, `defaultProviders.${i}`);
+    if (issue) issues.push(issue);
+  });
+  policy.defaultFallback.forEach((s, i) => {
+    const issue = selectorIssue(known, s, `defaultFallback.${i}`);
+    if (issue) issues.push(issue);
+  });
+  return issues;
+}
+
+/** The id a rule is known by: its own, else `<task_type>:<complexity>`. */
+export function ruleId(rule: Pick<RoutingRule, 'id' | 'task_type' | 'complexity'>): string {
+  return rule.id ?? `${rule.task_type}:${rule.complexity}`;
+}
+
+/** Stable JSON (sorted keys) for change detection. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** True when two policies route the same way (metadata such as version, source and time ignored). */
+export function samePolicyContent(a: RoutingPolicyBody | RoutingPolicy, b: RoutingPolicyBody | RoutingPolicy): boolean {
+  const strip = ({ strategy, rules, defaultProviders, defaultFallback, weights, demoted, explorationRate, explorationMethod, objective }: RoutingPolicyBody) => ({
+    strategy,
+    rules,
+    defaultProviders,
+    defaultFallback,
+    weights,
+    // The time and author of a demotion are metadata; which targets are demoted is content.
+    demoted: Object.keys(demoted).sort(),
+    explorationRate,
+    explorationMethod,
+    objective,
+  });
+  return canonical(strip(a)) === canonical(strip(b));
+}
+
+function describeUpdate(u: ParsedRoutingUpdate): string {
+  switch (u.kind) {
+    case 'set_rule':
+      return `set rule ${ruleId(u.rule)} (${u.rule.task_type}/${u.rule.complexity} -> ${u.rule.providers.join(', ')}${u.rule.fallback.length ? `; fallback ${u.rule.fallback.join(', ')}` : ''}${u.rule.require_consensus ? '; consensus' : ''}${u.rule.min_providers !== undefined ? `; min ${u.rule.min_providers}` : ''})`;
+    case 'remove_rule':
+      return `remove rule ${u.ruleId}`;
+    case 'set_weights':
+      return `${u.replace ? 'replace' : 'set'} weights ${Object.entries(u.weights).map(([k, v]) => `${k}=${v}`).join(', ')}`;
+    case 'demote':
+      return `demote ${u.target}`;
+    case 'promote':
+      return `promote ${u.target}`;
+    case 'set_exploration':
+      return `exploration ${u.rate}${u.method ? ` (${u.method})` : ''}`;
+    case 'set_objective':
+      return `objective ${u.objective.kind}`;
+    case 'set_strategy':
+      return `strategy ${u.strategy}`;
+  }
+}
+
+/**
+ * Apply one update to a policy. Pure: returns the next policy (version = current + 1, provisional:
+ * the workflow replaces it with the number the database assigns), `changed: false` when the update
+ * changes nothing, or a typed error naming every problem found.
+ *
+ * @param at ISO-8601 time of the change (from the workflow's deterministic clock).
+ */
+export function applyUpdate(policy: RoutingPolicy, update: unknown, known: KnownProviders, at: string = policy.updatedAt): ApplyUpdateResult {
+  const parsed = RoutingUpdateSchema.safeParse(update);
+  if (!parsed.success) {
+    const kind = typeof update === 'object' && update !== null && typeof (update as { kind?: unknown }).kind === 'string' ? (update as { kind: string }).kind : 'update';
+    return {
+      ok: false,
+      error: policyError(
+        kind,
+        parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', code: i.path[0] === 'rule' ? 'InvalidRule' : 'InvalidUpdate', message: i.message })),
+      ),
+    };
+  }
+  const u = parsed.data;
+  const next: RoutingPolicy = {
+    ...policy,
+    rules: [...policy.rules],
+    weights: { ...policy.weights },
+    demoted: { ...policy.demoted },
+    version: policy.version + 1,
+    updatedAt: at,
+    source: u.source,
+    reason: u.reason,
+    basedOn: policy.version,
+  };
+  const reject = (issues: PolicyIssue[]): ApplyUpdateResult => ({ ok: false, error: policyError(u.kind, issues) });
+
+  switch (u.kind) {
+    case 'set_rule': {
+      const issues = ruleIssues(u.rule, known, 'rule');
+      if (issues.length > 0) return reject(issues);
+      const id = ruleId(u.rule);
+      const rule: RoutingRule = { ...u.rule, id };
+      // The new rule must be the only one for its id and for its (task_type, complexity): it then
+      // wins exactly where it says, whatever the order of the others.
+      const clashes = (r: RoutingRule) => ruleId(r) === id || (r.task_type === rule.task_type && r.complexity === rule.complexity);
+      const first = next.rules.findIndex(clashes);
+      const kept = next.rules.filter((r) => !clashes(r));
+      // In place of the first rule it replaces (no rule before that one clashes), else at the end.
+      if (first < 0) kept.push(rule);
+      else kept.splice(first, 0, rule);
+      next.rules = kept;
+      break;
+    }
+    case 'remove_rule': {
+      const kept = next.rules.filter((r) => ruleId(r) !== u.ruleId);
+      if (kept.length === next.rules.length) {
+        return reject([{ path: 'ruleId', code: 'UnknownRule', message: `no rule "${u.ruleId}" (rules: ${next.rules.map(ruleId).join(', ') || 'none'})` }]);
+      }
+      next.rules = kept;
+      break;
+    }
+    case 'set_weights': {
+      const issues = Object.keys(u.weights)
+        .map((s) => selectorIssue(known, s, `weights.${s}`))
+        .filter((i): i is PolicyIssue => i !== null);
+      if (issues.length > 0) return reject(issues);
+      if (u.replace) next.weights = {};
+      for (const [k, w] of Object.entries(u.weights)) {
+        if (w === 1) delete next.weights[k];
+        else next.weights[k] = w;
+      }
+      break;
+    }
+    case 'demote': {
+      const issue = selectorIssue(known, u.target, 'target');
+      if (issue) return reject([issue]);
+      if (!Object.hasOwn(next.demoted, u.target)) next.demoted[u.target] = { at, source: u.source, reason: u.reason };
+      break;
+    }
+    case 'promote': {
+      // No provider check: promoting something that is no longer configured only cleans up.
+      delete next.demoted[u.target];
+      break;
+    }
+    case 'set_exploration':
+      next.explorationRate = u.rate;
+      if (u.method) next.explorationMethod = u.method;
+      break;
+    case 'set_objective':
+      next.objective = u.objective;
+      break;
+    case 'set_strategy':
+      next.strategy = u.strategy;
+      break;
+  }
+  const summary = describeUpdate(u);
+  if (samePolicyContent(next, policy)) return { ok: true, changed: false, policy, update: u, summary };
+  return { ok: true, changed: true, policy: next, update: u, summary };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a policy
+
+function selectorParts(selector: string, known: KnownProviders): { provider: string; model: string | undefined } {
+  const i = selector.indexOf(':');
+  const provider = i < 0 ? selector : selector.slice(0, i);
+  return { provider, model: i < 0 ? known[provider]?.defaultModel : selector.slice(i + 1) };
+}
+
+/** The demotion that applies to a provider/model (the model-level one first), or null. */
+export function demotionOf(policy: Pick<RoutingPolicy, 'demoted'>, provider: string, model: string): Demotion | null {
+  return policy.demoted[`${provider}:${model}`] ?? policy.demoted[provider] ?? null;
+}
+
+/** The weight of a provider/model (the model-level one first); 1 when none is set. */
+export function weightOf(policy: Pick<RoutingPolicy, 'weights'>, provider: string, model: string): number {
+  return policy.weights[`${provider}:${model}`] ?? policy.weights[provider] ?? 1;
+}
+
+/** Move demoted selectors behind the others: out of `primary` into the end of `fallback` (unless all are demoted). */
+function demote(primary: string[], fallback: string[], policy: RoutingPolicy, known: KnownProviders): { primary: string[]; fallback: string[] } {
+  const isDemoted = (s: string) => {
+    const { provider, model } = selectorParts(s, known);
+    return (model !== undefined && demotionOf(policy, provider, model) !== null) || Object.hasOwn(policy.demoted, provider);
+  };
+  const keep = primary.filter((s) => !isDemoted(s));
+  if (keep.length === 0) return { primary, fallback: [...fallback.filter((s) => !isDemoted(s)), ...fallback.filter(isDemoted)] };
+  return {
+    primary: keep,
+    fallback: [...fallback.filter((s) => !isDemoted(s)), ...primary.filter(isDemoted), ...fallback.filter(isDemoted)],
+  };
+}
+
+/**
+ * The configuration request planning should use under this policy: config.yaml with its routing
+ * rules and default route replaced by the policy's, demoted providers moved to the back of each
+ * route's fallback chain. `planRoute({ config: configWithPolicy(config, policy), ..., routingPolicyVersion: policy.version })`.
+ */
+export function configWithPolicy(config: Config, policy: RoutingPolicy): Config {
+  const known = knownProvidersFromConfig(config);
+  const defaults = demote(policy.defaultProviders, policy.defaultFallback, policy, known);
+  return {
+    ...config,
+    routing: {
+      ...config.routing,
+      default_providers: defaults.primary,
+      default_fallback: defaults.fallback,
+      rules: policy.rules.map((r) => {
+        const route = demote(r.providers, r.fallback, policy, known);
+        return { ...r, providers: route.primary, fallback: route.fallback };
+      }),
+    },
+  };
+}
