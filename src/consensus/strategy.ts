@@ -9,6 +9,11 @@ export interface ConsensusContext {
   prompt: string;
   /** Agreement needed to call the outcome a consensus, in [0,1]. */
   threshold: number;
+  /**
+   * Historical accuracy in [0,1] per provider, keyed `provider:model` or `provider` (the former
+   * wins); used by weighted voting (`weights: accuracy`).
+   */
+  providerAccuracy?: Readonly<Record<string, number>>;
 }
 
 export interface ConsensusDecision {
@@ -20,7 +25,56 @@ export interface ConsensusDecision {
   agreement: number;
   /** Indexes of responses that disagree with the chosen one. */
   dissenting: number[];
+  /** Whether the chosen answer met the strategy's threshold (each strategy says what that means). */
+  thresholdMet?: boolean;
+  /** What the strategy saw: recorded with the decision and read by `canStopEarly`. */
+  details?: ConsensusDetails;
 }
+
+/** Similarity: the cosine matrix of the responses' embeddings and the medoid's support. */
+export interface SimilarityDetails {
+  strategy: 'similarity';
+  /** Cosine similarities, rounded to 3 decimals; ones on the diagonal. */
+  matrix: number[][];
+  /** Mean similarity of each response to the others. */
+  closeness: number[];
+  /** Responses (the chosen one included) within the threshold of the chosen one. */
+  support: number;
+}
+
+/** One distinct normalized answer and who voted for it. */
+export interface VoteGroup {
+  /** Normalized answer, e.g. `num:391`, `json:{"a":1}`, `code:return a+b;`, `text:paris`. */
+  key: string;
+  /** Short form for people. */
+  display: string;
+  /** Summed vote weight. */
+  weight: number;
+  count: number;
+  indexes: number[];
+}
+
+/** Voting: the tally, heaviest first. */
+export interface VotingDetails {
+  strategy: 'voting';
+  /** Normalized answer per response (null: nothing to vote with, e.g. an empty response). */
+  answers: (string | null)[];
+  /** Weight of each response's vote. */
+  weights: number[];
+  tally: VoteGroup[];
+  /** Set when the heaviest answers tied: the rule that decided and the keys that tied. */
+  tieBreak: { rule: 'prefer_order' | 'highest_confidence' | 'first'; between: string[] } | null;
+}
+
+/** Confidence: each response's score and where the scores came from. */
+export interface ConfidenceDetails {
+  strategy: 'confidence';
+  scores: number[];
+  /** `provider` when every response carried a provider confidence, else `estimate` for all. */
+  source: 'provider' | 'estimate';
+}
+
+export type ConsensusDetails = SimilarityDetails | VotingDetails | ConfidenceDetails;
 
 export interface ConsensusStrategy {
   readonly name: string;

@@ -1,0 +1,344 @@
+/**
+ * Consensus engine benchmark (`npm run bench:consensus`). Needs the embedding model
+ * (`bash scripts/fetch-model.sh`); no Temporal server, no network.
+ *
+ * 1. Accuracy: a generated set of arithmetic questions, each answered by three emulated models
+ *    (`emulatedAnswer`, accuracy 0.7 each). Whether their errors are independent is measured,
+ *    not assumed. Every strategy's pick is scored against the best single model. Target: majority
+ *    voting over three at 70% reaches at least 78% (independent voting predicts 78.4% for a strict
+ *    majority; plurality with a tie-break adds the lucky 1-1-1 ties).
+ * 2. Embedding throughput: sentences/s and tokens/s, short answers and 200-token texts.
+ * 3. Consensus latency added after the last of three 200-token responses, the model loaded and
+ *    the first two embedded while waiting for the third. Target: p50 < 80 ms.
+ * 4. Early stop (simulated provider latencies): how often voting stops before the last response,
+ *    the latency saved, and that the decision never differs from waiting for all.
+ *
+ * Ends with one line holding a JSON object of all figures and targets.
+ */
+import { percentile, round } from './stats';
+import {
+  type ConsensusStrategy,
+  ConfidenceConsensus,
+  canStopEarly,
+  EmbeddingModel,
+  extractAnswer,
+  LEXICAL_DEFAULT_THRESHOLD,
+  LexicalConsensus,
+  SimilarityConsensus,
+  VotingConsensus,
+} from '../src/consensus';
+import { arithmetic, emulatedAnswer } from '../src/emulator/answers';
+import type { GenerateResponse } from '../src/types';
+
+const QUESTIONS = Number(process.env['BENCH_QUESTIONS'] ?? 1000);
+const ACCURACY = 0.7;
+const MODELS = ['gpt-4o-mini', 'claude-haiku-4-5', 'gemini-2.0-flash'] as const;
+const LATENCY_TRIALS = Number(process.env['BENCH_LATENCY_TRIALS'] ?? 60);
+const TARGETS = { votingAccuracy: 0.78, consensusLatencyP50Ms: 80 };
+const SIMILARITY_THRESHOLD = 0.8;
+
+interface Question {
+  prompt: string;
+  responses: GenerateResponse[];
+  correct: boolean[];
+}
+
+/** A seeded PRNG (mulberry32): the same questions and texts on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function arithmeticPrompt(random: () => number, i: number): string {
+  const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
+  switch (i % 4) {
+    case 0:
+      return `What is ${int(3, 99)} * ${int(3, 99)}?`;
+    case 1:
+      return `What is ${int(10, 999)} + ${int(10, 999)} - ${int(1, 99)}?`;
+    case 2:
+      return `What is (${int(2, 50)} + ${int(2, 50)}) * ${int(2, 20)}?`;
+    default:
+      return `What is ${int(100, 9999)} divided by ${int(2, 40)}?`;
+  }
+}
+
+function buildQuestions(): Question[] {
+  const random = mulberry32(20240601);
+  return Array.from({ length: QUESTIONS }, (_, i) => {
+    const prompt = arithmeticPrompt(random, i);
+    if (arithmetic(prompt) === null) throw new Error(`the emulator does not compute "${prompt}": not an arithmetic question for it`);
+    const answers = MODELS.map((model) => ({ model, ...emulatedAnswer({ model, prompt, accuracy: ACCURACY }) }));
+    return {
+      prompt,
+      correct: answers.map((a) => a.correct),
+      responses: answers.map((a) => ({
+        content: a.text,
+        provider: a.model.split('-')[0]!,
+        model: a.model,
+        tokensIn: 10,
+        tokensOut: 10,
+        latencyMs: 0,
+        finishReason: 'stop' as const,
+        providerRequestId: null,
+        confidence: a.confidence,
+      })),
+    };
+  });
+}
+
+/** Whether correctness is independent across models: per pair, phi and its z-score (phi * sqrt(n)). */
+function independence(questions: Question[]) {
+  const n = questions.length;
+  const p = MODELS.map((_, m) => questions.filter((q) => q.correct[m]).length / n);
+  const pairs: { pair: string; bothCorrect: number; expected: number; phi: number; z: number; sameWrongAnswer: number }[] = [];
+  for (let a = 0; a < MODELS.length; a++) {
+    for (let b = a + 1; b < MODELS.length; b++) {
+      const both = questions.filter((q) => q.correct[a] && q.correct[b]).length / n;
+      const pa = p[a]!;
+      const pb = p[b]!;
+      const phi = (both - pa * pb) / Math.sqrt(pa * (1 - pa) * pb * (1 - pb));
+      const bothWrong = questions.filter((q) => !q.correct[a] && !q.correct[b]);
+      const same = bothWrong.filter((q) => answerOf(q.responses[a]!) === answerOf(q.responses[b]!)).length;
+      pairs.push({
+        pair: `${MODELS[a]} / ${MODELS[b]}`,
+        bothCorrect: both,
+        expected: pa * pb,
+        phi,
+        z: phi * Math.sqrt(n),
+        sameWrongAnswer: bothWrong.length > 0 ? same / bothWrong.length : 0,
+      });
+    }
+  }
+  // Majority of three under independence, with the measured per-model accuracies.
+  const [p1, p2, p3] = p as [number, number, number];
+  const strictMajority = p1 * p2 * p3 + p1 * p2 * (1 - p3) + p1 * (1 - p2) * p3 + (1 - p1) * p2 * p3;
+  const measuredStrictMajority = questions.filter((q) => q.correct.filter(Boolean).length >= 2).length / n;
+  return { perModel: p, pairs, predictedStrictMajority: strictMajority, measuredStrictMajority };
+}
+
+function answerOf(r: GenerateResponse): string {
+  return extractAnswer(r.content)?.key ?? r.content;
+}
+
+async function accuracy(questions: Question[], strategy: ConsensusStrategy, threshold: number, transform?: (r: GenerateResponse) => GenerateResponse): Promise<number> {
+  let right = 0;
+  for (const q of questions) {
+    const responses = transform ? q.responses.map(transform) : q.responses;
+    const d = await strategy.findConsensus(responses, { taskType: 'benchmark', prompt: q.prompt, threshold });
+    if (q.correct[d.chosenIndex]) right++;
+  }
+  return right / questions.length;
+}
+
+const WORDS = (
+  'the system request worker queue retry budget provider model answer response latency timeout cache database record history ' +
+  'workflow activity signal schedule policy route cost token stream client server network failure success value result check ' +
+  'because while after before during although which where when this that these those each every some many most few other ' +
+  'quickly carefully often rarely always never usually clearly simply directly safely slowly ' +
+  'handles returns stores reads writes sends receives measures compares selects rejects accepts waits starts stops ' +
+  'large small fast slow stable recent durable parallel partial complete correct expected'
+).split(' ');
+
+/** A text of about `tokens` model tokens (special tokens excluded), from a seeded word stream. */
+function textOfTokens(model: EmbeddingModel, tokens: number, seed: number): string {
+  const random = mulberry32(seed);
+  const words: string[] = [];
+  let sentence = 0;
+  while (model.countTokens(words.join(' ')) - 2 < tokens) {
+    const w = WORDS[Math.floor(random() * WORDS.length)]!;
+    words.push(sentence === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : w);
+    sentence++;
+    if (sentence > 8 + Math.floor(random() * 8)) {
+      words[words.length - 1] += '.';
+      sentence = 0;
+    }
+  }
+  return words.join(' ');
+}
+
+async function throughput(texts: string[], batch: number): Promise<{ sentencesPerS: number; tokensPerS: number; tokensPerText: number }> {
+  const model = await EmbeddingModel.load({ cacheSize: 0, batchSize: batch });
+  await model.embed(texts.slice(0, Math.min(4, texts.length)).map((t) => `${t} warmup`));
+  const before = model.statistics().tokens;
+  const started = performance.now();
+  await model.embed(texts);
+  const seconds = (performance.now() - started) / 1000;
+  const tokens = model.statistics().tokens - before;
+  return { sentencesPerS: texts.length / seconds, tokensPerS: tokens / seconds, tokensPerText: tokens / texts.length };
+}
+
+function response(content: string, provider: string): GenerateResponse {
+  return { content, provider, model: provider, tokensIn: 0, tokensOut: 200, latencyMs: 0, finishReason: 'stop', providerRequestId: null, confidence: null };
+}
+
+/** Latency added after the last of three ~200-token responses. */
+async function consensusLatency(model: EmbeddingModel): Promise<{ prepared: number[]; unprepared: number[] }> {
+  const strategy = new SimilarityConsensus({ model });
+  const ctx = { taskType: 'benchmark', prompt: 'Explain the design.', threshold: SIMILARITY_THRESHOLD };
+  const prepared: number[] = [];
+  const unprepared: number[] = [];
+  for (let trial = -3; trial < LATENCY_TRIALS; trial++) {
+    const [a, b, c] = [0, 1, 2].map((k) => response(textOfTokens(model, 200, 1000 + trial * 10 + k), `p${k}`)) as [GenerateResponse, GenerateResponse, GenerateResponse];
+    // The first two arrive while the third provider is still running: embed them then.
+    await strategy.prepare([a]);
+    await strategy.prepare([b]);
+    const started = performance.now();
+    await strategy.findConsensus([a, b, c], ctx);
+    const elapsed = performance.now() - started;
+    if (trial >= 0) prepared.push(elapsed);
+    // For comparison: all three embedded only after the last one arrived.
+    const [x, y, z] = [0, 1, 2].map((k) => response(textOfTokens(model, 200, 5000 + trial * 10 + k), `q${k}`));
+    const started2 = performance.now();
+    await strategy.findConsensus([x!, y!, z!], ctx);
+    if (trial >= 0) unprepared.push(performance.now() - started2);
+  }
+  return { prepared, unprepared };
+}
+
+/** Simulated early stop: providers answer after log-normal latencies (median 1.2 s). */
+function earlyStop(questions: Question[]) {
+  const random = mulberry32(7);
+  const voting = new VotingConsensus({ tieBreak: 'first' });
+  const ctx = { taskType: 'benchmark', prompt: '', threshold: 0.6 };
+  const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  let stopped = 0;
+  let sameDecision = 0;
+  const saved: number[] = [];
+  for (const q of questions) {
+    const arrivals = q.responses.map((r, i) => ({ r, i, at: 1200 * Math.exp(0.5 * normal()) })).sort((x, y) => x.at - y.at);
+    const last = arrivals[arrivals.length - 1]!.at;
+    const full = voting.findConsensus(q.responses, ctx);
+    let stopAt = last;
+    let early = full;
+    for (let k = 1; k < arrivals.length; k++) {
+      const sofar = arrivals.slice(0, k);
+      const d = voting.findConsensus(
+        sofar.map((s) => s.r),
+        ctx,
+      );
+      if (canStopEarly(d, k, arrivals.length)) {
+        stopAt = sofar[k - 1]!.at;
+        early = { ...d, chosenIndex: sofar[d.chosenIndex]!.i };
+        stopped++;
+        break;
+      }
+    }
+    if (answerOf(q.responses[early.chosenIndex]!) === answerOf(q.responses[full.chosenIndex]!)) sameDecision++;
+    saved.push(last - stopAt);
+  }
+  return {
+    stopRate: stopped / questions.length,
+    savedMeanMs: saved.reduce((s, x) => s + x, 0) / saved.length,
+    savedP50WhenStoppedMs: percentile(
+      saved.filter((s) => s > 0),
+      50,
+    ),
+    sameDecisionRate: sameDecision / questions.length,
+  };
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+async function main(): Promise<void> {
+  const model = await EmbeddingModel.load();
+  const questions = buildQuestions();
+
+  const ind = independence(questions);
+  const bestSingle = Math.max(...ind.perModel);
+  console.log(`Consensus benchmark: ${QUESTIONS} arithmetic questions, three emulated models at accuracy ${ACCURACY}\n`);
+  console.log('Independence of errors (correctness per pair of models):');
+  for (const pair of ind.pairs) {
+    console.log(
+      `  ${pair.pair.padEnd(36)} both correct ${pct(pair.bothCorrect)} (independent: ${pct(pair.expected)}), phi ${pair.phi.toFixed(3)}, z ${pair.z.toFixed(2)}; both wrong with the same wrong answer ${pct(pair.sameWrongAnswer)}`,
+    );
+  }
+  const independent = ind.pairs.every((p) => Math.abs(p.z) < 3);
+  console.log(`  => ${independent ? 'consistent with independent errors (|z| < 3 for every pair)' : 'NOT independent: some pair has |z| >= 3'}`);
+  console.log(`  at least two of three correct: ${pct(ind.measuredStrictMajority)} (independence predicts ${pct(ind.predictedStrictMajority)})\n`);
+
+  const stripConfidence = (r: GenerateResponse): GenerateResponse => ({ ...r, confidence: null });
+  const votingFirst = new VotingConsensus({ tieBreak: 'first' });
+  const results: Record<string, number> = {
+    best_single_model: bestSingle,
+    voting: await accuracy(questions, votingFirst, 0.6),
+    voting_ties_by_confidence: await accuracy(questions, new VotingConsensus(), 0.6),
+    voting_weighted_by_confidence: await accuracy(questions, new VotingConsensus({ weights: 'confidence' }), 0.6),
+    similarity: await accuracy(questions, new SimilarityConsensus({ model }), SIMILARITY_THRESHOLD),
+    lexical: await accuracy(questions, new LexicalConsensus(), LEXICAL_DEFAULT_THRESHOLD),
+    confidence_provider: await accuracy(questions, new ConfidenceConsensus(), 0.8),
+    confidence_estimate: await accuracy(questions, new ConfidenceConsensus(), 0.8, stripConfidence),
+  };
+  const notes: Record<string, string> = {
+    best_single_model: 'per-model accuracy: ' + ind.perModel.map(pct).join(', '),
+    voting: 'plurality; ties (1-1-1) to the first response',
+    voting_ties_by_confidence: 'the default tie-break',
+    voting_weighted_by_confidence: 'votes weighted by provider confidence',
+    similarity: `all-MiniLM-L6-v2 medoid, threshold ${SIMILARITY_THRESHOLD}`,
+    lexical: 'word-overlap medoid',
+    confidence_provider: "emulator confidence (correct 0.80-0.95, wrong 0.45-0.70 by construction: optimistic)",
+    confidence_estimate: 'no provider confidence: engine estimate (word overlap with the others)',
+  };
+  console.log('Accuracy (chosen answer correct):');
+  for (const [name, value] of Object.entries(results)) console.log(`  ${name.padEnd(30)} ${pct(value).padStart(6)}   ${notes[name] ?? ''}`);
+  console.log();
+
+  const short = questions.slice(0, 512).map((q, i) => `${q.responses[i % 3]!.content} (${i})`);
+  const long = Array.from({ length: 48 }, (_, i) => textOfTokens(model, 200, 90_000 + i));
+  const shortRate = await throughput(short, 32);
+  const longRate = await throughput(long, 8);
+  console.log('Embedding throughput (model loaded, no cache):');
+  console.log(`  short answers (~${shortRate.tokensPerText.toFixed(0)} tokens): ${shortRate.sentencesPerS.toFixed(0)} sentences/s, ${shortRate.tokensPerS.toFixed(0)} tokens/s`);
+  console.log(`  200-token texts:          ${longRate.sentencesPerS.toFixed(1)} sentences/s, ${longRate.tokensPerS.toFixed(0)} tokens/s\n`);
+
+  const latency = await consensusLatency(model);
+  const p50 = percentile(latency.prepared, 50);
+  const p95 = percentile(latency.prepared, 95);
+  const cold50 = percentile(latency.unprepared, 50);
+  console.log(`Consensus latency after the last of three 200-token responses (similarity, ${LATENCY_TRIALS} trials):`);
+  console.log(`  first two embedded while waiting: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms`);
+  console.log(`  all three embedded at the end:    p50 ${cold50.toFixed(1)} ms (for comparison)\n`);
+
+  const stop = earlyStop(questions);
+  console.log('Early stop (voting, 3 providers, simulated log-normal latencies, median 1.2 s):');
+  console.log(`  stopped before the last response: ${pct(stop.stopRate)}; latency saved: mean ${stop.savedMeanMs.toFixed(0)} ms per request, p50 ${stop.savedP50WhenStoppedMs.toFixed(0)} ms when stopped`);
+  console.log(`  same answer as waiting for all: ${pct(stop.sameDecisionRate)}\n`);
+
+  const votingMet = results['voting']! >= TARGETS.votingAccuracy;
+  const latencyMet = p50 < TARGETS.consensusLatencyP50Ms;
+  console.log(`Targets: voting accuracy >= ${pct(TARGETS.votingAccuracy)}: ${pct(results['voting']!)} ${votingMet ? 'met' : 'MISSED'}; consensus latency p50 < ${TARGETS.consensusLatencyP50Ms} ms: ${p50.toFixed(1)} ms ${latencyMet ? 'met' : 'MISSED'}`);
+  console.log(
+    JSON.stringify({
+      bench: 'consensus',
+      questions: QUESTIONS,
+      modelAccuracy: ACCURACY,
+      independence: { independent, maxAbsZ: round(Math.max(...ind.pairs.map((p) => Math.abs(p.z))), 2), predictedStrictMajority: round(ind.predictedStrictMajority, 4), measuredStrictMajority: round(ind.measuredStrictMajority, 4) },
+      accuracy: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, round(v, 4)])),
+      embedding: {
+        shortSentencesPerS: round(shortRate.sentencesPerS),
+        shortTokensPerS: round(shortRate.tokensPerS),
+        longSentencesPerS: round(longRate.sentencesPerS),
+        longTokensPerS: round(longRate.tokensPerS),
+      },
+      latencyMs: { p50: round(p50), p95: round(p95), allAtEndP50: round(cold50) },
+      earlyStop: { stopRate: round(stop.stopRate, 4), savedMeanMs: round(stop.savedMeanMs), savedP50WhenStoppedMs: round(stop.savedP50WhenStoppedMs), sameDecisionRate: round(stop.sameDecisionRate, 4) },
+      targets: {
+        votingAccuracy: { target: TARGETS.votingAccuracy, value: round(results['voting']!, 4), met: votingMet },
+        consensusLatencyP50Ms: { target: TARGETS.consensusLatencyP50Ms, value: round(p50), met: latencyMet },
+      },
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
