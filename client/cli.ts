@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config/load';
 import { OrchestratorError } from '../src/errors';
 import { ComplexitySchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import { OrchestratorClient } from './orchestrator-client';
+import { addRoutingCommands } from './routing-cli';
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -147,6 +148,7 @@ export function buildCli(): Command {
       });
     });
 
+  addRoutingCommands(program);
   return program;
 }
 

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createActivities, type Activities } from '../activities';
+import { createRoutingActivities, type RoutingActivities } from '../activities/routing';
 import { defaultConsensusRegistry } from './consensus';
 import type { ConsensusRegistry } from './consensus/strategy';
 import type { Config } from './config/schema';
@@ -14,12 +15,14 @@ import { startEmulator, type RunningEmulator } from './emulator/server';
 import type { Logger } from './logger';
 import { applyMigrations } from './memory/migrate';
 import { createMemoryStore, type MemoryStore } from './memory/repository';
+import { openStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
 import { ComplexityEvaluatorRegistry } from './routing/complexity';
 
 export interface WorkerRuntime {
   config: Config;
-  activities: Activities;
+  /** Request activities and the routing-policy workflow's activities. */
+  activities: Activities & RoutingActivities;
   memory: MemoryStore;
   evaluators: ComplexityEvaluatorRegistry;
   consensus: ConsensusRegistry;
@@ -83,8 +86,13 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       reason: 'routing rules loaded from configuration',
     });
     const evaluators = new ComplexityEvaluatorRegistry();
-    const consensus = defaultConsensusRegistry();
-    const activities = createActivities({ config, connectors, memory, evaluators, consensus, routingPolicyVersion: () => routingPolicyVersion, logger });
+    const consensus = defaultConsensusRegistry({ consensus: config.consensus });
+    const queries = openStatsQueries(env.DATABASE_URL);
+    closers.unshift(() => queries.close());
+    const activities = {
+      ...createActivities({ config, connectors, memory, evaluators, consensus, routingPolicyVersion: () => routingPolicyVersion, logger }),
+      ...createRoutingActivities({ config, memory, queries, logger }),
+    };
     if (emulated.length > 0) {
       logger.warn({ emulated, emulatorUrl }, 'providers without API keys are served by the local provider emulator (development answers, not real models)');
     }
