@@ -29,6 +29,7 @@ import {
 } from '../src/consensus';
 import { arithmetic, emulatedAnswer } from '../src/emulator/answers';
 import type { GenerateResponse } from '../src/types';
+import { seededRandom } from '../src/routing/bandit';
 
 const QUESTIONS = Number(process.env['BENCH_QUESTIONS'] ?? 1000);
 const ACCURACY = 0.7;
@@ -41,18 +42,6 @@ interface Question {
   prompt: string;
   responses: GenerateResponse[];
   correct: boolean[];
-}
-
-/** A seeded PRNG (mulberry32): the same questions and texts on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function arithmeticPrompt(random: () => number, i: number): string {
@@ -70,7 +59,7 @@ function arithmeticPrompt(random: () => number, i: number): string {
 }
 
 function buildQuestions(): Question[] {
-  const random = mulberry32(20240601);
+  const random = seededRandom(20240601);
   return Array.from({ length: QUESTIONS }, (_, i) => {
     const prompt = arithmeticPrompt(random, i);
     if (arithmetic(prompt) === null) throw new Error(`the emulator does not compute "${prompt}": not an arithmetic question for it`);
@@ -148,7 +137,7 @@ const WORDS = (
 
 /** A text of about `tokens` model tokens (special tokens excluded), from a seeded word stream. */
 function textOfTokens(model: EmbeddingModel, tokens: number, seed: number): string {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const words: string[] = [];
   let sentence = 0;
   while (model.countTokens(words.join(' ')) - 2 < tokens) {
@@ -204,7 +193,7 @@ async function consensusLatency(model: EmbeddingModel): Promise<{ prepared: numb
 
 /** Simulated early stop: providers answer after log-normal latencies (median 1.2 s). */
 function earlyStop(questions: Question[]) {
-  const random = mulberry32(7);
+  const random = seededRandom(7);
   const voting = new VotingConsensus({ tieBreak: 'first' });
   const ctx = { taskType: 'benchmark', prompt: '', threshold: 0.6 };
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());

