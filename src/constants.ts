@@ -12,7 +12,6 @@ export const REQUEST_WORKFLOW_PREFIX = 'llm-request-';
 
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
-export const DEFAULT_TEMPORAL_UI_PORT = 8233;
 export const DEFAULT_EMULATOR_PORT = 8390;
 export const DEFAULT_DATABASE_URL = 'file:./.data/orchestrator.db';
 export const DEFAULT_CONFIG_PATH = 'config.yaml';

@@ -102,16 +102,6 @@ export interface ProviderCallOutcome {
   response: (GenerateResponse & { costUsd: number }) | null;
 }
 
-export interface ConsensusResult {
-  strategy: string;
-  chosenIndex: number;
-  /** Confidence in the chosen answer, in [0,1]; null when only one answer exists. */
-  confidence: number | null;
-  agreement: number | null;
-  applied: boolean;
-  dissenting: string[];
-}
-
 export interface ProviderUsage {
   provider: string;
   model: string;

@@ -4,6 +4,7 @@
  * YAML. Secrets never live here: a provider names the environment variable holding its key.
  */
 import { z } from 'zod';
+import { DEFAULT_EMULATOR_PORT } from '../constants';
 import { ComplexitySchema } from '../types';
 
 const providerName = z.string().regex(/^[a-z0-9_-]+$/, 'provider names are [a-z0-9_-]');
@@ -175,7 +176,7 @@ export const ConfigSchema = z
         /** auto: providers without an API key in the environment are served by the emulator. */
         mode: z.enum(['auto', 'always', 'never']).default('auto'),
         host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8390),
+        port: z.number().int().min(0).max(65535).default(DEFAULT_EMULATOR_PORT),
         latency_ms: z.number().nonnegative().default(20),
         models: z.record(modelId, EmulatedModelSchema).default({}),
       })
