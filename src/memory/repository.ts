@@ -111,7 +111,12 @@ export interface MemoryStore {
   listInteractions(options: ListInteractionsOptions): Promise<InteractionSummary[]>;
   /** Record a new policy version (latest + 1); returns its number. */
   recordPolicyVersion(input: PolicyVersionInput): Promise<number>;
-  /** The latest version if its configHash matches, else a newly recorded one. Safe when workers race. */
+  /**
+   * The latest version recorded by the same `source`, if its configHash matches; else a newly
+   * recorded one. Versions written by other sources (the routing-policy workflow) in between do
+   * not count, so a worker restarting on an unchanged config.yaml never stacks a row on top of
+   * them. Safe when workers race.
+   */
   ensurePolicyVersion(input: PolicyVersionInput): Promise<number>;
   latestPolicyVersion(): Promise<PolicyVersion | null>;
   /** Resolves when the database answers; DatabaseConnectionError otherwise. */
@@ -348,9 +353,9 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
     ensurePolicyVersion: (input) =>
       guard('ensure a routing policy version', async () => {
         for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
-          const latest = await latestRow();
-          if (latest && latest.configHash === input.configHash) return latest.version;
-          const version = await insertNextVersion(input, latest?.version ?? 0);
+          const sameSource = await db.routingPolicyVersion.findFirst({ where: { source: input.source }, orderBy: { version: 'desc' } });
+          if (sameSource && sameSource.configHash === input.configHash) return sameSource.version;
+          const version = await insertNextVersion(input, (await latestRow())?.version ?? 0);
           if (version !== null) return version;
         }
         throw new Error(`could not ensure a routing policy version after ${MAX_VERSION_ATTEMPTS} attempts (heavy contention)`);

@@ -187,6 +187,10 @@ describe.each(providers)('memory store on $name', ({ open }) => {
     expect(latest).toMatchObject({ version: 6, configHash: 'hash-b', source: 'update:ops' });
     expect(latest!.policy).toEqual({ step: recorded.indexOf(6) });
 
+    // A worker restarting on the unchanged configuration does not stack a row on the others' versions.
+    expect(await store.ensurePolicyVersion({ policy: { ...policy, default: ['openai'] }, configHash: 'hash-b', source: 'config-file', reason: 'worker restart' })).toBe(2);
+    expect(await raw.routingPolicyVersion.count()).toBe(6);
+
     // Back to the first configuration: a new version, since history matters.
     expect(await store.ensurePolicyVersion({ policy, configHash: 'hash-a', source: 'config-file', reason: 'rollback' })).toBe(7);
     expect((await store.latestPolicyVersion())!.policy).toEqual(policy);
