@@ -15,7 +15,8 @@ import { startEmulator, type RunningEmulator } from './emulator/server';
 import type { Logger } from './logger';
 import { applyMigrations } from './memory/migrate';
 import { createMemoryStore, type MemoryStore } from './memory/repository';
-import { openStatsQueries } from './memory/stats-queries';
+import { createPrismaClient } from './memory/client';
+import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
 import { ComplexityEvaluatorRegistry } from './routing/complexity';
 
@@ -76,7 +77,9 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
   try {
     const { connectors, emulated } = buildConnectors({ config, env: secrets, ...(emulatorUrl && { emulatorUrl }) });
     if (!options.skipMigrations) await applyMigrations(env.DATABASE_URL);
-    const memory = createMemoryStore(env.DATABASE_URL);
+    // One database client for the repository and the statistics queries (one pool, one SQLite handle).
+    const db = createPrismaClient(env.DATABASE_URL);
+    const memory = createMemoryStore(env.DATABASE_URL, { client: db });
     closers.unshift(() => memory.close());
     const hash = configHash(config);
     const routingPolicyVersion = await memory.ensurePolicyVersion({
@@ -87,8 +90,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     });
     const evaluators = new ComplexityEvaluatorRegistry();
     const consensus = defaultConsensusRegistry({ consensus: config.consensus });
-    const queries = openStatsQueries(env.DATABASE_URL);
-    closers.unshift(() => queries.close());
+    const queries = createStatsQueries(db, env.DATABASE_URL);
     const activities = {
       ...createActivities({ config, connectors, memory, evaluators, consensus, routingPolicyVersion: () => routingPolicyVersion, logger }),
       ...createRoutingActivities({ config, memory, queries, logger }),
