@@ -181,6 +181,18 @@ function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
+/** Per-call usage and the request's totals, shared by the result and the stored record. */
+function totals(outcomes: ProviderCallOutcome[]) {
+  const providers = usage(outcomes);
+  return {
+    providers,
+    providersUsed: providers.filter((p) => p.status === 'succeeded').map((p) => p.provider),
+    tokensIn: sum(providers.map((p) => p.tokensIn)),
+    tokensOut: sum(providers.map((p) => p.tokensOut)),
+    costUsd: roundUsd(sum(providers.map((p) => p.costUsd))),
+  };
+}
+
 interface Outcome {
   response: string;
   confidence: number | null;
@@ -191,7 +203,7 @@ interface Outcome {
 }
 
 function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, o: Outcome): OrchestrationResult {
-  const providers = usage(outcomes);
+  const { providers, ...sums } = totals(outcomes);
   return {
     response: o.response,
     metadata: {
@@ -199,7 +211,7 @@ function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: Pro
       requestId: request.requestId ?? null,
       taskType: request.taskType,
       userId: request.userId,
-      providersUsed: providers.filter((p) => p.status === 'succeeded').map((p) => p.provider),
+      providersUsed: sums.providersUsed,
       confidence: o.confidence,
       consensusApplied: o.consensusApplied,
       consensusStrategy: o.consensusStrategy,
@@ -209,9 +221,9 @@ function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: Pro
       complexityScore: plan.complexityScore,
       processingTimeMs: Date.now() - startedAt,
       providers,
-      tokensIn: sum(providers.map((p) => p.tokensIn)),
-      tokensOut: sum(providers.map((p) => p.tokensOut)),
-      costUsd: roundUsd(sum(providers.map((p) => p.costUsd))),
+      tokensIn: sums.tokensIn,
+      tokensOut: sums.tokensOut,
+      costUsd: sums.costUsd,
       routingPolicyVersion: plan.routingPolicyVersion,
       routingRule: plan.ruleId,
     },
@@ -227,7 +239,7 @@ type RecordOutcome =
   | { status: 'completed'; response: string; confidence: number | null; agreement: number | null; consensusApplied: boolean; consensusStrategy: string };
 
 function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, o: RecordOutcome): InteractionRecord {
-  const providers = usage(outcomes);
+  const { providersUsed, tokensIn, tokensOut, costUsd } = totals(outcomes);
   const now = Date.now();
   return {
     workflowId: workflowInfo().workflowId,
@@ -248,10 +260,10 @@ function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: Provider
     errorMessage: o.status === 'failed' ? o.errorMessage : null,
     routingPolicyVersion: plan.routingPolicyVersion,
     routingRule: plan.ruleId,
-    providersUsed: providers.filter((p) => p.status === 'succeeded').map((p) => p.provider),
-    tokensIn: sum(providers.map((p) => p.tokensIn)),
-    tokensOut: sum(providers.map((p) => p.tokensOut)),
-    costUsd: roundUsd(sum(providers.map((p) => p.costUsd))),
+    providersUsed,
+    tokensIn,
+    tokensOut,
+    costUsd,
     processingTimeMs: now - startedAt,
     startedAt: new Date(startedAt),
     completedAt: new Date(now),
