@@ -5,17 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/config/env';
 import { loadConfig, parseConfig } from '../../src/config/load';
 import { ConfigError } from '../../src/errors';
-import { repoConfig, testConfig } from '../helpers/config';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { expectConfigError, repoConfig, testConfig } from '../helpers/config';
 
 describe('config.yaml', () => {
   it('the repository config loads and is complete', () => {
@@ -29,12 +19,12 @@ describe('config.yaml', () => {
   });
 
   it('names the key path of a bad value', () => {
-    const err = configError(() => testConfig({ routing: { default_providers: ['openai'], complexity_threshold: 3 } }));
+    const err = expectConfigError(() => testConfig({ routing: { default_providers: ['openai'], complexity_threshold: 3 } }));
     expect(err.issues.map((i) => i.path)).toContain('routing.complexity_threshold');
   });
 
   it('rejects unknown keys, unknown providers in rules, and models without a price', () => {
-    const err = configError(() =>
+    const err = expectConfigError(() =>
       testConfig({
         routing: {
           default_providers: ['openai', 'mistral'],
@@ -47,7 +37,7 @@ describe('config.yaml', () => {
     expect(paths).toContain('routing.rules.0.providers.0');
     expect(err.message).toMatch(/unknown model "gpt-9"/);
 
-    const unpriced = configError(() => parseConfig({ models: { openai: { kind: 'openai', default_model: 'gpt-x' } }, routing: { default_providers: ['openai'] } }));
+    const unpriced = expectConfigError(() => parseConfig({ models: { openai: { kind: 'openai', default_model: 'gpt-x' } }, routing: { default_providers: ['openai'] } }));
     expect(unpriced.issues[0]?.path).toBe('pricing.gpt-x');
   });
 

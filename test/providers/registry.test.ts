@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load';
 import type { Config, ConfigInput } from '../../src/config/schema';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server';
-import { ConfigError } from '../../src/errors';
 import { ProviderCallError } from '../../src/providers/errors';
+import { expectConfigError } from '../helpers/config';
 import { buildConnectors } from '../../src/providers/registry';
 
 const KEYS = {
@@ -40,16 +40,6 @@ afterAll(async () => {
   await emulator.close();
 });
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
-
 describe('buildConnectors', () => {
   it('auto: providers with a key call the provider, the others the emulator', () => {
     const { connectors, emulated } = buildConnectors({ config: config('auto'), env: { OPENAI_API_KEY: KEYS.OPENAI_API_KEY, GOOGLE_API_KEY: '  ' }, emulatorUrl: emulator.url });
@@ -71,7 +61,7 @@ describe('buildConnectors', () => {
   });
 
   it('auto without an emulator URL is a ConfigError naming the missing variable', () => {
-    const err = configError(() => buildConnectors({ config: config('auto'), env: { OPENAI_API_KEY: KEYS.OPENAI_API_KEY } }));
+    const err = expectConfigError(() => buildConnectors({ config: config('auto'), env: { OPENAI_API_KEY: KEYS.OPENAI_API_KEY } }));
     expect(err.message).toContain('ANTHROPIC_API_KEY');
     expect(err.message).toContain('EMULATOR_URL');
     expect(err.issues.map((i) => i.path).sort()).toEqual(['models.anthropic', 'models.google']);
@@ -83,7 +73,7 @@ describe('buildConnectors', () => {
   });
 
   it('never: a missing key is a ConfigError naming the variable, never a key', () => {
-    const err = configError(() => buildConnectors({ config: config('never'), env: { OPENAI_API_KEY: KEYS.OPENAI_API_KEY, ANTHROPIC_API_KEY: KEYS.ANTHROPIC_API_KEY }, emulatorUrl: emulator.url }));
+    const err = expectConfigError(() => buildConnectors({ config: config('never'), env: { OPENAI_API_KEY: KEYS.OPENAI_API_KEY, ANTHROPIC_API_KEY: KEYS.ANTHROPIC_API_KEY }, emulatorUrl: emulator.url }));
     expect(err.message).toContain('GOOGLE_API_KEY');
     expect(err.issues).toEqual([{ path: 'models.google.api_key_env', message: expect.stringContaining('GOOGLE_API_KEY') as unknown }]);
     for (const key of Object.values(KEYS)) expect(JSON.stringify({ message: err.message, issues: err.issues })).not.toContain(key);
