@@ -353,9 +353,14 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
     ensurePolicyVersion: (input) =>
       guard('ensure a routing policy version', async () => {
         for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
-          const sameSource = await db.routingPolicyVersion.findFirst({ where: { source: input.source }, orderBy: { version: 'desc' } });
+          // Read the latest version first and look for the same source only up to it: a racing
+          // insert then conflicts on the unique version and the loop re-reads, as before.
+          const latest = await latestRow();
+          const sameSource = latest
+            ? await db.routingPolicyVersion.findFirst({ where: { source: input.source, version: { lte: latest.version } }, orderBy: { version: 'desc' } })
+            : null;
           if (sameSource && sameSource.configHash === input.configHash) return sameSource.version;
-          const version = await insertNextVersion(input, (await latestRow())?.version ?? 0);
+          const version = await insertNextVersion(input, latest?.version ?? 0);
           if (version !== null) return version;
         }
         throw new Error(`could not ensure a routing policy version after ${MAX_VERSION_ATTEMPTS} attempts (heavy contention)`);
