@@ -105,7 +105,10 @@ export function arithmetic(prompt: string): number | null {
     .replace(/\bdivided by\b/gi, '/')
     .replace(/×/g, '*')
     .replace(/÷/g, '/');
-  const candidates = (normalized.match(/[\d.()+\-*/\s]+/g) ?? []).map((s) => s.trim()).filter((s) => /\d\s*[-+*/]\s*[-(\d]/.test(s));
+  const candidates = (normalized.match(/[\d.()+\-*/\s]+/g) ?? [])
+    // A sentence's full stop ("What is 17 * 23.") or a period before the expression is not part of it.
+    .map((s) => s.replace(/^(?:\s|\.(?!\d))+|[\s.]+$/g, ''))
+    .filter((s) => /\d\s*[-+*/]\s*[-(\d]/.test(s));
   const expr = candidates.sort((x, y) => y.length - x.length)[0];
   if (expr === undefined) return null;
   const value = evaluate(expr);

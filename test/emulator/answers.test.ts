@@ -12,6 +12,16 @@ describe('emulated answers', () => {
     expect(arithmetic('Released in 2024')).toBeNull();
   });
 
+  it('an expression ending a sentence with a full stop is still computed', () => {
+    expect(arithmetic('What is 17 * 23.')).toBe(391);
+    expect(arithmetic('Compute 2.5 * 4.')).toBe(10);
+    expect(arithmetic('Compute (2 + 3) * 4. Then stop.')).toBe(20);
+    expect(arithmetic('Hello. 6 / 4.')).toBe(1.5);
+    // A decimal point that starts a number is not a full stop: ".5" is not read as "5".
+    expect(arithmetic('What is .5 + 1?')).toBeNull();
+    expect(claimsFor('What is 17 * 23.').correct).toBe('the answer is 391');
+  });
+
   it('marks every answer as coming from the emulator and is deterministic', () => {
     const a = emulatedAnswer({ model: 'gpt-4o-mini', prompt: 'Why do distributed systems need consensus?' });
     expect(a.text.startsWith('[emulator:gpt-4o-mini] ')).toBe(true);
