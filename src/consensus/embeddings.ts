@@ -9,8 +9,10 @@
  * `consensus.strategies.similarity.model_path` points at another folder. A missing model is an
  * `EmbeddingModelNotFoundError` naming that command; nothing falls back silently.
  *
- * Vectors are cached by content hash: in memory (LRU) and, when one is given, in a persistent
- * `EmbeddingCache` (the database-backed one lives with the memory layer).
+ * Vectors are cached by content hash (`embeddingKey`). A lookup goes: in-memory LRU, then the
+ * persistent `EmbeddingCache` when one is given (`embedding-store.ts` keeps it in the database),
+ * in one batched read for all misses, then the model, in batches, for what is still missing;
+ * computed vectors go back to both caches (one batched write).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,10 +29,27 @@ export const MAX_SEQUENCE_TOKENS = 256;
 export const DEFAULT_MODEL_DIR = resolve(__dirname, '..', '..', '.cache', 'models', EMBEDDING_MODEL_ID);
 export const FETCH_MODEL_COMMAND = 'bash scripts/fetch-model.sh';
 
-/** A persistent cache of embeddings by content hash (see `embeddingKey`). */
+/** A persistent cache of embeddings by content hash (see `embeddingKey`), read and written in batches. */
 export interface EmbeddingCache {
-  get(hash: string): Promise<Float32Array | null>;
-  set(hash: string, vector: Float32Array): Promise<void>;
+  /** The vectors stored for these hashes; a hash without a (usable) vector is absent from the map. */
+  getMany(hashes: readonly string[]): Promise<Map<string, Float32Array>>;
+  /** Store vectors; a hash already stored (e.g. by another worker) is left as it is. */
+  setMany(entries: readonly EmbeddingCacheEntry[]): Promise<void>;
+}
+
+export interface EmbeddingCacheEntry {
+  hash: string;
+  vector: Float32Array;
+}
+
+/** What one `embedWithReport` call did, counted over its distinct texts. */
+export interface EmbedReport {
+  /** One vector per text, in order (as `embed` returns them). */
+  vectors: Float32Array[];
+  /** Distinct texts served without running the model: memory, the persistent cache, or a computation already running. */
+  cached: number;
+  /** Distinct texts this call ran through the model. */
+  computed: number;
 }
 
 export interface EmbeddingModelOptions {
@@ -40,7 +59,7 @@ export interface EmbeddingModelOptions {
   batchSize?: number;
   /** Entries in the in-memory LRU cache (default 2048; 0 disables it). */
   cacheSize?: number;
-  /** Consulted after the in-memory cache, written after every computed vector. */
+  /** Consulted (one batched read) after the in-memory cache; computed vectors are written back (one batched write). */
   persistentCache?: EmbeddingCache;
   /** ONNX Runtime intra-op threads (default: its own, one per physical core). */
   threads?: number;
@@ -181,6 +200,11 @@ export class EmbeddingModel {
 
   /** One L2-normalised 384-dimensional vector per text, in order. */
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    return (await this.embedWithReport(texts)).vectors;
+  }
+
+  /** `embed`, also saying how many distinct texts came from a cache and how many were computed. */
+  async embedWithReport(texts: readonly string[]): Promise<EmbedReport> {
     const keys = texts.map(embeddingKey);
     const found = new Map<string, Float32Array>();
     const waits: Promise<void>[] = [];
@@ -201,10 +225,11 @@ export class EmbeddingModel {
       toCompute.set(key, texts[i]!);
     }
 
+    let computedHere = 0;
     if (toCompute.size > 0) {
       const computed = this.computeMissing(toCompute);
       for (const key of toCompute.keys()) {
-        const p = computed.then((m) => m.get(key)!);
+        const p = computed.then((r) => r.vectors.get(key)!);
         this.pending.set(key, p);
         // Failures reach the caller through `computed`; the pending entry only has to go.
         void p.then(
@@ -212,10 +237,12 @@ export class EmbeddingModel {
           () => this.pending.delete(key),
         );
       }
-      for (const [key, vector] of await computed) found.set(key, vector);
+      const result = await computed;
+      for (const [key, vector] of result.vectors) found.set(key, vector);
+      computedHere = result.computed;
     }
     await Promise.all(waits);
-    return keys.map((key) => found.get(key)!);
+    return { vectors: keys.map((key) => found.get(key)!), cached: found.size - computedHere, computed: computedHere };
   }
 
   /** Counters since load: vectors computed, cache hits, persistent-cache errors, tokens run through the model. */
@@ -223,35 +250,29 @@ export class EmbeddingModel {
     return { ...this.stats };
   }
 
-  private async computeMissing(texts: Map<string, string>): Promise<Map<string, Float32Array>> {
+  /** Persistent cache, then the model, for texts missing from memory; fills both caches. */
+  private async computeMissing(texts: Map<string, string>): Promise<{ vectors: Map<string, Float32Array>; computed: number }> {
     const out = new Map<string, Float32Array>();
-    const remaining: [string, string][] = [];
-    if (this.persistentCache) {
-      const cache = this.persistentCache;
+    const cache = this.persistentCache;
+    if (cache) {
       // A failing persistent cache costs speed, never the answer: its errors count as misses.
-      const hits = await Promise.all(
-        [...texts].map(async ([key]) => {
-          try {
-            return [key, await cache.get(key)] as const;
-          } catch {
-            this.stats.cacheErrors++;
-            return [key, null] as const;
-          }
-        }),
-      );
-      for (const [key, vector] of hits) {
+      let stored = new Map<string, Float32Array>();
+      try {
+        stored = await cache.getMany([...texts.keys()]);
+      } catch {
+        this.stats.cacheErrors++;
+      }
+      for (const key of texts.keys()) {
+        const vector = stored.get(key);
         if (vector && vector.length === EMBEDDING_DIMENSIONS) {
           out.set(key, vector);
           this.remember(key, vector);
           this.stats.persistentHits++;
-        } else {
-          remaining.push([key, texts.get(key)!]);
         }
       }
-    } else {
-      remaining.push(...texts);
     }
-    if (remaining.length === 0) return out;
+    const remaining = [...texts].filter(([key]) => !out.has(key));
+    if (remaining.length === 0) return { vectors: out, computed: 0 };
 
     // Similar lengths in one batch waste less on padding.
     const items = remaining.map(([key, text]) => ({ key, ids: this.tokenize(text) })).sort((a, b) => a.ids.length - b.ids.length);
@@ -264,17 +285,14 @@ export class EmbeddingModel {
         this.remember(item.key, vector);
       });
     }
-    if (this.persistentCache) {
-      const cache = this.persistentCache;
-      await Promise.all(
-        items.map((item) =>
-          cache.set(item.key, out.get(item.key)!).catch(() => {
-            this.stats.cacheErrors++;
-          }),
-        ),
-      );
+    if (cache) {
+      try {
+        await cache.setMany(items.map((item) => ({ hash: item.key, vector: out.get(item.key)! })));
+      } catch {
+        this.stats.cacheErrors++;
+      }
     }
-    return out;
+    return { vectors: out, computed: items.length };
   }
 
   /** One ONNX run over a padded batch, then mean pooling and normalisation. */

@@ -2,6 +2,7 @@ export * from './strategy';
 export * from './lexical';
 export * from './answer-extraction';
 export * from './embeddings';
+export * from './embedding-store';
 export * from './similarity';
 export * from './voting';
 export * from './confidence';
@@ -23,7 +24,7 @@ export interface ConsensusRegistryOptions {
   consensus?: Pick<Config['consensus'], 'strategies'>;
   /** The embedding model or its loader, instead of loading one from `model_path` (tests, a shared model). */
   embeddingModel?: EmbeddingModelSource;
-  /** A persistent embedding cache (e.g. database-backed) behind the in-memory one. */
+  /** A persistent embedding cache (e.g. `createPrismaEmbeddingCache`) behind the in-memory one. */
   embeddingCache?: EmbeddingCache;
 }
 

@@ -96,34 +96,46 @@ describe('EmbeddingModel caches', () => {
     expect(m.statistics().computed).toBe(computed + 1);
   });
 
-  it('consults and fills a persistent cache by content hash', async () => {
+  it('consults and fills a persistent cache by content hash, one batched read and one batched write', async () => {
     const store = new Map<string, Float32Array>();
     const calls: string[] = [];
     const cache: EmbeddingCache = {
-      async get(hash) {
-        calls.push(`get ${hash}`);
-        return store.get(hash) ?? null;
+      getMany(hashes) {
+        calls.push(`get ${hashes.join(',')}`);
+        return Promise.resolve(new Map(hashes.flatMap((h) => (store.has(h) ? [[h, store.get(h)!] as const] : []))));
       },
-      async set(hash, vector) {
-        calls.push(`set ${hash}`);
-        store.set(hash, vector);
+      setMany(entries) {
+        calls.push(`set ${entries.map((e) => e.hash).join(',')}`);
+        for (const e of entries) store.set(e.hash, e.vector);
+        return Promise.resolve();
       },
     };
+    const [k1, k2] = [embeddingKey('persisted sentence'), embeddingKey('another one')];
     const first = await EmbeddingModel.load({ persistentCache: cache });
     const [v] = await first.embed(['persisted sentence']);
-    expect(calls).toEqual([`get ${embeddingKey('persisted sentence')}`, `set ${embeddingKey('persisted sentence')}`]);
+    expect(calls).toEqual([`get ${k1}`, `set ${k1}`]);
+    await first.embed(['persisted sentence', 'another one']); // the first is in memory: only the second goes to the cache
+    expect(calls.slice(2)).toEqual([`get ${k2}`, `set ${k2}`]);
 
-    // A new process (a new model instance) finds it in the persistent cache and computes nothing.
+    // A new process (a new model instance) finds both in the persistent cache, in one read, and computes nothing.
     const second = await EmbeddingModel.load({ persistentCache: cache });
-    const [again] = await second.embed(['persisted sentence']);
-    expect(second.statistics()).toMatchObject({ computed: 0, persistentHits: 1 });
-    expect(again).toEqual(v);
+    const report = await second.embedWithReport(['persisted sentence', 'another one', 'persisted sentence']);
+    expect(calls.slice(4)).toEqual([`get ${k1},${k2}`]);
+    expect(second.statistics()).toMatchObject({ computed: 0, persistentHits: 2 });
+    expect(report).toMatchObject({ cached: 2, computed: 0 });
+    expect(report.vectors[0]).toEqual(v);
+  });
+
+  it('embedWithReport counts distinct texts: computed here, or served from a cache', async () => {
+    const m = await EmbeddingModel.load();
+    expect(await m.embedWithReport(['report one', 'report two', 'report one'])).toMatchObject({ cached: 0, computed: 2 });
+    expect(await m.embedWithReport(['report two', 'report three'])).toMatchObject({ cached: 1, computed: 1 });
   });
 
   it('a failing persistent cache costs speed, not the answer', async () => {
     const broken: EmbeddingCache = {
-      get: () => Promise.reject(new Error('database down')),
-      set: () => Promise.reject(new Error('database down')),
+      getMany: () => Promise.reject(new Error('database down')),
+      setMany: () => Promise.reject(new Error('database down')),
     };
     const m = await EmbeddingModel.load({ persistentCache: broken });
     const [v] = await m.embed(['still embedded']);
