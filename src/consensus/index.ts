@@ -10,7 +10,7 @@ export * from './early-stop';
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema';
 import { ConfidenceConsensus } from './confidence';
-import { type EmbeddingCache, lazyEmbeddingModel } from './embeddings';
+import { type EmbeddingCache, type EmbeddingModel, lazyEmbeddingModel } from './embeddings';
 import { LexicalConsensus } from './lexical';
 import { type EmbeddingModelSource, SimilarityConsensus } from './similarity';
 import { ConsensusRegistry } from './strategy';
@@ -22,10 +22,26 @@ export interface ConsensusRegistryOptions {
    * working directory) and `strategies.voting` (weights, tie-break).
    */
   consensus?: Pick<Config['consensus'], 'strategies'>;
-  /** The embedding model or its loader, instead of loading one from `model_path` (tests, a shared model). */
+  /**
+   * The embedding model or its loader, instead of loading one from `model_path`: share one with
+   * the `embedResponses` activity (`embeddingModelFromConfig`) so both use one in-memory cache.
+   */
   embeddingModel?: EmbeddingModelSource;
-  /** A persistent embedding cache (e.g. `createPrismaEmbeddingCache`) behind the in-memory one. */
+  /** A persistent embedding cache (e.g. `createPrismaEmbeddingCache`) behind the in-memory one; ignored with `embeddingModel`. */
   embeddingCache?: EmbeddingCache;
+}
+
+/**
+ * The embedding model configured by `consensus.strategies.similarity.model_path` (default
+ * `.cache/models/all-minilm-l6-v2`), loaded on first use, with a persistent cache behind its
+ * in-memory one when given.
+ */
+export function embeddingModelFromConfig(consensus: Pick<Config['consensus'], 'strategies'> | undefined, options: { persistentCache?: EmbeddingCache } = {}): () => Promise<EmbeddingModel> {
+  const modelPath = consensus?.strategies.similarity?.model_path;
+  return lazyEmbeddingModel({
+    ...(modelPath !== undefined && { modelDir: resolve(modelPath) }),
+    ...(options.persistentCache !== undefined && { persistentCache: options.persistentCache }),
+  });
 }
 
 /**
@@ -35,13 +51,7 @@ export interface ConsensusRegistryOptions {
  */
 export function defaultConsensusRegistry(options: ConsensusRegistryOptions = {}): ConsensusRegistry {
   const strategies = options.consensus?.strategies;
-  const modelPath = strategies?.similarity?.model_path;
-  const model =
-    options.embeddingModel ??
-    lazyEmbeddingModel({
-      ...(modelPath !== undefined && { modelDir: resolve(modelPath) }),
-      ...(options.embeddingCache !== undefined && { persistentCache: options.embeddingCache }),
-    });
+  const model = options.embeddingModel ?? embeddingModelFromConfig(options.consensus, options.embeddingCache ? { persistentCache: options.embeddingCache } : {});
   const registry = new ConsensusRegistry();
   registry.registerStrategy('lexical', new LexicalConsensus());
   registry.registerStrategy('similarity', new SimilarityConsensus({ model }));
