@@ -8,7 +8,7 @@
  * - mannWhitneyU: rank test with the normal approximation, tie correction and continuity
  *   correction (latency, cost), matching scipy.stats.mannwhitneyu(method='asymptotic').
  * - probabilityBBeatsA: Bayesian Beta-Binomial P(p_B > p_A), closed form when a shape is an
- *   integer, deterministic Simpson integration otherwise.
+ *   integer, deterministic Simpson integration otherwise; probabilityNotWorse: P(p_B > p_A - δ).
  * - minSampleSizePerArm: per-arm sample size for a two-proportion comparison.
  * - Peeking guard: Lan-DeMets O'Brien-Fleming-type alpha spending over the looks actually taken,
  *   plus a floor below which no decision is made at all.
@@ -358,8 +358,8 @@ function logBetaDensity(x: number, s: BetaShape, lnB: number): number {
   return (s.alpha - 1) * Math.log(x) + (s.beta - 1) * Math.log(1 - x) - lnB;
 }
 
-/** ∫ f_B(x) I_x(αA, βA) dx by composite Simpson over where B's density lives. */
-function integrated(a: BetaShape, b: BetaShape): number {
+/** ∫ f_B(x) I_{x+shift}(αA, βA) dx by composite Simpson over where B's density lives. */
+function integrated(a: BetaShape, b: BetaShape, shift = 0): number {
   const mean = b.alpha / (b.alpha + b.beta);
   const sd = Math.sqrt((b.alpha * b.beta) / ((b.alpha + b.beta) ** 2 * (b.alpha + b.beta + 1)));
   const lo = Math.max(0, mean - 14 * sd);
@@ -368,7 +368,7 @@ function integrated(a: BetaShape, b: BetaShape): number {
   const h = (hi - lo) / SIMPSON_INTERVALS;
   const f = (x: number) => {
     if (x <= 0 || x >= 1) return 0;
-    return Math.exp(logBetaDensity(x, b, lnB)) * regularizedIncompleteBeta(x, a.alpha, a.beta);
+    return Math.exp(logBetaDensity(x, b, lnB)) * regularizedIncompleteBeta(Math.min(1, x + shift), a.alpha, a.beta);
   };
   let sum = f(lo) + f(hi);
   for (let i = 1; i < SIMPSON_INTERVALS; i++) sum += (i % 2 === 1 ? 4 : 2) * f(lo + i * h);
@@ -391,6 +391,19 @@ export function probabilityBBeatsA(a: BetaShape, b: BetaShape): number {
   if (Number.isInteger(a.alpha) && a.alpha <= CLOSED_FORM_MAX_TERMS) return clamp(1 - closedForm(b, a));
   if (a.alpha < 1 || a.beta < 1 || b.alpha < 1 || b.beta < 1) throw new RangeError('numeric integration needs Beta shapes >= 1');
   return clamp(integrated(a, b));
+}
+
+/**
+ * P(p_B > p_A - margin): the posterior probability that B is not worse than A by more than
+ * `margin` (a non-inferiority statement; margin 0 is probabilityBBeatsA). Deterministic Simpson
+ * integration of f_B(x) I_{x+margin}(αA, βA) over where B's density lives.
+ */
+export function probabilityNotWorse(a: BetaShape, b: BetaShape, margin: number): number {
+  assertFinite('margin', margin);
+  if (margin < 0 || margin >= 1) throw new RangeError(`margin must be in [0, 1) (got ${margin})`);
+  if (margin === 0) return probabilityBBeatsA(a, b);
+  if (a.alpha < 1 || a.beta < 1 || b.alpha < 1 || b.beta < 1) throw new RangeError('numeric integration needs Beta shapes >= 1');
+  return Math.min(1, Math.max(0, integrated(a, b, margin)));
 }
 
 /** P(p_B > p_A) from two samples with uniform priors. */

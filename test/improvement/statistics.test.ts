@@ -18,6 +18,7 @@ import {
   obrienFlemingSpending,
   percentile,
   probabilityBBeatsA,
+  probabilityNotWorse,
   regularizedIncompleteBeta,
   twoProportionZTest,
 } from '../../src/improvement/statistics';
@@ -161,6 +162,24 @@ describe('Bayesian P(B > A)', () => {
     const integrated = probabilityBBeatsA({ alpha: 46.0000001, beta: 56 }, { alpha: 57.0000001, beta: 55 });
     expect(Math.abs(closed - integrated)).toBeLessThan(1e-6);
     expect(probabilityBBeatsA({ alpha: 46, beta: 56 }, { alpha: 57, beta: 55 })).toBe(closed);
+  });
+
+  // Reference: quad(lambda x: beta.pdf(x, aB, bB) * beta.cdf(min(1, x + margin), aA, bA), 0, 1)
+  it.each([
+    [{ alpha: 3, beta: 99 }, { alpha: 2, beta: 50 }, 0.05, 0.9819976959932495],
+    [{ alpha: 101, beta: 901 }, { alpha: 91, beta: 911 }, 0.02, 0.777649893070576],
+    [{ alpha: 98, beta: 4 }, { alpha: 36, beta: 16 }, 0.05, 0.00010512451912634433],
+    [{ alpha: 98, beta: 4 }, { alpha: 50, beta: 2 }, 0.05, 0.9326126551127399],
+  ])('not worse by more than a margin: A %o, B %o, margin %d', (a, b, margin, expected) => {
+    expect(Math.abs(probabilityNotWorse(a, b, margin) - expected)).toBeLessThan(1e-7);
+  });
+
+  it('a margin of 0 is P(B > A); a margin makes the statement easier to believe', () => {
+    const a = { alpha: 98, beta: 4 };
+    const b = { alpha: 50, beta: 2 };
+    expect(probabilityNotWorse(a, b, 0)).toBe(probabilityBBeatsA(a, b));
+    expect(probabilityNotWorse(a, b, 0.05)).toBeGreaterThan(probabilityBBeatsA(a, b));
+    expect(() => probabilityNotWorse(a, b, -0.1)).toThrow(RangeError);
   });
 
   it('from samples with a uniform prior', () => {
