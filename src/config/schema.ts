@@ -146,6 +146,43 @@ export const ConfigSchema = z
         analysis_interval: z.number().positive().default(24),
         auto_apply_threshold: z.number().min(0).max(1).default(0.9),
         min_data_points: z.number().int().positive().default(100),
+        /** Hours of history one run analyses (compared with the window of the same length before it); default analysis_interval. */
+        window_hours: z.number().positive().optional(),
+        /** Family-wise significance level of a run's anomaly tests (Bonferroni over the tests it makes). */
+        anomaly_alpha: z.number().gt(0).lt(1).default(0.01),
+        /** Smallest rise in a provider's error rate (absolute) worth acting on. */
+        min_error_rate_increase: z.number().gt(0).lt(1).default(0.05),
+        /** Smallest rise in a provider's median latency (ratio) worth acting on. */
+        min_latency_ratio: z.number().gt(1).default(1.3),
+        /** Calls each side of a comparison needs before it is tested at all. */
+        min_calls_per_test: z.number().int().min(5).default(30),
+        /** A/B experiments: overall significance (spent over the looks), and the stricter level of the guard rails that stop a harmful variant. */
+        experiments: z
+          .object({
+            alpha: z.number().gt(0).lt(1).default(0.05),
+            guardrail_alpha: z.number().gt(0).lt(1).default(0.001),
+          })
+          .strict()
+          .prefault({}),
+        /** Ask a model for better system prompts from poorly agreed interactions; each candidate becomes an experiment. Off by default. */
+        meta_prompting: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** `provider:model` that writes the candidate prompts (default: the first default provider). */
+            model: z.string().regex(/^[a-z0-9_-]+(:[A-Za-z0-9._\-/]+)?$/, 'expected "<provider>" or "<provider>:<model>"').optional(),
+            /** Agreement below this marks an interaction as a sample worth learning from. */
+            agreement_below: z.number().min(0).max(1).default(0.5),
+            /** Low-agreement interactions a task type needs before a prompt is proposed for it. */
+            min_samples: z.number().int().positive().default(20),
+            /** Samples shown to the model. */
+            max_samples: z.number().int().positive().max(50).default(8),
+            /** Share of the task type's traffic the prompt experiment takes. */
+            traffic_share: z.number().gt(0).max(1).default(0.1),
+            /** Planned samples per variant of the prompt experiment. */
+            samples_per_variant: z.number().int().min(20).default(400),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
