@@ -8,7 +8,8 @@
  *
  * Stops gracefully on SIGINT/SIGTERM: in-flight activities finish, then the process exits.
  */
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { ensureRoutingPolicyWorkflow } from './client/routing';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadEnv } from './src/config/env';
 import { loadConfig } from './src/config/load';
@@ -33,17 +34,23 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   installTemporalLogger(logger);
   const config = loadConfig(env.CONFIG_PATH);
 
+  // One client connection for setup and for the routing policy cache (it queries the policy workflow).
   const admin = await Connection.connect(clientConnectionOptions(env));
   try {
     const { created } = await ensureSearchAttributes(admin, env.TEMPORAL_NAMESPACE);
     if (created.length > 0) logger.info({ created }, 'registered search attributes');
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'could not check search attributes (create TaskType, UserId, Complexity, RequestStatus as Keyword in the namespace)');
-  } finally {
-    await admin.close();
   }
+  const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE });
 
-  const runtime = await createWorkerRuntime({ config, env, logger });
+  let runtime: WorkerRuntime;
+  try {
+    runtime = await createWorkerRuntime({ config, env, logger, temporalClient: client });
+  } catch (err) {
+    await admin.close();
+    throw err;
+  }
   await options.setup?.(runtime);
   const connection = await NativeConnection.connect(workerConnectionOptions(env));
   const worker = await Worker.create({
@@ -54,8 +61,16 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     activities: runtime.activities,
     maxConcurrentActivityTaskExecutions: config.performance.max_concurrent_requests * 4,
     maxConcurrentWorkflowTaskExecutions: config.performance.max_concurrent_requests,
+    // Cancellation reaches a running provider call on its next heartbeat: keep that within 2 s.
+    maxHeartbeatThrottleInterval: '2s',
     shutdownGraceTime: '10s',
   });
+  // The long-lived routing-policy workflow: started once, by whichever worker comes first.
+  try {
+    await ensureRoutingPolicyWorkflow({ client, taskQueue: TASK_QUEUE });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not start the routing-policy workflow; planning uses the stored policy');
+  }
   logger.info(
     { taskQueue: TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion },
     'worker started',
@@ -66,6 +81,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   } finally {
     await connection.close();
     await runtime.close();
+    await admin.close();
     logger.info('worker stopped');
   }
 }

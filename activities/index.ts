@@ -5,16 +5,19 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Config } from '../src/config/schema';
-import type { ConsensusRegistry } from '../src/consensus/strategy';
+import type { ConsensusDecision, ConsensusRegistry } from '../src/consensus/strategy';
 import { LEXICAL_DEFAULT_THRESHOLD } from '../src/consensus/lexical';
-import { OrchestratorError } from '../src/errors';
+import { InvalidRequest, OrchestratorError } from '../src/errors';
 import type { Logger } from '../src/logger';
 import type { InteractionRecord, MemoryStore } from '../src/memory/repository';
 import { ProviderCallError } from '../src/providers/errors';
 import { callCostUsd } from '../src/providers/pricing';
 import type { ModelConnector } from '../src/providers/types';
+import { seededRandom } from '../src/routing/bandit';
 import type { ComplexityEvaluatorRegistry } from '../src/routing/complexity';
-import { planRoute, validateRequest } from '../src/routing/planner';
+import { planRoute, rankRoute, validateRequest, withObservedLatency } from '../src/routing/planner';
+import { configWithPolicy, type RoutingPolicy } from '../src/routing/policy';
+import { statsLookup, type RoutingStatsSnapshot, type StatsLookup } from '../src/routing/stats';
 import type { Complexity, GenerateResponse, OrchestrateRequest, ProviderTarget, RoutePlan } from '../src/types';
 
 export interface ActivityDependencies {
@@ -23,8 +26,11 @@ export interface ActivityDependencies {
   memory: MemoryStore;
   evaluators: ComplexityEvaluatorRegistry;
   consensus: ConsensusRegistry;
-  /** The routing policy version requests are planned with. */
-  routingPolicyVersion: () => number;
+  /**
+   * The routing policy requests are planned with, and the statistics snapshot performance-based
+   * ranking reads: the worker's policy cache (src/routing/policy-cache.ts). Never waits.
+   */
+  routing: () => { policy: RoutingPolicy; stats: RoutingStatsSnapshot | null };
   logger: Logger;
   /** Upper bound for a provider-requested retry delay (Retry-After). */
   maxRetryAfterMs?: number;
@@ -51,12 +57,8 @@ export interface ConsensusInput {
   responses: GenerateResponse[];
 }
 
-export interface ConsensusOutput {
-  chosenIndex: number;
-  confidence: number;
-  agreement: number;
-  dissenting: number[];
-}
+/** The strategy's decision: chosen index, confidence, agreement, dissenting indexes, thresholdMet, details. */
+export type ConsensusOutput = ConsensusDecision;
 
 /** Turn a local typed error into a failure the workflow can branch on by `type`. */
 function toFailure(err: unknown): unknown {
@@ -69,23 +71,56 @@ function toFailure(err: unknown): unknown {
 export function createActivities(deps: ActivityDependencies) {
   const { config, connectors, memory, logger } = deps;
   const maxRetryAfterMs = deps.maxRetryAfterMs ?? 60_000;
+  // The effective configuration and the stats index are rebuilt only when the policy or snapshot changes.
+  let planning: { policy: RoutingPolicy; config: Config } | null = null;
+  let indexed: { snapshot: RoutingStatsSnapshot; lookup: StatsLookup } | null = null;
+  const effectiveConfig = (policy: RoutingPolicy): Config => {
+    if (planning?.policy === policy) return planning.config;
+    const next = { policy, config: configWithPolicy(config, policy) };
+    planning = next;
+    return next.config;
+  };
+  const lookupFor = (snapshot: RoutingStatsSnapshot | null): StatsLookup | null => {
+    if (!snapshot) return null;
+    if (indexed?.snapshot === snapshot) return indexed.lookup;
+    const next = { snapshot, lookup: statsLookup(snapshot) };
+    indexed = next;
+    return next.lookup;
+  };
 
   return {
-    /** Validate the request against config, evaluate its complexity, choose its route. */
+    /**
+     * Validate the request against config, evaluate its complexity, choose its route under the
+     * current routing policy (rules, demotions), and under performance_based routing rank the
+     * route's candidates by their history. The exploration draw is seeded by the workflow id, so a
+     * decision can be reproduced from the recorded statistics.
+     */
     async planRequest({ request }: { request: OrchestrateRequest }): Promise<RoutePlan> {
       try {
-        const valid = validateRequest(config, request);
+        const { policy, stats } = deps.routing();
+        const routed = effectiveConfig(policy);
+        const valid = validateRequest(routed, request);
         const override = valid.complexityOverride;
         const assessment = override
           ? { complexity: override, score: OVERRIDE_SCORES[override], features: {} }
           : await deps.evaluators.evaluate(valid.prompt, { taskType: valid.taskType, threshold: config.routing.complexity_threshold });
-        return planRoute({
-          config,
+        const plan = planRoute({
+          config: routed,
           request: valid,
           assessment,
           complexitySource: override ? 'override' : 'evaluator',
-          routingPolicyVersion: deps.routingPolicyVersion(),
+          routingPolicyVersion: policy.version,
         });
+        if (!deps.consensus.names().includes(plan.consensusStrategy)) {
+          const where = valid.consensusStrategy !== undefined ? 'consensusStrategy' : `consensus.task_types.${valid.taskType} / consensus.default_strategy`;
+          throw new InvalidRequest(`${where}: unknown consensus strategy "${plan.consensusStrategy}" (registered: ${deps.consensus.names().join(', ')})`, [
+            { path: 'consensusStrategy', message: `one of ${deps.consensus.names().join(', ')}` },
+          ]);
+        }
+        const lookup = lookupFor(stats);
+        const seed = Context.current().info.workflowExecution?.workflowId ?? valid.requestId ?? valid.prompt;
+        const ranked = rankRoute({ plan, policy, taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
+        return lookup ? withObservedLatency(ranked, valid.taskType, lookup) : ranked;
       } catch (err) {
         throw toFailure(err);
       }
@@ -99,6 +134,13 @@ export function createActivities(deps: ActivityDependencies) {
       if (!connector) {
         throw ApplicationFailure.nonRetryable(`provider "${target.provider}" has no connector on this worker`, 'ModelProviderNotFound');
       }
+      // Heartbeats carry cancellation to a running call (early stop, a lost hedge). The first one
+      // goes out after a second, so quick calls cost no extra round trip; the SDK throttles the rest.
+      let heartbeat: NodeJS.Timeout | null = null;
+      const first = setTimeout(() => {
+        ctx.heartbeat();
+        heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      }, HEARTBEAT_EVERY_MS);
       try {
         const response = await connector.generate(
           {
@@ -124,6 +166,9 @@ export function createActivities(deps: ActivityDependencies) {
           });
         }
         throw toFailure(err);
+      } finally {
+        clearTimeout(first);
+        if (heartbeat) clearInterval(heartbeat);
       }
     },
 
@@ -151,6 +196,8 @@ export function createActivities(deps: ActivityDependencies) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+const HEARTBEAT_EVERY_MS = 1000;
 
 /** The score recorded when the caller set the complexity: the middle of each band. */
 const OVERRIDE_SCORES: Record<Complexity, number> = { simple: 0, medium: 0.5, complex: 1 };

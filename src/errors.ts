@@ -9,7 +9,10 @@ export type OrchestratorErrorCode =
   | 'ModelProviderNotFound'
   | 'InsufficientResponses'
   | 'ConsensusTimeout'
-  | 'DatabaseConnectionError';
+  | 'ConsensusNotReached'
+  | 'DatabaseConnectionError'
+  | 'QuotaExceeded'
+  | 'BudgetExceeded';
 
 export abstract class OrchestratorError extends Error {
   abstract readonly code: OrchestratorErrorCode;
@@ -61,8 +64,30 @@ export class ConsensusTimeout extends OrchestratorError {
   readonly code = 'ConsensusTimeout';
 }
 
+/** Agreement stayed below the threshold after escalation, and configuration says to fail. */
+export class ConsensusNotReached extends OrchestratorError {
+  readonly code = 'ConsensusNotReached';
+}
+
 export class DatabaseConnectionError extends OrchestratorError {
   readonly code = 'DatabaseConnectionError';
+}
+
+/**
+ * A user is over a request or token quota for the period. `details`: `limit` (the config key,
+ * e.g. 'per_user_requests'), `scope`, `period` ('day' | 'month'), `periodKey`, `used`, `requested`,
+ * `max`. Nothing was reserved and nothing was called.
+ */
+export class QuotaExceeded extends OrchestratorError {
+  readonly code = 'QuotaExceeded';
+}
+
+/**
+ * A request's estimated cost would take a user's or the global spend over its budget for the
+ * period. `details` as for QuotaExceeded, amounts in USD. Nothing was reserved and nothing was called.
+ */
+export class BudgetExceeded extends OrchestratorError {
+  readonly code = 'BudgetExceeded';
 }
 
 const constructors: Record<OrchestratorErrorCode, (message: string, details: Record<string, unknown>) => OrchestratorError> = {
@@ -71,7 +96,10 @@ const constructors: Record<OrchestratorErrorCode, (message: string, details: Rec
   ModelProviderNotFound: (m, d) => new ModelProviderNotFound(m, d),
   InsufficientResponses: (m, d) => new InsufficientResponses(m, d),
   ConsensusTimeout: (m, d) => new ConsensusTimeout(m, d),
+  ConsensusNotReached: (m, d) => new ConsensusNotReached(m, d),
   DatabaseConnectionError: (m, d) => new DatabaseConnectionError(m, d),
+  QuotaExceeded: (m, d) => new QuotaExceeded(m, d),
+  BudgetExceeded: (m, d) => new BudgetExceeded(m, d),
 };
 
 export function isOrchestratorErrorCode(code: unknown): code is OrchestratorErrorCode {

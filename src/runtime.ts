@@ -5,6 +5,7 @@
  * and the benchmarks so they all run the same wiring.
  */
 import { createHash } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import { createActivities, type Activities } from '../activities';
 import { createRoutingActivities, type RoutingActivities } from '../activities/routing';
 import { defaultConsensusRegistry } from './consensus';
@@ -19,6 +20,9 @@ import { createPrismaClient } from './memory/client';
 import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
 import { ComplexityEvaluatorRegistry } from './routing/complexity';
+import { ROUTING_POLICY_WORKFLOW_ID } from './routing/constants';
+import { policyFromConfig } from './routing/policy';
+import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type PolicySource } from './routing/policy-cache';
 
 export interface WorkerRuntime {
   config: Config;
@@ -32,7 +36,10 @@ export interface WorkerRuntime {
   emulatorUrl: string | null;
   /** The in-process emulator, when this runtime started one (tests drive its fault settings). */
   emulator: RunningEmulator | null;
+  /** The policy version recorded for this worker's config.yaml at start. */
   routingPolicyVersion: number;
+  /** The routing policy requests are planned with (refreshed from the routing-policy workflow or the database). */
+  policyCache: RoutingPolicyCache;
   close(): Promise<void>;
 }
 
@@ -46,6 +53,16 @@ export interface RuntimeOptions {
   emulatorPort?: number;
   /** Skip applying migrations (when a separate migrate step owns it). */
   skipMigrations?: boolean;
+  /**
+   * A Temporal client: the policy cache then reads the routing-policy workflow first (with its
+   * statistics snapshot) and the database when the workflow cannot answer. Without one, the
+   * database only.
+   */
+  temporalClient?: Client;
+  /** Default ROUTING_POLICY_WORKFLOW_ID. */
+  routingPolicyWorkflowId?: string;
+  /** How often the worker re-reads the policy (default 2000 ms). */
+  policyRefreshMs?: number;
 }
 
 export function configHash(config: Config): string {
@@ -91,9 +108,23 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     const evaluators = new ComplexityEvaluatorRegistry();
     const consensus = defaultConsensusRegistry({ consensus: config.consensus });
     const queries = createStatsQueries(db, env.DATABASE_URL);
+    const routingActivities = createRoutingActivities({ config, memory, queries, logger });
+    const sources: PolicySource[] = [databasePolicySource(memory)];
+    if (options.temporalClient) sources.unshift(workflowPolicySource(options.temporalClient, options.routingPolicyWorkflowId ?? ROUTING_POLICY_WORKFLOW_ID));
+    const policyCache = new RoutingPolicyCache({
+      sources,
+      initial: { ...policyFromConfig(config, new Date().toISOString()), version: routingPolicyVersion },
+      // Statistics for performance-based ranking when the source has none (the database source).
+      loadStats: () => routingActivities.loadRoutingStats(),
+      ...(options.policyRefreshMs !== undefined && { refreshIntervalMs: options.policyRefreshMs }),
+      logger,
+    });
+    await policyCache.refresh();
+    policyCache.start();
+    closers.unshift(() => policyCache.stop());
     const activities = {
-      ...createActivities({ config, connectors, memory, evaluators, consensus, routingPolicyVersion: () => routingPolicyVersion, logger }),
-      ...createRoutingActivities({ config, memory, queries, logger }),
+      ...createActivities({ config, connectors, memory, evaluators, consensus, routing: () => ({ policy: policyCache.current(), stats: policyCache.stats() }), logger }),
+      ...routingActivities,
     };
     if (emulated.length > 0) {
       logger.warn({ emulated, emulatorUrl }, 'providers without API keys are served by the local provider emulator (development answers, not real models)');
@@ -108,6 +139,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       emulatorUrl,
       emulator,
       routingPolicyVersion,
+      policyCache,
       async close() {
         for (const close of closers) await close();
       },

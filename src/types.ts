@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { MAX_PROMPT_CHARS } from './constants';
+import type { RoutingDecision } from './routing/bandit';
 
 export const ComplexitySchema = z.enum(['simple', 'medium', 'complex']);
 export type Complexity = z.infer<typeof ComplexitySchema>;
@@ -28,6 +29,11 @@ export const OrchestrateRequestSchema = z
     systemPrompt: z.string().max(MAX_PROMPT_CHARS).optional(),
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().min(1).max(200_000).optional(),
+    /** A registered consensus strategy (built in: similarity, voting, confidence, lexical; judge when configured). */
+    consensusStrategy: z
+      .string()
+      .regex(/^[a-z0-9_-]{1,64}$/, 'consensusStrategy must be 1-64 chars of [a-z0-9_-]')
+      .optional(),
     requestId: z
       .string()
       .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'requestId must be 1-128 chars of [A-Za-z0-9_.:-]')
@@ -71,6 +77,27 @@ export interface ProviderTarget {
   timeoutMs: number;
   maxAttempts: number;
   initialBackoffMs: number;
+  /** Latency this provider/model has shown for such requests (routing statistics); absent when unknown. */
+  observedLatencyMs?: { p50: number; p95: number } | undefined;
+}
+
+/** What the workflow does about agreement: early stop, escalation when agreement is low. */
+export interface ConsensusPlan {
+  strategy: string;
+  /** Cancel outstanding calls once the outcome cannot change. */
+  earlyStop: boolean;
+  /**
+   * `consensus.confidence_threshold`: when consensus is required and the decision's confidence (the
+   * support of the chosen answer) is below it, or the strategy says its threshold was not met, the
+   * workflow escalates.
+   */
+  agreementThreshold: number;
+  /** Providers added, in order, while agreement stays below the threshold. */
+  escalation: ProviderTarget[];
+  /** Most successful responses escalation may gather. */
+  maxProviders: number;
+  /** Still below after escalating: answer flagged low-confidence, or fail with ConsensusNotReached. */
+  onLowConfidence: 'flag' | 'fail';
 }
 
 /** The route chosen for a request. Produced by the planner, recorded in history. */
@@ -86,8 +113,11 @@ export interface RoutePlan {
   minProviders: number;
   requireConsensus: boolean;
   consensusStrategy: string;
+  consensus: ConsensusPlan;
   ruleId: string | null;
   routingPolicyVersion: number;
+  /** Why the targets are in this order (performance_based routing); null for static routes. */
+  routingDecision: RoutingDecision | null;
 }
 
 /** The outcome of one provider-call activity, success or failure, as the workflow saw it. */
@@ -95,11 +125,14 @@ export interface ProviderCallOutcome {
   callIndex: number;
   provider: string;
   model: string;
-  status: 'succeeded' | 'failed';
+  /** 'cancelled': stopped by early stop (or a hedge that lost) before it answered. */
+  status: 'succeeded' | 'failed' | 'cancelled';
   attempts: number;
   errorType: string | null;
   errorMessage: string | null;
   response: (GenerateResponse & { costUsd: number }) | null;
+  /** Started by hedging a slow call. */
+  hedged?: boolean | undefined;
 }
 
 export interface ProviderUsage {
@@ -109,7 +142,7 @@ export interface ProviderUsage {
   tokensOut: number;
   latencyMs: number;
   costUsd: number;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'cancelled';
   errorType: string | null;
 }
 
@@ -124,6 +157,17 @@ export interface OrchestrationMetadata {
   consensusStrategy: string;
   agreement: number | null;
   dissenting: string[];
+  /** Whether agreement met the threshold (null when no consensus ran). */
+  thresholdMet: boolean | null;
+  /** Confidence stayed below `consensus.confidence_threshold` (or the strategy's threshold unmet) even after escalation. */
+  lowConfidence: boolean;
+  /** Providers added because agreement was low. */
+  escalated: number;
+  /** What the strategy saw (similarity matrix, vote tally, ...). */
+  consensusDetails: unknown;
+  /** Calls cancelled by early stop, and the latency that saved by their observed p50 (null when unknown). */
+  cancelledCalls: number;
+  latencySavedMs: number | null;
   complexity: Complexity;
   complexityScore: number;
   processingTimeMs: number;
@@ -133,6 +177,8 @@ export interface OrchestrationMetadata {
   costUsd: number;
   routingPolicyVersion: number;
   routingRule: string | null;
+  /** Candidates, their statistics and scores, and the choice (performance_based routing); null for static routes. */
+  routingDecision: RoutingDecision | null;
 }
 
 export interface OrchestrationResult {

@@ -6,14 +6,17 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   TimeoutFailure,
+  isCancellation,
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import type { Activities, CallProviderResult } from '../activities';
+import type { Activities, CallProviderResult, ConsensusOutput } from '../activities';
+import { earlyStopStatus } from '../src/consensus/early-stop';
 import { SearchAttributes } from '../src/constants';
 import type { InteractionRecord } from '../src/memory/repository';
 import type {
@@ -24,6 +27,8 @@ import type {
   ProviderUsage,
   RoutePlan,
 } from '../src/types';
+
+const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /** Local compute: planning and consensus run in the worker, recorded as markers. */
 const compute = proxyLocalActivities<Activities>({
@@ -42,10 +47,16 @@ const database = proxyLocalActivities<Activities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 });
 
-/** Provider calls: one proxy per target, with that provider's timeout and retry policy from config. */
+/**
+ * Provider calls: one proxy per target, with that provider's timeout and retry policy from config.
+ * Calls longer than a second heartbeat, so a cancelled call (early stop, a lost hedge) is aborted
+ * at the provider, and a call on a worker that died is retried after the heartbeat timeout instead
+ * of the full attempt timeout.
+ */
 function providerCall(target: ProviderTarget): Activities['callProvider'] {
   return proxyActivities<Activities>({
     startToCloseTimeout: target.timeoutMs,
+    ...(target.timeoutMs > HEARTBEAT_TIMEOUT_MS && { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS }),
     retry: {
       maximumAttempts: target.maxAttempts,
       initialInterval: target.initialBackoffMs,
@@ -76,92 +87,208 @@ export async function orchestrateRequest(request: OrchestrateRequest): Promise<O
   const plan = await compute.planRequest({ request });
   upsertSearchAttributes([{ key: SearchAttributes.complexity, value: plan.complexity }]);
 
-  const outcomes = await fanOut(request, plan);
-  const succeeded = outcomes.filter((o): o is ProviderCallOutcome & { response: CallProviderResult['response'] } => o.response !== null);
+  const fan = new FanOut(request, plan);
+  const gathered = await gather(fan, request, plan);
 
-  if (succeeded.length < plan.minProviders) {
+  const outcomes = fan.outcomes();
+  let ok = fan.succeeded();
+  if (ok.length < plan.minProviders) {
     const message =
-      `${succeeded.length} of ${plan.minProviders} required provider response(s): ` +
+      `${ok.length} of ${plan.minProviders} required provider response(s): ` +
       outcomes.map((o) => `${o.provider}:${o.model} ${o.status}${o.errorType ? ` (${o.errorType}: ${o.errorMessage})` : ''}`).join('; ');
-    await database.persistInteraction(record(request, plan, outcomes, startedAt, { status: 'failed', errorType: 'InsufficientResponses', errorMessage: message }));
+    await database.persistInteraction(record(request, plan, outcomes, startedAt, fan, { status: 'failed', errorType: 'InsufficientResponses', errorMessage: message }));
     upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'failed' }]);
     throw ApplicationFailure.nonRetryable(message, 'InsufficientResponses', {
       attempts: outcomes.map(({ provider, model, status, errorType, errorMessage }) => ({ provider, model, status, errorType, errorMessage })),
     });
   }
 
-  let chosen = succeeded[0]!;
-  let confidence: number | null = null;
-  let agreement: number | null = null;
-  let dissenting: string[] = [];
-  const consensusApplied = succeeded.length > 1;
-  if (consensusApplied) {
-    const decision = await compute.selectConsensus({
-      strategy: plan.consensusStrategy,
-      taskType: request.taskType,
-      prompt: request.prompt,
-      responses: succeeded.map((o) => o.response),
-    });
-    chosen = succeeded[decision.chosenIndex] ?? chosen;
-    confidence = decision.confidence;
-    agreement = decision.agreement;
-    dissenting = decision.dissenting.map((i) => succeeded[i]?.provider ?? `#${i}`);
+  let decision = ok.length > 1 ? (gathered.decision ?? (await consensusOf(request, plan, ok))) : null;
+
+  // Escalation: consensus required but the chosen answer's support is below consensus.confidence_threshold
+  // -> ask more providers, up to the configured maximum.
+  let escalated = 0;
+  const unsure = (d: ConsensusOutput) => d.thresholdMet === false || d.confidence < plan.consensus.agreementThreshold;
+  if (plan.requireConsensus && decision !== null && unsure(decision)) {
+    const extra = [...fan.remaining(), ...plan.consensus.escalation];
+    while (unsure(decision) && ok.length < plan.consensus.maxProviders && extra.length > 0) {
+      const added = extra.splice(0, plan.consensus.maxProviders - ok.length);
+      added.forEach((t) => fan.start(t));
+      escalated += added.length;
+      await fan.settleAll();
+      ok = fan.succeeded();
+      decision = await consensusOf(request, plan, ok);
+    }
+  }
+  const lowConfidence = plan.requireConsensus && decision !== null && unsure(decision);
+  const finalOutcomes = fan.outcomes();
+
+  if (lowConfidence && plan.consensus.onLowConfidence === 'fail' && decision !== null) {
+    const message =
+      `confidence ${decision.confidence.toFixed(3)} (agreement ${decision.agreement.toFixed(3)}) is below consensus.confidence_threshold ${plan.consensus.agreementThreshold} ` +
+      `after asking ${finalOutcomes.length} provider(s) (${escalated} added by escalation)`;
+    await database.persistInteraction(record(request, plan, finalOutcomes, startedAt, fan, { status: 'failed', errorType: 'ConsensusNotReached', errorMessage: message }));
+    upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'failed' }]);
+    throw ApplicationFailure.nonRetryable(message, 'ConsensusNotReached', { confidence: decision.confidence, agreement: decision.agreement, threshold: plan.consensus.agreementThreshold, escalated });
   }
 
-  const result = buildResult(request, plan, outcomes, startedAt, {
+  const chosen = decision ? (ok[decision.chosenIndex] ?? ok[0]!) : ok[0]!;
+  const outcome: Outcome = {
     response: chosen.response.content,
-    confidence,
-    agreement,
-    dissenting,
-    consensusApplied,
-    consensusStrategy: consensusApplied ? plan.consensusStrategy : 'none',
-  });
-  await database.persistInteraction(
-    record(request, plan, outcomes, startedAt, {
-      status: 'completed',
-      response: result.response,
-      confidence,
-      agreement,
-      consensusApplied,
-      consensusStrategy: result.metadata.consensusStrategy,
-    }),
-  );
+    confidence: decision?.confidence ?? null,
+    agreement: decision?.agreement ?? null,
+    dissenting: decision ? decision.dissenting.map((i) => ok[i]?.provider ?? `#${i}`) : [],
+    thresholdMet: decision ? (decision.thresholdMet ?? null) : null,
+    lowConfidence,
+    escalated,
+    consensusDetails: decision?.details ?? null,
+    consensusApplied: decision !== null,
+    consensusStrategy: decision !== null ? plan.consensusStrategy : 'none',
+  };
+  const result = buildResult(request, plan, finalOutcomes, startedAt, fan, outcome);
+  await database.persistInteraction(record(request, plan, finalOutcomes, startedAt, fan, { status: 'completed', ...outcome }));
   upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'completed' }]);
   return result;
 }
 
-/** Call the first wave in parallel; while fewer than minProviders answered, call the next fallbacks. */
-async function fanOut(request: OrchestrateRequest, plan: RoutePlan): Promise<ProviderCallOutcome[]> {
-  const outcomes: ProviderCallOutcome[] = [];
-  const remaining = [...plan.fallbacks];
-  let wave = plan.targets;
-  while (wave.length > 0) {
-    const base = outcomes.length;
-    const settled = await Promise.allSettled(
-      wave.map((target, i) =>
+type Succeeded = ProviderCallOutcome & { response: CallProviderResult['response'] };
+
+/** Consensus over the responses so far (a local activity: recorded, never recomputed on replay). */
+function consensusOf(request: OrchestrateRequest, plan: RoutePlan, ok: Succeeded[]): Promise<ConsensusOutput> {
+  return compute.selectConsensus({ strategy: plan.consensusStrategy, taskType: request.taskType, prompt: request.prompt, responses: ok.map((o) => o.response) });
+}
+
+interface Running {
+  target: ProviderTarget;
+  startedAt: number;
+  scope: CancellationScope;
+  settled: Promise<void>;
+}
+
+/**
+ * The provider calls of one request: each runs in its own cancellation scope, so early stop (or a
+ * hedge) can cancel one call and leave the others. Outcomes are kept by call index.
+ */
+class FanOut {
+  private readonly done = new Map<number, ProviderCallOutcome>();
+  readonly running = new Map<number, Running>();
+  private readonly queue: ProviderTarget[];
+  private nextIndex = 0;
+  cancelled = 0;
+  latencySavedMs: number | null = null;
+
+  constructor(
+    private readonly request: OrchestrateRequest,
+    plan: RoutePlan,
+  ) {
+    this.queue = [...plan.fallbacks];
+  }
+
+  start(target: ProviderTarget): void {
+    const callIndex = this.nextIndex++;
+    const scope = new CancellationScope();
+    const request = this.request;
+    const common = { callIndex, provider: target.provider, model: target.model };
+    const settled = scope
+      .run(() =>
         providerCall(target)({
-          callIndex: base + i,
+          callIndex,
           target,
           prompt: request.prompt,
           ...(request.systemPrompt !== undefined && { systemPrompt: request.systemPrompt }),
           ...(request.temperature !== undefined && { temperature: request.temperature }),
           ...(request.maxTokens !== undefined && { maxTokens: request.maxTokens }),
         }),
-      ),
-    );
-    settled.forEach((s, i) => {
-      const target = wave[i]!;
-      const common = { callIndex: base + i, provider: target.provider, model: target.model };
-      outcomes.push(
-        s.status === 'fulfilled'
-          ? { ...common, status: 'succeeded', attempts: s.value.attempts, errorType: null, errorMessage: null, response: s.value.response }
-          : { ...common, status: 'failed', ...describeFailure(s.reason, target.maxAttempts), response: null },
-      );
-    });
-    const missing = plan.minProviders - outcomes.filter((o) => o.status === 'succeeded').length;
-    wave = missing > 0 ? remaining.splice(0, missing) : [];
+      )
+      .then(
+        (value) => {
+          this.done.set(callIndex, { ...common, status: 'succeeded', attempts: value.attempts, errorType: null, errorMessage: null, response: value.response });
+        },
+        (err: unknown) => {
+          this.done.set(
+            callIndex,
+            isCancellation(err)
+              ? { ...common, status: 'cancelled', attempts: 1, errorType: 'Cancelled', errorMessage: 'cancelled: the outcome was already decided', response: null }
+              : { ...common, status: 'failed', ...describeFailure(err, target.maxAttempts), response: null },
+          );
+        },
+      )
+      .finally(() => this.running.delete(callIndex));
+    this.running.set(callIndex, { target, startedAt: Date.now(), scope, settled });
   }
-  return outcomes;
+
+  /** Fallbacks not called yet, in order. */
+  remaining(): ProviderTarget[] {
+    return this.queue.splice(0);
+  }
+
+  nextFallback(): ProviderTarget | undefined {
+    return this.queue.shift();
+  }
+
+  /** Resolves when one running call has settled. */
+  async settleOne(): Promise<void> {
+    await Promise.race([...this.running.values()].map((r) => r.settled));
+  }
+
+  async settleAll(): Promise<void> {
+    await Promise.all([...this.running.values()].map((r) => r.settled));
+  }
+
+  /** Cancel every running call; the latency saved is estimated from each call's observed p50. */
+  async cancelRunning(): Promise<void> {
+    const now = Date.now();
+    const running = [...this.running.values()];
+    let saved: number | null = 0;
+    for (const r of running) {
+      const p50 = r.target.observedLatencyMs?.p50;
+      saved = saved === null || p50 === undefined ? null : Math.max(saved, r.startedAt + p50 - now);
+      r.scope.cancel();
+    }
+    await Promise.all(running.map((r) => r.settled));
+    this.cancelled += running.length;
+    this.latencySavedMs = saved === null ? null : Math.max(0, Math.round(saved));
+  }
+
+  succeeded(): Succeeded[] {
+    return this.outcomes().filter((o): o is Succeeded => o.status === 'succeeded' && o.response !== null);
+  }
+
+  outcomes(): ProviderCallOutcome[] {
+    return [...this.done.values()].sort((a, b) => a.callIndex - b.callIndex);
+  }
+}
+
+/**
+ * Call the first wave in parallel. When a call fails for good, start the next fallback so that
+ * minProviders answers can still come back. When consensus is required, check after each answer
+ * whether the outstanding calls could still change the outcome; if not, cancel them.
+ */
+async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan): Promise<{ decision: ConsensusOutput | null }> {
+  plan.targets.forEach((t) => fan.start(t));
+  const earlyStop = plan.requireConsensus && plan.consensus.earlyStop;
+  while (fan.running.size > 0) {
+    await fan.settleOne();
+    while (fan.succeeded().length + fan.running.size < plan.minProviders) {
+      const next = fan.nextFallback();
+      if (!next) break;
+      fan.start(next);
+    }
+    let ok = fan.succeeded();
+    while (earlyStop && fan.running.size > 0 && ok.length >= Math.max(2, plan.minProviders)) {
+      const decision = await consensusOf(request, plan, ok);
+      const now = fan.succeeded();
+      // Answers that arrived while consensus ran: decide again with them.
+      if (now.length !== ok.length) {
+        ok = now;
+        continue;
+      }
+      if (!earlyStopStatus(decision, ok.length, ok.length + fan.running.size).stop) break;
+      await fan.cancelRunning();
+      return { decision };
+    }
+  }
+  return { decision: null };
 }
 
 function usage(outcomes: ProviderCallOutcome[]): ProviderUsage[] {
@@ -198,11 +325,15 @@ interface Outcome {
   confidence: number | null;
   agreement: number | null;
   dissenting: string[];
+  thresholdMet: boolean | null;
+  lowConfidence: boolean;
+  escalated: number;
+  consensusDetails: unknown;
   consensusApplied: boolean;
   consensusStrategy: string;
 }
 
-function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, o: Outcome): OrchestrationResult {
+function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: Outcome): OrchestrationResult {
   const { providers, ...sums } = totals(outcomes);
   return {
     response: o.response,
@@ -217,6 +348,12 @@ function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: Pro
       consensusStrategy: o.consensusStrategy,
       agreement: o.agreement,
       dissenting: o.dissenting,
+      thresholdMet: o.thresholdMet,
+      lowConfidence: o.lowConfidence,
+      escalated: o.escalated,
+      consensusDetails: o.consensusDetails,
+      cancelledCalls: fan.cancelled,
+      latencySavedMs: fan.cancelled > 0 ? fan.latencySavedMs : null,
       complexity: plan.complexity,
       complexityScore: plan.complexityScore,
       processingTimeMs: Date.now() - startedAt,
@@ -226,6 +363,7 @@ function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: Pro
       costUsd: sums.costUsd,
       routingPolicyVersion: plan.routingPolicyVersion,
       routingRule: plan.ruleId,
+      routingDecision: plan.routingDecision,
     },
   };
 }
@@ -234,13 +372,12 @@ function roundUsd(x: number): number {
   return Math.round(x * 1e8) / 1e8;
 }
 
-type RecordOutcome =
-  | { status: 'failed'; errorType: string; errorMessage: string }
-  | { status: 'completed'; response: string; confidence: number | null; agreement: number | null; consensusApplied: boolean; consensusStrategy: string };
+type RecordOutcome = { status: 'failed'; errorType: string; errorMessage: string } | ({ status: 'completed' } & Outcome);
 
-function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, o: RecordOutcome): InteractionRecord {
+function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: RecordOutcome): InteractionRecord {
   const { providersUsed, tokensIn, tokensOut, costUsd } = totals(outcomes);
   const now = Date.now();
+  const done = o.status === 'completed' ? o : null;
   return {
     workflowId: workflowInfo().workflowId,
     requestId: request.requestId ?? null,
@@ -250,16 +387,23 @@ function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: Provider
     complexityScore: plan.complexityScore,
     prompt: request.prompt,
     systemPrompt: request.systemPrompt ?? null,
-    response: o.status === 'completed' ? o.response : null,
-    confidence: o.status === 'completed' ? o.confidence : null,
-    agreement: o.status === 'completed' ? o.agreement : null,
-    consensusStrategy: o.status === 'completed' ? o.consensusStrategy : 'none',
-    consensusApplied: o.status === 'completed' ? o.consensusApplied : false,
+    response: done?.response ?? null,
+    confidence: done?.confidence ?? null,
+    agreement: done?.agreement ?? null,
+    consensusStrategy: done?.consensusStrategy ?? 'none',
+    consensusApplied: done?.consensusApplied ?? false,
+    thresholdMet: done?.thresholdMet ?? null,
+    lowConfidence: done?.lowConfidence ?? false,
+    dissenting: done?.dissenting ?? [],
+    consensusDetails: done?.consensusDetails ?? null,
+    cancelledCalls: fan.cancelled,
+    latencySavedMs: fan.cancelled > 0 ? fan.latencySavedMs : null,
     status: o.status,
     errorType: o.status === 'failed' ? o.errorType : null,
     errorMessage: o.status === 'failed' ? o.errorMessage : null,
     routingPolicyVersion: plan.routingPolicyVersion,
     routingRule: plan.ruleId,
+    routingDecision: plan.routingDecision,
     providersUsed,
     tokensIn,
     tokensOut,
@@ -273,6 +417,7 @@ function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: Provider
       model: c.model,
       attempts: c.attempts,
       status: c.status,
+      hedged: c.hedged ?? false,
       errorType: c.errorType,
       errorMessage: c.errorMessage,
       latencyMs: c.response?.latencyMs ?? null,

@@ -102,6 +102,109 @@ export const VotingSettingsSchema = z
   .strict();
 export type VotingSettings = z.infer<typeof VotingSettingsSchema>;
 
+/** `consensus.strategies.judge`: one model ranks the candidates (src/consensus/judge.ts). Off unless set. */
+export const JudgeSettingsSchema = z
+  .object({
+    /** The judge's provider (`models.<name>`) and model; the worker needs a connector for it. */
+    provider: providerName,
+    model: modelId,
+    /** Share of the responses that must give the judge's chosen answer for the consensus to count as met. */
+    threshold: z.number().min(0).max(1).default(0.6),
+    /** Output tokens the judge may use for its JSON verdict. */
+    max_tokens: z.number().int().positive().default(512),
+    /** Characters of each candidate shown to the judge; longer candidates are cut. */
+    max_candidate_chars: z.number().int().positive().default(6000),
+    /** Seconds the judge call may take. */
+    timeout: z.number().positive().default(60),
+  })
+  .strict();
+export type JudgeSettings = z.infer<typeof JudgeSettingsSchema>;
+
+/** `resilience.circuit_breaker`: skip a provider (or provider:model) after repeated health failures, shared by all workers. */
+export const CircuitBreakerSettingsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Health failures (429, 503/529, 5xx, timeouts, connection errors) within window_s that open the circuit. */
+    failure_threshold: z.number().int().min(1).default(5),
+    window_s: z.number().positive().default(60),
+    /** Seconds an open circuit skips the provider; then one probe call is let through. */
+    cooldown_s: z.number().positive().default(30),
+  })
+  .strict();
+export type CircuitBreakerSettings = z.infer<typeof CircuitBreakerSettingsSchema>;
+
+/** `resilience.rate_limits.<provider>`: shared by all workers; a limit left out is not enforced. */
+export const ProviderRateLimitSchema = z
+  .object({
+    /** Requests per minute. */
+    rpm: z.number().int().positive().optional(),
+    /** Tokens per minute (prompt estimate + max output tokens per call). */
+    tpm: z.number().int().positive().optional(),
+  })
+  .strict();
+export type ProviderRateLimit = z.infer<typeof ProviderRateLimitSchema>;
+
+/** Calendar periods in UTC. */
+export const UsagePeriodSchema = z.enum(['day', 'month']);
+export type UsagePeriod = z.infer<typeof UsagePeriodSchema>;
+
+/** `resilience.quotas`: per-user request and token quotas; a quota left out is not enforced. */
+export const QuotaSettingsSchema = z
+  .object({
+    period: UsagePeriodSchema.default('day'),
+    per_user_requests: z.number().int().positive().optional(),
+    per_user_tokens: z.number().int().positive().optional(),
+  })
+  .strict();
+export type QuotaSettings = z.infer<typeof QuotaSettingsSchema>;
+
+/** `resilience.budgets`: spend limits in USD; a budget left out is not enforced. */
+export const BudgetSettingsSchema = z
+  .object({
+    period: UsagePeriodSchema.default('month'),
+    per_user_usd: z.number().positive().optional(),
+    global_usd: z.number().positive().optional(),
+  })
+  .strict();
+export type BudgetSettings = z.infer<typeof BudgetSettingsSchema>;
+
+/** `resilience.cache`: exact-match response cache (the database, or Redis when REDIS_URL is set). */
+export const ResponseCacheSettingsSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    ttl_s: z.number().positive().default(3600),
+  })
+  .strict();
+export type ResponseCacheSettings = z.infer<typeof ResponseCacheSettingsSchema>;
+
+/** `resilience.hedging`: start the next candidate when a call is slow, take the first good answer. */
+export const HedgingSettingsSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** p95: after the provider's observed p95 latency; ms: after delay_ms. */
+    after: z.enum(['p95', 'ms']).default('p95'),
+    /** Milliseconds to wait with `after: ms`; with `after: p95`, the wait while no p95 is known yet. */
+    delay_ms: z.number().int().positive().optional(),
+  })
+  .strict()
+  .refine((h) => h.after !== 'ms' || h.delay_ms !== undefined, { message: 'hedging.after "ms" needs delay_ms', path: ['delay_ms'] });
+export type HedgingSettings = z.infer<typeof HedgingSettingsSchema>;
+
+/** `resilience`: circuit breakers, rate limits, quotas, budgets, response cache, hedging. Permissive by default. */
+export const ResilienceSettingsSchema = z
+  .object({
+    circuit_breaker: CircuitBreakerSettingsSchema.prefault({}),
+    rate_limits: z.record(providerName, ProviderRateLimitSchema).default({}),
+    quotas: QuotaSettingsSchema.prefault({}),
+    budgets: BudgetSettingsSchema.prefault({}),
+    cache: ResponseCacheSettingsSchema.prefault({}),
+    hedging: HedgingSettingsSchema.prefault({}),
+    /** Cap on a provider-requested wait (Retry-After, rate-limit reset headers), in seconds. */
+    max_retry_after_s: z.number().positive().default(60),
+  })
+  .strict();
+export type ResilienceSettings = z.infer<typeof ResilienceSettingsSchema>;
+
 export const ConfigSchema = z
   .object({
     framework: z
@@ -117,7 +220,8 @@ export const ConfigSchema = z
     pricing: z.record(modelId, PriceSchema).default({}),
     routing: z
       .object({
-        default_strategy: z.enum(['static']).default('static'),
+        /** static: rules and the default route in order; performance_based: ranked by measured history with exploration. */
+        default_strategy: z.enum(['static', 'performance_based']).default('static'),
         complexity_threshold: z.number().min(0).max(1).default(0.7),
         require_consensus_for_complex: z.boolean().default(true),
         /** The default route: used when no rule matches the task type and complexity. */
@@ -132,9 +236,24 @@ export const ConfigSchema = z
         default_strategy: z.string().default('lexical'),
         similarity_threshold: z.number().min(0).max(1).default(0.8),
         confidence_threshold: z.number().min(0).max(1).default(0.7),
+        /** Strategy per task type (overrides default_strategy; a request's consensusStrategy overrides both). */
+        task_types: z.record(z.string(), z.string().min(1)).default({}),
+        /** Cancel the calls still running once enough responses agree that the outcome cannot change. */
+        early_stop: z.boolean().default(true),
+        /** When consensus is required and agreement is below confidence_threshold. */
+        escalation: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Most responses a request may gather by escalating. */
+            max_providers: z.number().int().min(2).max(16).default(4),
+            /** Still below after escalating: answer flagged low-confidence, or fail with ConsensusNotReached. */
+            on_low_confidence: z.enum(['flag', 'fail']).default('flag'),
+          })
+          .strict()
+          .prefault({}),
         /** Per-strategy settings by strategy name; the built-in ones are typed, others free-form. */
         strategies: z
-          .object({ similarity: SimilaritySettingsSchema.optional(), voting: VotingSettingsSchema.prefault({}) })
+          .object({ similarity: SimilaritySettingsSchema.optional(), voting: VotingSettingsSchema.prefault({}), judge: JudgeSettingsSchema.optional() })
           .catchall(z.record(z.string(), z.unknown()))
           .prefault({}),
       })
@@ -208,6 +327,7 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    resilience: ResilienceSettingsSchema.prefault({}),
     emulator: z
       .object({
         /** auto: providers without an API key in the environment are served by the emulator. */

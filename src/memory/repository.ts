@@ -16,7 +16,10 @@ export interface ProviderCallRecord {
   provider: string;
   model: string;
   attempts: number;
-  status: 'succeeded' | 'failed';
+  /** 'cancelled': stopped by early stop or a hedge that lost. */
+  status: 'succeeded' | 'failed' | 'cancelled';
+  /** Started by hedging a slow call (default false). */
+  hedged?: boolean | undefined;
   errorType: string | null;
   errorMessage: string | null;
   latencyMs: number | null;
@@ -48,6 +51,21 @@ export interface InteractionRecord {
   errorMessage: string | null;
   routingPolicyVersion: number;
   routingRule: string | null;
+  /** Why the route came out in this order (performance_based routing); null for static routes. */
+  routingDecision?: unknown;
+  /** Consensus quality: whether agreement met the threshold, the dissenting providers, the strategy's details. */
+  thresholdMet?: boolean | null | undefined;
+  lowConfidence?: boolean | undefined;
+  dissenting?: string[] | undefined;
+  consensusDetails?: unknown;
+  /** Calls cancelled by early stop or hedging, and the latency that saved (null when unknown). */
+  cancelledCalls?: number | undefined;
+  latencySavedMs?: number | null | undefined;
+  /** Answered from the response cache. */
+  cacheHit?: boolean | undefined;
+  /** A/B experiment assignment. */
+  experimentId?: string | null | undefined;
+  variant?: string | null | undefined;
   providersUsed: string[];
   tokensIn: number;
   tokensOut: number;
@@ -133,7 +151,8 @@ const ProviderCallRecordSchema = z.object({
   provider: z.string().min(1),
   model: z.string().min(1),
   attempts: nonNegativeInt,
-  status: z.enum(['succeeded', 'failed']),
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  hedged: z.boolean().optional(),
   errorType: z.string().nullable(),
   errorMessage: z.string().nullable(),
   latencyMs: finite.nonnegative().nullable(),
@@ -164,6 +183,16 @@ export const InteractionRecordSchema = z.object({
   errorMessage: z.string().nullable(),
   routingPolicyVersion: z.number().int(),
   routingRule: z.string().nullable(),
+  routingDecision: z.unknown().optional(),
+  thresholdMet: z.boolean().nullable().optional(),
+  lowConfidence: z.boolean().optional(),
+  dissenting: z.array(z.string()).optional(),
+  consensusDetails: z.unknown().optional(),
+  cancelledCalls: nonNegativeInt.optional(),
+  latencySavedMs: finite.nonnegative().nullable().optional(),
+  cacheHit: z.boolean().optional(),
+  experimentId: z.string().nullable().optional(),
+  variant: z.string().nullable().optional(),
   providersUsed: z.array(z.string()),
   tokensIn: nonNegativeInt,
   tokensOut: nonNegativeInt,
@@ -234,6 +263,16 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
       errorMessage: row.errorMessage,
       routingPolicyVersion: row.routingPolicyVersion,
       routingRule: row.routingRule,
+      routingDecision: row.routingDecision ?? null,
+      thresholdMet: row.thresholdMet,
+      lowConfidence: row.lowConfidence,
+      dissenting: asStringArray(row.dissenting),
+      consensusDetails: row.consensusDetails ?? null,
+      cancelledCalls: row.cancelledCalls,
+      latencySavedMs: row.latencySavedMs,
+      cacheHit: row.cacheHit,
+      experimentId: row.experimentId,
+      variant: row.variant,
       providersUsed: asStringArray(row.providersUsed),
       tokensIn: row.tokensIn,
       tokensOut: row.tokensOut,
@@ -252,7 +291,8 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
       provider: row.provider,
       model: row.model,
       attempts: row.attempts,
-      status: row.status === 'failed' ? 'failed' : 'succeeded',
+      status: row.status === 'failed' || row.status === 'cancelled' ? row.status : 'succeeded',
+      hedged: row.hedged,
       errorType: row.errorType,
       errorMessage: row.errorMessage,
       latencyMs: row.latencyMs,
@@ -293,14 +333,29 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
     persistInteraction: (input) =>
       guard('persist an interaction', async () => {
         const record = InteractionRecordSchema.parse(input);
-        const { providerCalls, startedAt, completedAt, processingTimeMs, ...columns } = record;
+        const {
+          providerCalls, startedAt, completedAt, processingTimeMs, routingDecision, consensusDetails, dissenting, latencySavedMs,
+          thresholdMet, lowConfidence, cancelledCalls, cacheHit, experimentId, variant, ...columns
+        } = record;
+        // A JSON column takes a value or nothing (Prisma wants DbNull, not null): null is left out.
+        const json = (value: unknown, what: string) => (value === undefined || value === null ? {} : { [what]: toJson(value, what) as never });
         const data = {
           ...columns,
+          ...json(routingDecision, 'routingDecision'),
+          ...json(consensusDetails, 'consensusDetails'),
+          ...json(dissenting, 'dissenting'),
+          latencySavedMs: latencySavedMs == null ? null : Math.round(latencySavedMs),
+          thresholdMet: thresholdMet ?? null,
+          lowConfidence: lowConfidence ?? false,
+          cancelledCalls: cancelledCalls ?? 0,
+          cacheHit: cacheHit ?? false,
+          experimentId: experimentId ?? null,
+          variant: variant ?? null,
           processingTimeMs: Math.round(processingTimeMs),
           startedAt: new Date(startedAt),
           completedAt: new Date(completedAt),
         };
-        const calls = [...providerCalls].sort((a, b) => a.callIndex - b.callIndex);
+        const calls = [...providerCalls].sort((a, b) => a.callIndex - b.callIndex).map(({ hedged, ...call }) => ({ ...call, hedged: hedged ?? false }));
         // One statement: Prisma runs a nested write in a single transaction. On repeat, the
         // calls are replaced as a set, so (interactionId, callIndex) never duplicates.
         const write = () =>

@@ -1,12 +1,16 @@
 /**
  * Route planning: which providers a request calls, in what order, and what it needs from them.
- * Static rules from config.yaml for now; the most specific matching rule wins.
+ * The most specific matching rule (or the default route) gives the candidates; under
+ * performance_based routing, `rankRoute` then orders them by measured history (src/routing/bandit.ts).
  */
 import { resolveSelector, selectorProblem } from '../config/load';
 import type { Config, RoutingRule } from '../config/schema';
 import { InvalidRequest, ModelProviderNotFound, zodIssues } from '../errors';
 import { OrchestrateRequestSchema, type OrchestrateRequest, type ProviderTarget, type RoutePlan } from '../types';
+import { decideRoute, orderByDecision, type RandomSource } from './bandit';
 import type { ComplexityAssessment } from './complexity';
+import type { RoutingPolicy } from './policy';
+import type { RoutingStatsSnapshot, StatsLookup } from './stats';
 
 /** Validate a request against the schema and the configuration. Throws a typed error; changes nothing. */
 export function validateRequest(config: Config, input: unknown): OrchestrateRequest {
@@ -97,6 +101,16 @@ export function planRoute({ config, request, assessment, complexitySource, routi
   // Consensus asks every listed provider; otherwise call only as many as needed and keep the rest for failover.
   const firstWave = requireConsensus ? Math.max(listed.length, minProviders) : minProviders;
   const ordered = [...listed, ...chain].map((s) => target(config, s));
+  const inRoute = new Set(ordered.map((t) => `${t.provider}:${t.model}`));
+  // Escalation reaches past the route: the other enabled providers' default models, default route first.
+  const escalation = request.providers
+    ? []
+    : unique([...config.routing.default_providers, ...Object.keys(config.models)])
+        .filter((s) => config.models[s.split(':')[0] ?? '']?.enabled !== false)
+        .map((s) => target(config, s))
+        .filter((t) => !inRoute.has(`${t.provider}:${t.model}`) && inRoute.add(`${t.provider}:${t.model}`));
+  const consensusStrategy = request.consensusStrategy ?? config.consensus.task_types[request.taskType] ?? config.consensus.default_strategy;
+  const settings = config.consensus;
   return {
     complexity,
     complexityScore: assessment.score,
@@ -106,8 +120,54 @@ export function planRoute({ config, request, assessment, complexitySource, routi
     fallbacks: ordered.slice(firstWave),
     minProviders,
     requireConsensus,
-    consensusStrategy: config.consensus.default_strategy,
+    consensusStrategy,
+    consensus: {
+      strategy: consensusStrategy,
+      earlyStop: settings.early_stop,
+      agreementThreshold: settings.confidence_threshold,
+      escalation: settings.escalation.enabled ? escalation : [],
+      maxProviders: settings.escalation.enabled ? Math.max(settings.escalation.max_providers, firstWave) : firstWave,
+      onLowConfidence: settings.escalation.on_low_confidence,
+    },
     ruleId: request.providers ? 'request.providers' : rule ? (rule.id ?? `rules[${match.index}]`) : null,
     routingPolicyVersion,
+    routingDecision: null,
+  };
+}
+
+export interface RankInput {
+  plan: RoutePlan;
+  policy: Pick<RoutingPolicy, 'version' | 'strategy' | 'weights' | 'demoted' | 'explorationRate' | 'explorationMethod' | 'objective'>;
+  taskType: string;
+  stats: RoutingStatsSnapshot | StatsLookup | null;
+  random: RandomSource;
+}
+
+/**
+ * Performance-based ordering of a static plan: every candidate of the route (first wave and
+ * fallbacks) is scored from its own history, then the first wave is refilled from the top of the
+ * ranking, so the same number of providers is called. A plan whose providers the caller named, or a
+ * static policy, is returned unchanged.
+ */
+export function rankRoute({ plan, policy, taskType, stats, random }: RankInput): RoutePlan {
+  if (policy.strategy !== 'performance_based' || plan.ruleId === 'request.providers') return plan;
+  const candidates = [...plan.targets, ...plan.fallbacks];
+  if (candidates.length < 2) return plan;
+  const decision = decideRoute({ policy, taskType, complexity: plan.complexity, candidates, stats, random });
+  const ordered = orderByDecision(candidates, decision);
+  return { ...plan, targets: ordered.slice(0, plan.targets.length), fallbacks: ordered.slice(plan.targets.length), routingDecision: decision };
+}
+
+/** Attach each target's observed latency (p50, p95) for this task type and complexity, where the statistics have it. */
+export function withObservedLatency(plan: RoutePlan, taskType: string, lookup: StatsLookup): RoutePlan {
+  const attach = (t: ProviderTarget): ProviderTarget => {
+    const latency = lookup({ taskType, complexity: plan.complexity, provider: t.provider, model: t.model })?.summary.latencyMs;
+    return latency ? { ...t, observedLatencyMs: { p50: Math.round(latency.p50), p95: Math.round(latency.p95) } } : t;
+  };
+  return {
+    ...plan,
+    targets: plan.targets.map(attach),
+    fallbacks: plan.fallbacks.map(attach),
+    consensus: { ...plan.consensus, escalation: plan.consensus.escalation.map(attach) },
   };
 }

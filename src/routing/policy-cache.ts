@@ -60,6 +60,12 @@ export interface RoutingPolicyCacheOptions {
   logger?: Pick<Logger, 'info' | 'warn'>;
   /** Called after a new version has been taken. */
   onChange?: (policy: RoutingPolicy, previous: RoutingPolicy) => void;
+  /**
+   * Statistics for a source that has none (the database): loaded on the first refresh and then
+   * every `statsRefreshMs` (default 60 s). A failed load keeps the last snapshot.
+   */
+  loadStats?: () => Promise<RoutingStatsSnapshot>;
+  statsRefreshMs?: number;
 }
 
 export class RoutingPolicyCache {
@@ -68,6 +74,7 @@ export class RoutingPolicyCache {
   private inflight: Promise<RoutingPolicy> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private failing = false;
+  private statsLoadedAt: number | null = null;
   /** Epoch ms of the last successful refresh; null before the first. */
   lastRefreshedAt: number | null = null;
   /** The source of the current policy ('initial' until a refresh succeeds). */
@@ -105,6 +112,7 @@ export class RoutingPolicyCache {
           continue;
         }
         this.take(snapshot, source.name);
+        if (!snapshot.stats) await this.loadOwnStats();
         return this.policy;
       } catch (err) {
         problems.push(`${source.name}: ${err instanceof Error ? err.message : String(err)}`);
@@ -113,6 +121,18 @@ export class RoutingPolicyCache {
     if (!this.failing) this.options.logger?.warn({ problems, version: this.policy.version }, 'routing policy refresh failed; keeping the current policy');
     this.failing = true;
     return this.policy;
+  }
+
+  private async loadOwnStats(): Promise<void> {
+    const { loadStats, statsRefreshMs = 60_000 } = this.options;
+    if (!loadStats) return;
+    if (this.statsLoadedAt !== null && Date.now() - this.statsLoadedAt < statsRefreshMs) return;
+    try {
+      this.statsSnapshot = await loadStats();
+      this.statsLoadedAt = Date.now();
+    } catch (err) {
+      this.options.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'routing statistics load failed; keeping the last snapshot');
+    }
   }
 
   private take(snapshot: PolicySnapshot, origin: string): void {

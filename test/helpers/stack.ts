@@ -22,6 +22,8 @@ export interface TestStack {
   client: OrchestratorClient;
   config: Config;
   databaseUrl: string;
+  /** This stack's routing-policy workflow id (not started unless a test starts it). */
+  routingPolicyWorkflowId: string;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ export interface StackOptions {
   taskQueue?: string;
   /** Capture the runtime's logs (at debug level) instead of printing warnings. */
   logDestination?: DestinationStream;
+  /** How often the worker re-reads the routing policy (default 2000 ms). */
+  policyRefreshMs?: number;
 }
 
 export async function startStack(options: StackOptions): Promise<TestStack> {
@@ -45,12 +49,23 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   const base = repoConfig();
   const config = (options.configure ?? ((c) => c))({ ...base, emulator: { ...base.emulator, mode: 'always', latency_ms: 5 } });
   const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'warn' });
-  const runtime = await createWorkerRuntime({ config, env, logger: options.logDestination ? createLogger('debug', 'test', options.logDestination) : createLogger('warn', 'test'), secrets: options.secrets ?? {}, emulatorPort: 0 });
+  const routingPolicyWorkflowId = `routing-policy-${temporal.taskQueue}`;
+  const runtime = await createWorkerRuntime({
+    config,
+    env,
+    logger: options.logDestination ? createLogger('debug', 'test', options.logDestination) : createLogger('warn', 'test'),
+    secrets: options.secrets ?? {},
+    emulatorPort: 0,
+    temporalClient: temporal.client,
+    routingPolicyWorkflowId,
+    ...(options.policyRefreshMs !== undefined && { policyRefreshMs: options.policyRefreshMs }),
+  });
   const worker = await Worker.create({
     connection: temporal.nativeConnection,
     taskQueue: temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
     activities: runtime.activities,
+    maxHeartbeatThrottleInterval: '1s',
   });
   const running = worker.run();
   const client = new OrchestratorClient({ client: temporal.client, config, env, taskQueue: temporal.taskQueue });
@@ -60,6 +75,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     client,
     config,
     databaseUrl,
+    routingPolicyWorkflowId,
     async close() {
       worker.shutdown();
       await running;

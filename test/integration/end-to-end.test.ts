@@ -30,15 +30,20 @@ describe('orchestrateRequest end to end', () => {
     });
     const m = result.metadata;
     expect(m.workflowId).toBe(`llm-request-${requestId}`);
-    expect(m.providersUsed.sort()).toEqual(['anthropic', 'google', 'openai']);
+    // Early stop may cancel the last of three once two agree: every call either answered or was cancelled.
+    expect(m.providers.map((p) => p.provider).sort()).toEqual(['anthropic', 'google', 'openai']);
+    expect(m.providersUsed.length).toBeGreaterThanOrEqual(2);
+    expect(m.providers.filter((p) => p.status === 'cancelled')).toHaveLength(m.cancelledCalls);
     expect(m.consensusApplied).toBe(true);
-    expect(m.consensusStrategy).toBe('lexical');
+    expect(m.consensusStrategy).toBe('similarity');
+    expect(m.thresholdMet).toBe(true);
+    expect(m.consensusDetails).toMatchObject({ strategy: 'similarity' });
     expect(m.confidence).toBeGreaterThan(0);
     expect(result.response).toMatch(/391/);
     expect(m.tokensIn).toBeGreaterThan(0);
     expect(m.costUsd).toBeGreaterThan(0);
     expect(m.providers).toHaveLength(3);
-    for (const p of m.providers) expect(p.latencyMs).toBeGreaterThan(0);
+    for (const p of m.providers.filter((x) => x.status === 'succeeded')) expect(p.latencyMs).toBeGreaterThan(0);
     expect(m.routingPolicyVersion).toBe(stack.runtime.routingPolicyVersion);
 
     const described = await stack.temporal.client.workflow.getHandle(m.workflowId).describe();
@@ -54,7 +59,51 @@ describe('orchestrateRequest end to end', () => {
     expect(stored!.response).toBe(result.response);
     expect(stored!.providerCalls).toHaveLength(3);
     expect(stored!.costUsd).toBeCloseTo(m.costUsd, 8);
-    expect(stored!.providerCalls.every((c) => c.status === 'succeeded' && c.tokensIn > 0 && c.providerRequestId)).toBe(true);
+    expect(stored!.providerCalls.filter((c) => c.status === 'succeeded').every((c) => c.tokensIn > 0 && c.providerRequestId)).toBe(true);
+    // Flagged exactly when the chosen answer's support is below consensus.confidence_threshold (0.7).
+    expect(m.lowConfidence).toBe(m.confidence! < stack.config.consensus.confidence_threshold);
+    expect(stored).toMatchObject({ thresholdMet: true, lowConfidence: m.lowConfidence, cancelledCalls: m.cancelledCalls, consensusDetails: { strategy: 'similarity' } });
+  });
+
+  it('stops early: a slow third provider is cancelled once two agree, and the database says so', async () => {
+    const started = Date.now();
+    const result = await stack.client.processRequest({
+      prompt: 'What is 12 * 12? [[emulate@gemini-2.0-flash:latency=6000]]',
+      taskType: 'question_answering',
+      userId: 'user-e2e',
+      requireConsensus: true,
+      requestId: `e2e-early-stop-${run}`,
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const m = result.metadata;
+    expect(result.response).toMatch(/144/);
+    expect(m.cancelledCalls).toBe(1);
+    expect(m.providers.find((p) => p.provider === 'google')).toMatchObject({ status: 'cancelled', costUsd: 0 });
+    expect(m.providersUsed.sort()).toEqual(['anthropic', 'openai']);
+    const stored = await stack.runtime.memory.getInteraction(m.workflowId);
+    expect(stored).toMatchObject({ cancelledCalls: 1 });
+    expect(stored!.providerCalls.find((c) => c.provider === 'google')?.status).toBe('cancelled');
+  });
+
+  it('takes the consensus strategy from the request, and rejects an unknown one before calling anyone', async () => {
+    const voted = await stack.client.processRequest({
+      prompt: 'What is 9 * 7?',
+      taskType: 'question_answering',
+      userId: 'user-e2e',
+      requireConsensus: true,
+      consensusStrategy: 'voting',
+    });
+    expect(voted.metadata.consensusStrategy).toBe('voting');
+    expect(voted.metadata.consensusDetails).toMatchObject({ strategy: 'voting' });
+    expect(voted.response).toMatch(/63/);
+
+    const requestId = `e2e-bad-strategy-${run}`;
+    const err = await stack.client
+      .processRequest({ prompt: 'What is 1 + 1?', taskType: 'question_answering', userId: 'user-e2e', consensusStrategy: 'no_such_strategy', requestId })
+      .then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidRequest);
+    expect((err as Error).message).toMatch(/unknown consensus strategy "no_such_strategy" \(registered: .*similarity/);
+    expect(await stack.runtime.memory.getInteraction(`llm-request-${requestId}`)).toBeNull();
   });
 
   it('is findable with a visibility query on the custom search attributes', async () => {

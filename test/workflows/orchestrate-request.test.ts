@@ -2,6 +2,7 @@
  * Workflow logic with mocked activities, on the real test dev server: fan-out, failover,
  * consensus wiring, metadata arithmetic, and InsufficientResponses.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -35,8 +36,10 @@ function basePlan(overrides: Partial<RoutePlan> = {}): RoutePlan {
     minProviders: 2,
     requireConsensus: true,
     consensusStrategy: 'lexical',
+    consensus: { strategy: 'lexical', earlyStop: true, agreementThreshold: 0, escalation: [], maxProviders: 3, onLowConfidence: 'flag' },
     ruleId: 'rule-x',
     routingPolicyVersion: 7,
+    routingDecision: null,
     ...overrides,
   };
 }
@@ -45,10 +48,36 @@ interface Recorder {
   calls: CallProviderInput[];
   consensus: ConsensusInput[];
   persisted: InteractionRecord[];
+  /** Providers whose running call saw the cancellation. */
+  cancelledInActivity: string[];
+}
+
+/** How mock providers behave: fixed answers (default `answer from <p>`) and delays (default none). */
+interface Behaviour {
+  answers?: Record<string, string>;
+  delaysMs?: Record<string, number>;
+  /** Use the mock majority consensus (identical answers agree) instead of the fixed decision. */
+  majority?: boolean;
+}
+
+/** Identical answers agree: the largest group wins; agreement = share of agreeing pairs. */
+function majorityConsensus(input: ConsensusInput) {
+  const texts = input.responses.map((r) => r.content);
+  const sizes = texts.map((x) => texts.filter((y) => y === x).length);
+  const chosenIndex = sizes.indexOf(Math.max(...sizes));
+  let pairs = 0;
+  let same = 0;
+  texts.forEach((x, i) => texts.forEach((y, j) => {
+    if (j <= i) return;
+    pairs += 1;
+    if (x === y) same += 1;
+  }));
+  const dissenting = texts.map((x, i) => (x === texts[chosenIndex] ? -1 : i)).filter((i) => i >= 0);
+  return { chosenIndex, confidence: sizes[chosenIndex]! / texts.length, agreement: pairs === 0 ? 1 : same / pairs, dissenting };
 }
 
 /** Mock activities: providers listed in `failing` fail non-retryably with a 401-like failure. */
-function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder): Activities {
+function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder, behaviour: Behaviour = {}): Activities {
   return {
     async planRequest() {
       return plan;
@@ -56,11 +85,24 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder): A
     async callProvider(input: CallProviderInput) {
       rec.calls.push(input);
       if (failing.has(input.target.provider)) throw ApplicationFailure.nonRetryable('bad key', 'ProviderAuthError');
+      const delay = behaviour.delaysMs?.[input.target.provider] ?? 0;
+      if (delay > 0) {
+        const ctx = Context.current();
+        const beat = setInterval(() => ctx.heartbeat(), 50);
+        try {
+          await ctx.sleep(delay);
+        } catch (err) {
+          rec.cancelledInActivity.push(input.target.provider);
+          throw err;
+        } finally {
+          clearInterval(beat);
+        }
+      }
       const n = input.target.provider.charCodeAt(0);
       return {
         attempts: 1,
         response: {
-          content: `answer from ${input.target.provider}`,
+          content: behaviour.answers?.[input.target.provider] ?? `answer from ${input.target.provider}`,
           provider: input.target.provider,
           model: input.target.model,
           tokensIn: 10 * n,
@@ -75,6 +117,7 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder): A
     },
     async selectConsensus(input: ConsensusInput) {
       rec.consensus.push(input);
+      if (behaviour.majority) return majorityConsensus(input);
       return { chosenIndex: input.responses.length - 1, confidence: 0.9, agreement: 0.8, dissenting: [0] };
     },
     async persistInteraction(record: InteractionRecord) {
@@ -83,13 +126,14 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder): A
   };
 }
 
-async function run(plan: RoutePlan, failing: string[], id: string) {
-  const rec: Recorder = { calls: [], consensus: [], persisted: [] };
+async function run(plan: RoutePlan, failing: string[], id: string, behaviour: Behaviour = {}) {
+  const rec: Recorder = { calls: [], consensus: [], persisted: [], cancelledInActivity: [] };
   const worker = await Worker.create({
     connection: t.nativeConnection,
     taskQueue: t.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
-    activities: mockActivities(plan, new Set(failing), rec),
+    activities: mockActivities(plan, new Set(failing), rec, behaviour),
+    maxHeartbeatThrottleInterval: '100ms',
   });
   const request: OrchestrateRequest = { prompt: 'What is 2+2?', taskType: 'qa', userId: 'u-mock', requestId: id };
   const outcome = await worker.runUntil(
@@ -105,7 +149,8 @@ describe('orchestrateRequest (mocked activities)', () => {
     const { result, error, rec } = await run(basePlan(), [], 'all-ok');
     expect(error).toBeNull();
     expect(rec.calls.map((c) => c.target.provider).sort()).toEqual(['a', 'b', 'c']);
-    expect(rec.consensus).toHaveLength(1);
+    // The early-stop check may also have run on the first two answers; the final decision saw all three.
+    expect(rec.consensus.at(-1)!.responses).toHaveLength(3);
     expect(result!.response).toBe('answer from c');
     const m = result!.metadata;
     expect(m).toMatchObject({ consensusApplied: true, consensusStrategy: 'lexical', confidence: 0.9, dissenting: ['a'], routingPolicyVersion: 7, routingRule: 'rule-x', complexity: 'medium' });
@@ -141,5 +186,68 @@ describe('orchestrateRequest (mocked activities)', () => {
     expect(rec.calls.map((c) => c.target.provider)).toEqual(['a', 'b', 'c']);
     expect(rec.persisted).toHaveLength(1);
     expect(rec.persisted[0]).toMatchObject({ status: 'failed', errorType: 'InsufficientResponses', response: null });
+  });
+
+  it('stops early once two of three agree: cancels the straggler and says what that saved', async () => {
+    const slow = { ...target('c'), timeoutMs: 20_000, observedLatencyMs: { p50: 4_000, p95: 6_000 } };
+    const plan = basePlan({ targets: [target('a'), target('b'), slow] });
+    const started = Date.now();
+    const { result, error, rec } = await run(plan, [], 'early-stop', { answers: { a: 'X', b: 'X', c: 'Y' }, delaysMs: { c: 8_000 }, majority: true });
+    expect(error).toBeNull();
+    expect(Date.now() - started).toBeLessThan(7_000);
+    const m = result!.metadata;
+    expect(result!.response).toBe('X');
+    expect(m.cancelledCalls).toBe(1);
+    expect(m.latencySavedMs).toBeGreaterThan(1_000);
+    expect(m.latencySavedMs).toBeLessThanOrEqual(4_000);
+    expect(m.providers.map((p) => [p.provider, p.status])).toEqual([
+      ['a', 'succeeded'],
+      ['b', 'succeeded'],
+      ['c', 'cancelled'],
+    ]);
+    expect(rec.cancelledInActivity).toEqual(['c']);
+    expect(rec.persisted[0]).toMatchObject({ cancelledCalls: 1, status: 'completed' });
+    expect(rec.persisted[0]!.providerCalls.map((c) => c.status)).toEqual(['succeeded', 'succeeded', 'cancelled']);
+  });
+
+  it('waits for every answer when the first two disagree', async () => {
+    const plan = basePlan({ targets: [target('a'), target('b'), target('c')] });
+    const { result, rec } = await run(plan, [], 'no-early-stop', { answers: { a: 'X', b: 'Y', c: 'Y' }, delaysMs: { c: 300 }, majority: true });
+    expect(result!.response).toBe('Y');
+    expect(result!.metadata.cancelledCalls).toBe(0);
+    expect(result!.metadata.dissenting).toEqual(['a']);
+    expect(rec.cancelledInActivity).toEqual([]);
+  });
+
+  it('escalates to more providers while agreement is low, then flags the answer', async () => {
+    const consensus = { strategy: 'lexical', earlyStop: true, agreementThreshold: 0.6, escalation: [target('d'), target('e')], maxProviders: 4, onLowConfidence: 'flag' as const };
+    const plan = basePlan({ targets: [target('a'), target('b'), target('c')], consensus });
+    const { result, rec } = await run(plan, [], 'escalate-flag', { answers: { a: 'X', b: 'Y', c: 'Z', d: 'X', e: 'X' }, majority: true });
+    expect(rec.calls.map((c) => c.target.provider).sort()).toEqual(['a', 'b', 'c', 'd']);
+    const m = result!.metadata;
+    expect(m.escalated).toBe(1);
+    expect(m.lowConfidence).toBe(true);
+    expect(result!.response).toBe('X');
+    expect(rec.persisted[0]).toMatchObject({ lowConfidence: true });
+  });
+
+  it('escalation that reaches agreement answers without the flag', async () => {
+    const consensus = { strategy: 'lexical', earlyStop: true, agreementThreshold: 0.6, escalation: [target('d')], maxProviders: 3, onLowConfidence: 'fail' as const };
+    const plan = basePlan({ targets: [target('a'), target('b')], consensus });
+    const { result, error } = await run(plan, [], 'escalate-ok', { answers: { a: 'X', b: 'Y', d: 'X' }, majority: true });
+    expect(error).toBeNull();
+    expect(result!.metadata).toMatchObject({ escalated: 1, lowConfidence: false });
+    expect(result!.response).toBe('X');
+  });
+
+  it('fails with ConsensusNotReached when configured to, and records why', async () => {
+    const consensus = { strategy: 'lexical', earlyStop: true, agreementThreshold: 0.9, escalation: [target('d')], maxProviders: 3, onLowConfidence: 'fail' as const };
+    const plan = basePlan({ targets: [target('a'), target('b')], consensus });
+    const { error, rec } = await run(plan, [], 'escalate-fail', { answers: { a: 'X', b: 'Y', d: 'Z' }, majority: true });
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('ConsensusNotReached');
+    expect(cause.message).toMatch(/confidence 0\.333 \(agreement 0\.000\) is below consensus\.confidence_threshold 0\.9 after asking 3 provider\(s\) \(1 added/);
+    expect(rec.persisted[0]).toMatchObject({ status: 'failed', errorType: 'ConsensusNotReached' });
   });
 });
