@@ -8,11 +8,12 @@
  *   in one decision; `details.source` says which was used.
  * - Ties: the earlier response.
  * - `confidence` = the chosen response's score; `thresholdMet` = that score >= `context.threshold`.
- * - `dissenting` = responses whose normalized answer (`extractAnswer`) differs from the chosen
- *   one's; `agreement` = the share of responses with the chosen one's answer.
+ * - `dissenting` = responses that do not give the chosen one's answer (`agreement.ts`: the same
+ *   normalized answer, or for prose, word overlap at the lexical threshold, so paraphrases agree);
+ *   `agreement` = the share of responses that give the chosen one's answer.
  */
 import type { GenerateResponse } from '../types';
-import { extractAnswer } from './answer-extraction';
+import { agreementMatrix, dissentersFrom } from './agreement';
 import { similarityMatrix } from './lexical';
 import type { ConfidenceDetails, ConsensusContext, ConsensusDecision, ConsensusStrategy } from './strategy';
 
@@ -26,9 +27,7 @@ export class ConfidenceConsensus implements ConsensusStrategy {
     scores.forEach((s, i) => {
       if (s > scores[chosenIndex]!) chosenIndex = i;
     });
-    const keys = responses.map((r) => extractAnswer(r.content)?.key ?? null);
-    const chosenKey = keys[chosenIndex];
-    const dissenting = keys.flatMap((k, i) => (i !== chosenIndex && (k === null || k !== chosenKey) ? [i] : []));
+    const dissenting = dissentersFrom(agreementMatrix(responses.map((r) => r.content)), chosenIndex);
     const confidence = scores[chosenIndex]!;
     const details: ConfidenceDetails = { strategy: 'confidence', scores: scores.map(round), source };
     return {

@@ -11,11 +11,12 @@
  *   `maxVoteWeight` (1: voting weights lie in [0,1]): `leader - second > outstanding * max`.
  *   Unweighted, 3 called: two equal answers stop it; two different ones do not.
  * - `confidence` decisions: never before the last response, since any outstanding response
- *   might carry a higher confidence;
+ *   might carry a higher confidence; `judge` decisions likewise: the judge may prefer a candidate
+ *   still to come (and each evaluation is a model call);
  * - everything else (`similarity`, `lexical`, custom strategies): stop when a strict majority of
  *   all `total` responses already backs the chosen answer: `2 * support > total`, with support
- *   = the responses within the threshold of the chosen one (`details.support` for similarity,
- *   else `answered - dissenting.length`). No group of the outstanding and remaining responses
+ *   = the responses within the threshold of the chosen one (`details.support` for similarity and
+ *   lexical, else `answered - dissenting.length`). No group of the outstanding and remaining responses
  *   can then reach a majority, so the chosen answer's cluster wins whatever arrives. (The
  *   medoid may still move within that cluster; the answer it stands for does not.)
  */
@@ -52,8 +53,9 @@ export function earlyStopStatus(state: ConsensusDecision | VoteCounts, answered:
     return { stop: margin > 1e-9, rule: 'vote_margin', outstanding, margin };
   }
   const decision = state as ConsensusDecision;
-  if (decision.details?.strategy === 'confidence') return { stop: false, rule: 'never_early', outstanding, margin: -1 };
-  const support = decision.details?.strategy === 'similarity' ? decision.details.support : answered - decision.dissenting.length;
+  const strategy = decision.details?.strategy;
+  if (strategy === 'confidence' || strategy === 'judge') return { stop: false, rule: 'never_early', outstanding, margin: -1 };
+  const support = decision.details?.strategy === 'similarity' || decision.details?.strategy === 'lexical' ? decision.details.support : answered - decision.dissenting.length;
   const margin = 2 * support - total;
   return { stop: margin > 0, rule: 'majority', outstanding, margin };
 }

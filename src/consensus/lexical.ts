@@ -5,9 +5,18 @@
  *
  * Word overlap runs low for paraphrases ("In brief, X." vs "Having looked at it, X."), so its
  * default agreement threshold is 0.25 (`consensus.strategies.lexical.threshold`).
+ *
+ * - Two responses whose explicit answers differ (`agreement.ts`: a final-answer line, code, JSON,
+ *   or the number of a short answer) score 0 whatever their wording: "The answer is Paris." and
+ *   "The answer is Lyon." share most words and no answer.
+ * - `dissenting` = responses whose overlap with the chosen one is below `context.threshold`.
+ * - `confidence` = the share of responses that side with the chosen one (itself included).
+ * - `agreement` = the mean pairwise overlap.
+ * - `thresholdMet` = a strict majority of the responses side with the chosen one.
  */
 import type { GenerateResponse } from '../types';
-import type { ConsensusContext, ConsensusDecision, ConsensusStrategy } from './strategy';
+import { conflictMatrix } from './agreement';
+import type { ConsensusContext, ConsensusDecision, ConsensusStrategy, LexicalDetails } from './strategy';
 
 /** Jaccard similarity at or above which two answers count as agreeing. */
 export const LEXICAL_DEFAULT_THRESHOLD = 0.25;
@@ -31,10 +40,10 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
   return shared / (a.size + b.size - shared);
 }
 
-/** Symmetric similarity matrix with ones on the diagonal. */
+/** Symmetric similarity matrix with ones on the diagonal; a text without words (empty) is similar to nothing else. */
 export function similarityMatrix(texts: readonly string[]): number[][] {
   const sets = texts.map(wordSet);
-  return sets.map((a, i) => sets.map((b, j) => (i === j ? 1 : jaccard(a, b))));
+  return sets.map((a, i) => sets.map((b, j) => (i === j ? 1 : a.size === 0 || b.size === 0 ? 0 : jaccard(a, b))));
 }
 
 export class LexicalConsensus implements ConsensusStrategy {
@@ -42,10 +51,11 @@ export class LexicalConsensus implements ConsensusStrategy {
 
   findConsensus(responses: readonly GenerateResponse[], context: ConsensusContext): ConsensusDecision {
     if (responses.length === 0) throw new Error('consensus needs at least one response');
-    if (responses.length === 1) return { chosenIndex: 0, confidence: 1, agreement: 1, dissenting: [] };
-    const m = similarityMatrix(responses.map((r) => r.content));
+    const contents = responses.map((r) => r.content);
+    const conflicts = conflictMatrix(contents);
+    const m = similarityMatrix(contents).map((row, i) => row.map((s, j) => (conflicts[i]![j] ? 0 : s)));
     const n = responses.length;
-    const closeness = m.map((row, i) => row.reduce((sum, s, j) => (i === j ? sum : sum + s), 0) / (n - 1));
+    const closeness = m.map((row, i) => (n === 1 ? 1 : row.reduce((sum, s, j) => (i === j ? sum : sum + s), 0) / (n - 1)));
     let chosenIndex = 0;
     closeness.forEach((c, i) => {
       if (c > (closeness[chosenIndex] ?? -1)) chosenIndex = i;
@@ -55,7 +65,9 @@ export class LexicalConsensus implements ConsensusStrategy {
     // Confidence: the share of all responses that side with the chosen one (itself included).
     const confidence = (n - dissenting.length) / n;
     const agreement = pairwiseMean(m);
-    return { chosenIndex, confidence: round(confidence), agreement: round(agreement), dissenting };
+    const support = n - dissenting.length;
+    const details: LexicalDetails = { strategy: 'lexical', matrix: m.map((r) => r.map(round)), closeness: closeness.map(round), support };
+    return { chosenIndex, confidence: round(confidence), agreement: round(agreement), dissenting, thresholdMet: 2 * support > n, details };
   }
 
   calculateConfidence(responses: readonly GenerateResponse[]): number {

@@ -31,6 +31,17 @@ export interface ConsensusDecision {
   details?: ConsensusDetails;
 }
 
+/** Lexical: the word-overlap (Jaccard) matrix and the medoid's support. */
+export interface LexicalDetails {
+  strategy: 'lexical';
+  /** Jaccard similarities of the word sets, rounded to 3 decimals; ones on the diagonal. */
+  matrix: number[][];
+  /** Mean similarity of each response to the others. */
+  closeness: number[];
+  /** Responses (the chosen one included) within the threshold of the chosen one. */
+  support: number;
+}
+
 /** Similarity: the cosine matrix of the responses' embeddings and the medoid's support. */
 export interface SimilarityDetails {
   strategy: 'similarity';
@@ -74,7 +85,22 @@ export interface ConfidenceDetails {
   source: 'provider' | 'estimate';
 }
 
-export type ConsensusDetails = SimilarityDetails | VotingDetails | ConfidenceDetails;
+/** Judge: which candidate the judge model chose, its ranking and reasons. Indexes are 0-based (the judge saw them numbered from 1). */
+export interface JudgeDetails {
+  strategy: 'judge';
+  judge: { provider: string; model: string };
+  /** The judge's choice (= `chosenIndex`). */
+  choice: number;
+  /** Every response, best first, as the judge ranked them. */
+  ranking: number[];
+  reasons: string;
+  /** Responses (the chosen one included) that give the chosen answer (`agreement.ts`). */
+  support: number;
+  /** The judge call's usage, for cost accounting. */
+  usage: { tokensIn: number; tokensOut: number; latencyMs: number };
+}
+
+export type ConsensusDetails = LexicalDetails | SimilarityDetails | VotingDetails | ConfidenceDetails | JudgeDetails;
 
 export interface ConsensusStrategy {
   readonly name: string;

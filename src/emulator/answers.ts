@@ -38,6 +38,8 @@ export function approxTokens(text: string): number {
 }
 
 export function emulatedAnswer({ model, prompt, accuracy = DEFAULT_ACCURACY, force }: AnswerOptions): EmulatedAnswer {
+  const verdict = emulatedJudgement({ model, prompt, accuracy, ...(force === undefined ? {} : { force }) });
+  if (verdict !== null) return verdict;
   const { correct: right, wrong } = claimsFor(prompt);
   const correct = force ? force === 'correct' : unitHash('accuracy', model, prompt) < accuracy;
   const claim = correct ? right : (wrong[Math.floor(unitHash('wrong', model, prompt) * wrong.length)] ?? right);
@@ -161,4 +163,42 @@ function formatNumber(value: number): string {
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Judging (the `judge` consensus strategy, src/consensus/judge.ts)
+
+const JUDGE_QUESTION = /<question>([\s\S]*?)<\/question>/;
+const JUDGE_CANDIDATE = /<candidate n="(\d+)">([\s\S]*?)<\/candidate>/g;
+
+/**
+ * The emulator as a judge: for a prompt in the judge strategy's format (a `<question>`, numbered
+ * `<candidate n="k">` blocks and a request for `{"choice", "ranking", "reasons"}` JSON) it answers
+ * with that JSON, deterministically. A candidate is correct when it states the question's correct
+ * claim (`claimsFor`). With probability `accuracy` (stable per model and prompt) the judge chooses
+ * the first correct candidate, otherwise the first wrong one (when there is none, the first
+ * candidate); the ranking puts the choice first, then the candidates as right as it, then the
+ * rest. `correct` says whether the chosen candidate is correct. Any other prompt: null.
+ */
+export function emulatedJudgement({ model, prompt, accuracy = DEFAULT_ACCURACY, force }: AnswerOptions): EmulatedAnswer | null {
+  const question = JUDGE_QUESTION.exec(prompt)?.[1]?.trim();
+  if (question === undefined || !prompt.includes('"choice"')) return null;
+  const candidates = [...prompt.matchAll(JUDGE_CANDIDATE)].map((m) => ({ n: Number(m[1]), text: (m[2] ?? '').toLowerCase() }));
+  if (candidates.length === 0) return null;
+  const claim = claimsFor(question).correct.toLowerCase();
+  const states = (text: string): boolean => {
+    const at = text.indexOf(claim);
+    return at >= 0 && !/\d/.test(text.charAt(at + claim.length));
+  };
+  const rated = candidates.map((c) => ({ ...c, right: states(c.text) }));
+  const judgesWell = force ? force === 'correct' : unitHash('judge', model, prompt) < accuracy;
+  const chosen = rated.find((c) => c.right === judgesWell) ?? rated[0]!;
+  const ranking = [chosen, ...rated.filter((c) => c !== chosen && c.right === chosen.right), ...rated.filter((c) => c.right !== chosen.right)].map((c) => c.n);
+  const reasons = chosen.right ? `Candidate ${chosen.n} states that ${claim}, which is correct.` : `Candidate ${chosen.n} reads as the most convincing.`;
+  const h = unitHash('confidence', model, prompt);
+  return {
+    text: `[emulator:${model}] ${JSON.stringify({ choice: chosen.n, ranking, reasons })}`,
+    correct: chosen.right,
+    confidence: Number((chosen.right ? 0.8 + 0.15 * h : 0.45 + 0.25 * h).toFixed(3)),
+  };
 }

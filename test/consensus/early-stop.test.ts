@@ -69,7 +69,7 @@ describe('canStopEarly with clusters (similarity, lexical): a strict majority of
     expect(canStopEarly(decideBySimilarity(apart, 0.8), 2, 3)).toBe(false);
   });
 
-  it('lexical (no details): support = answered - dissenting', () => {
+  it('lexical: support = the responses within the threshold of the chosen one', () => {
     const d = new LexicalConsensus().findConsensus([response('a', 'Paris is the capital.'), response('b', 'Paris is the capital.')], { ...ctx, threshold: 0.25 });
     expect(canStopEarly(d, 2, 3)).toBe(true);
     expect(canStopEarly(d, 2, 5)).toBe(false);

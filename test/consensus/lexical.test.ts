@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConsensusRegistry, LEXICAL_DEFAULT_THRESHOLD, LexicalConsensus } from '../../src/consensus';
+import { defaultConsensusRegistry, LEXICAL_DEFAULT_THRESHOLD, LexicalConsensus, type LexicalDetails } from '../../src/consensus';
 import type { GenerateResponse } from '../../src/types';
 
 function response(provider: string, content: string): GenerateResponse {
@@ -42,8 +42,34 @@ describe('LexicalConsensus', () => {
       ],
       ctx,
     );
-    expect(d.chosenIndex).toBe(2);
+    expect([1, 2]).toContain(d.chosenIndex);
     expect(d.dissenting).toEqual([0]);
+    // The two 391s score 0 against the 401, however close the wording.
+    expect((d.details as LexicalDetails).matrix[0]).toEqual([1, 0, 0]);
+    expect(d.thresholdMet).toBe(true);
+  });
+
+  it('an empty response agrees with nobody, another empty one included', () => {
+    const d = strategy.findConsensus([response('a', ''), response('b', 'Paris is the capital.'), response('c', 'Paris is the capital.')], ctx);
+    expect(d).toMatchObject({ chosenIndex: 1, dissenting: [0], thresholdMet: true });
+    const empty = strategy.findConsensus([response('a', ''), response('b', '  ')], ctx);
+    expect(empty).toMatchObject({ dissenting: [1], thresholdMet: false });
+  });
+
+  it('records the overlap matrix and the support of the chosen answer', () => {
+    const d = strategy.findConsensus([response('a', 'alpha beta'), response('b', 'alpha beta'), response('c', 'gamma delta')], ctx);
+    expect(d.details).toEqual({
+      strategy: 'lexical',
+      matrix: [
+        [1, 1, 0],
+        [1, 1, 0],
+        [0, 0, 1],
+      ],
+      closeness: [0.5, 0.5, 0],
+      support: 2,
+    } satisfies LexicalDetails);
+    expect(d.thresholdMet).toBe(true);
+    expect(strategy.findConsensus([response('a', 'x')], ctx)).toMatchObject({ chosenIndex: 0, confidence: 1, thresholdMet: true, details: { support: 1 } });
   });
 
   it('ignores bracketed tags such as emulator markers when comparing', () => {
