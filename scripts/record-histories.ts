@@ -1,7 +1,8 @@
 /**
  * Record workflow histories from real runs (real worker, emulator, SQLite) into
  * test/histories/, for the replay test. Run with `npm run record-histories` after a change to
- * workflow code that is meant to be compatible; never edit the JSON by hand.
+ * workflow code that is meant to be compatible; never edit the JSON by hand. Files are named
+ * v<N>-<case>: histories of earlier workflow versions stay, so old runs keep replaying.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,17 +18,23 @@ const cases: { name: string; request: OrchestrateRequest }[] = [
     request: { prompt: 'Name a primary color. [[emulate@claude-haiku-4-5:401]]', taskType: 'question_answering', userId: 'recorder', providers: ['anthropic', 'google'], minProviders: 1 },
   },
   { name: 'insufficient-responses', request: { prompt: 'Hello [[emulate:401]]', taskType: 'question_answering', userId: 'recorder', providers: ['anthropic'] } },
+  {
+    name: 'early-stop-cancels-straggler',
+    request: { prompt: 'What is 12 * 12? [[emulate@gemini-2.0-flash:latency=4000]]', taskType: 'question_answering', userId: 'recorder', requireConsensus: true },
+  },
+  { name: 'performance-based-route', request: { prompt: 'Name a planet.', taskType: 'question_answering', userId: 'recorder', requireConsensus: false } },
 ];
 
 async function main(): Promise<void> {
-  const stack = await startStack({ label: 'recorder' });
+  // performance_based: the recorded plans carry a routing decision.
+  const stack = await startStack({ label: 'recorder', configure: (c) => ({ ...c, routing: { ...c.routing, default_strategy: 'performance_based' } }) });
   try {
     for (const c of cases) {
       const { workflowId } = await stack.client.start({ ...c.request, requestId: `history-${c.name}-${Date.now()}` });
       await stack.client.getResult(workflowId).catch(() => undefined);
       // The Temporal CLI writes the standard JSON history format every SDK's replayer reads.
       const json = execFileSync(process.env['TEMPORAL_CLI'] ?? 'temporal', ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.temporal.address, '--output', 'json'], { encoding: 'utf8' });
-      const file = join(__dirname, '..', 'test', 'histories', `${c.name}.json`);
+      const file = join(__dirname, '..', 'test', 'histories', `v2-${c.name}.json`);
       writeFileSync(file, json.endsWith('\n') ? json : `${json}\n`);
       const events = (JSON.parse(json) as { events?: unknown[] }).events?.length ?? 0;
       console.log(`recorded ${workflowId} -> ${file} (${events} events)`);

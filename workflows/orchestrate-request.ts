@@ -84,7 +84,7 @@ function describeFailure(err: unknown, maxAttempts: number): { errorType: string
 export async function orchestrateRequest(request: OrchestrateRequest): Promise<OrchestrationResult> {
   const startedAt = Date.now();
 
-  const plan = await compute.planRequest({ request });
+  const plan = withDefaults(await compute.planRequest({ request }));
   upsertSearchAttributes([{ key: SearchAttributes.complexity, value: plan.complexity }]);
 
   const fan = new FanOut(request, plan);
@@ -149,6 +149,26 @@ export async function orchestrateRequest(request: OrchestrateRequest): Promise<O
   await database.persistInteraction(record(request, plan, finalOutcomes, startedAt, fan, { status: 'completed', ...outcome }));
   upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'completed' }]);
   return result;
+}
+
+/**
+ * Plans recorded before early stop and escalation existed have no `consensus` section: they run
+ * (and replay) as they did then, with neither. Recorded histories in test/histories/v1-* prove it.
+ */
+function withDefaults(plan: RoutePlan): RoutePlan {
+  const recorded = plan as Partial<RoutePlan> & Omit<RoutePlan, 'consensus' | 'routingDecision'>;
+  return {
+    ...plan,
+    routingDecision: recorded.routingDecision ?? null,
+    consensus: recorded.consensus ?? {
+      strategy: plan.consensusStrategy,
+      earlyStop: false,
+      agreementThreshold: 0,
+      escalation: [],
+      maxProviders: plan.targets.length + plan.fallbacks.length,
+      onLowConfidence: 'flag',
+    },
+  };
 }
 
 type Succeeded = ProviderCallOutcome & { response: CallProviderResult['response'] };

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/config/env';
 import { loadConfig, parseConfig } from '../../src/config/load';
 import { ConfigError } from '../../src/errors';
-import { expectConfigError, repoConfig, testConfig } from '../helpers/config';
+import { repoConfig, testConfig } from '../helpers/config';
+import { expectConfigError } from '../helpers/expect-config-error';
 
 describe('config.yaml', () => {
   it('the repository config loads and is complete', () => {

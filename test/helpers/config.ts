@@ -1,8 +1,6 @@
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load';
 import type { Config, ConfigInput } from '../../src/config/schema';
-import { ConfigError } from '../../src/errors';
-import { expect } from 'vitest';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -28,15 +26,4 @@ export function testConfig(overrides: Partial<ConfigInput> = {}): Config {
     routing: { default_providers: ['openai', 'anthropic', 'google'] },
     ...overrides,
   });
-}
-
-/** Run `fn`, expect it to throw a ConfigError, and return that error for further checks. */
-export function expectConfigError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
 }

@@ -3,7 +3,7 @@ import { parseConfig } from '../../src/config/load';
 import type { Config, ConfigInput } from '../../src/config/schema';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server';
 import { ProviderCallError } from '../../src/providers/errors';
-import { expectConfigError } from '../helpers/config';
+import { expectConfigError } from '../helpers/expect-config-error';
 import { buildConnectors } from '../../src/providers/registry';
 
 const KEYS = {
