@@ -12,14 +12,23 @@
  *    the first two embedded while waiting for the third. Target: p50 < 80 ms.
  * 4. Early stop (simulated provider latencies): how often voting stops before the last response,
  *    the latency saved, and that the decision never differs from waiting for all.
+ * 5. The embedding cache in the database (a scratch SQLite file): sentences/s computing and writing
+ *    back (cold), then a new model instance with an empty memory cache reading them back (warm from
+ *    the database), against the in-memory cache; and the consensus latency of (3) with the
+ *    database cache behind the model (the last response's vector is written back before answering).
  *
  * Ends with one line holding a JSON object of all figures and targets.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { percentile, round } from './stats';
 import {
   type ConsensusStrategy,
   ConfidenceConsensus,
   canStopEarly,
+  createPrismaEmbeddingCache,
+  type EmbeddingCache,
   EmbeddingModel,
   extractAnswer,
   LEXICAL_DEFAULT_THRESHOLD,
@@ -28,6 +37,8 @@ import {
   VotingConsensus,
 } from '../src/consensus';
 import { arithmetic, emulatedAnswer } from '../src/emulator/answers';
+import { createPrismaClient } from '../src/memory/client';
+import { applyMigrations } from '../src/memory/migrate';
 import type { GenerateResponse } from '../src/types';
 import { seededRandom } from '../src/routing/bandit';
 
@@ -168,13 +179,13 @@ function response(content: string, provider: string): GenerateResponse {
 }
 
 /** Latency added after the last of three ~200-token responses. */
-async function consensusLatency(model: EmbeddingModel): Promise<{ prepared: number[]; unprepared: number[] }> {
+async function consensusLatency(model: EmbeddingModel, seed = 0): Promise<{ prepared: number[]; unprepared: number[] }> {
   const strategy = new SimilarityConsensus({ model });
   const ctx = { taskType: 'benchmark', prompt: 'Explain the design.', threshold: SIMILARITY_THRESHOLD };
   const prepared: number[] = [];
   const unprepared: number[] = [];
   for (let trial = -3; trial < LATENCY_TRIALS; trial++) {
-    const [a, b, c] = [0, 1, 2].map((k) => response(textOfTokens(model, 200, 1000 + trial * 10 + k), `p${k}`)) as [GenerateResponse, GenerateResponse, GenerateResponse];
+    const [a, b, c] = [0, 1, 2].map((k) => response(textOfTokens(model, 200, seed + 1000 + trial * 10 + k), `p${k}`)) as [GenerateResponse, GenerateResponse, GenerateResponse];
     // The first two arrive while the third provider is still running: embed them then.
     await strategy.prepare([a]);
     await strategy.prepare([b]);
@@ -183,12 +194,52 @@ async function consensusLatency(model: EmbeddingModel): Promise<{ prepared: numb
     const elapsed = performance.now() - started;
     if (trial >= 0) prepared.push(elapsed);
     // For comparison: all three embedded only after the last one arrived.
-    const [x, y, z] = [0, 1, 2].map((k) => response(textOfTokens(model, 200, 5000 + trial * 10 + k), `q${k}`));
+    const [x, y, z] = [0, 1, 2].map((k) => response(textOfTokens(model, 200, seed + 5000 + trial * 10 + k), `q${k}`));
     const started2 = performance.now();
     await strategy.findConsensus([x!, y!, z!], ctx);
     if (trial >= 0) unprepared.push(performance.now() - started2);
   }
   return { prepared, unprepared };
+}
+
+/** Sentences/s of one `embed` call over all texts. */
+async function rate(model: EmbeddingModel, texts: string[]): Promise<number> {
+  const started = performance.now();
+  await model.embed(texts);
+  return texts.length / ((performance.now() - started) / 1000);
+}
+
+/**
+ * The database embedding cache on a scratch SQLite file: cold (compute and write back), warm from
+ * the database (a new model instance, empty memory cache), warm from memory; and consensus latency
+ * with the database cache behind the model.
+ */
+async function databaseCache(short: string[], long: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-embeddings-'));
+  const url = `file:${join(dir, 'bench.db')}`;
+  await applyMigrations(url);
+  const client = createPrismaClient(url);
+  try {
+    const cache: EmbeddingCache = createPrismaEmbeddingCache({ client, provider: 'sqlite' });
+    const figures = async (texts: string[]) => {
+      const cold = await EmbeddingModel.load({ persistentCache: cache });
+      await cold.embed(['warm the runtime up']);
+      const coldRate = await rate(cold, texts);
+      const memoryRate = await rate(cold, texts);
+      const warm = await EmbeddingModel.load({ persistentCache: cache });
+      const warmRate = await rate(warm, texts);
+      if (warm.statistics().computed !== 0) throw new Error(`warm-from-database run computed ${warm.statistics().computed} vectors: the database cache missed`);
+      return { coldSentencesPerS: coldRate, warmFromDbSentencesPerS: warmRate, memorySentencesPerS: memoryRate };
+    };
+    const shortFigures = await figures(short);
+    const longFigures = await figures(long);
+    const latencyModel = await EmbeddingModel.load({ persistentCache: cache });
+    const latency = await consensusLatency(latencyModel, 70_000);
+    return { short: shortFigures, long: longFigures, latencyP50: percentile(latency.prepared, 50), rows: await client.embeddingCache.count() };
+  } finally {
+    await client.$disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Simulated early stop: providers answer after log-normal latencies (median 1.2 s). */
@@ -296,6 +347,21 @@ async function main(): Promise<void> {
   console.log(`  first two embedded while waiting: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms`);
   console.log(`  all three embedded at the end:    p50 ${cold50.toFixed(1)} ms (for comparison)\n`);
 
+  const db = await databaseCache(
+    short.map((t) => `${t} [db]`),
+    long.map((t) => `${t} db`),
+  );
+  console.log(`Embedding cache in the database (SQLite, ${db.rows} rows; new model instance = empty memory cache):`);
+  for (const [label, f] of [
+    ['short answers', db.short],
+    ['200-token texts', db.long],
+  ] as const) {
+    console.log(
+      `  ${label.padEnd(16)} cold (compute + write) ${f.coldSentencesPerS.toFixed(0)}/s; warm from the database ${f.warmFromDbSentencesPerS.toFixed(0)}/s (${(f.warmFromDbSentencesPerS / f.coldSentencesPerS).toFixed(0)}x); from memory ${f.memorySentencesPerS.toFixed(0)}/s`,
+    );
+  }
+  console.log(`  consensus latency of (3) with the database cache behind the model: p50 ${db.latencyP50.toFixed(1)} ms\n`);
+
   const stop = earlyStop(questions);
   console.log('Early stop (voting, 3 providers, simulated log-normal latencies, median 1.2 s):');
   console.log(`  stopped before the last response: ${pct(stop.stopRate)}; latency saved: mean ${stop.savedMeanMs.toFixed(0)} ms per request, p50 ${stop.savedP50WhenStoppedMs.toFixed(0)} ms when stopped`);
@@ -317,7 +383,15 @@ async function main(): Promise<void> {
         longSentencesPerS: round(longRate.sentencesPerS),
         longTokensPerS: round(longRate.tokensPerS),
       },
-      latencyMs: { p50: round(p50), p95: round(p95), allAtEndP50: round(cold50) },
+      latencyMs: { p50: round(p50), p95: round(p95), allAtEndP50: round(cold50), withDbCacheP50: round(db.latencyP50) },
+      dbCache: {
+        shortColdSentencesPerS: round(db.short.coldSentencesPerS),
+        shortWarmFromDbSentencesPerS: round(db.short.warmFromDbSentencesPerS),
+        shortMemorySentencesPerS: round(db.short.memorySentencesPerS),
+        longColdSentencesPerS: round(db.long.coldSentencesPerS),
+        longWarmFromDbSentencesPerS: round(db.long.warmFromDbSentencesPerS),
+        longMemorySentencesPerS: round(db.long.memorySentencesPerS),
+      },
       earlyStop: { stopRate: round(stop.stopRate, 4), savedMeanMs: round(stop.savedMeanMs), savedP50WhenStoppedMs: round(stop.savedP50WhenStoppedMs), sameDecisionRate: round(stop.sameDecisionRate, 4) },
       targets: {
         votingAccuracy: { target: TARGETS.votingAccuracy, value: round(results['voting']!, 4), met: votingMet },
