@@ -1,0 +1,227 @@
+/**
+ * Exact-match response cache. The key is a SHA-256 over everything that decides the answer:
+ * the normalized prompt (trimmed, whitespace runs collapsed), the system prompt, temperature,
+ * max tokens, task type, the route (sorted `provider:model` list) and the consensus strategy.
+ *
+ * Two stores behind one interface: the database (`ResponseCache` table, the default) and Redis
+ * (when `REDIS_URL` is set), where entries expire by Redis's own TTL.
+ */
+import { createHash } from 'node:crypto';
+import { createClient } from 'redis';
+import { z } from 'zod';
+import { redactDatabaseUrl } from '../memory/database-url';
+import { guarded, isUniqueViolation, type ResilienceDatabase } from './db';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export const JsonValueSchema: z.ZodType<JsonValue> = z.json();
+
+export interface ResponseCacheKeyInput {
+  prompt: string;
+  systemPrompt?: string | null | undefined;
+  temperature?: number | null | undefined;
+  maxTokens?: number | null | undefined;
+  taskType: string;
+  /** `provider:model` of every target the request fans out to (order does not matter). */
+  route: readonly string[];
+  consensusStrategy: string;
+}
+
+/** Trim and collapse every whitespace run to one space. */
+export function normalizePrompt(text: string): string {
+  return text.trim().replace(/\s+/g, ' ');
+}
+
+/** Bumped whenever what goes into the key changes, so old entries are never read with a new meaning. */
+const KEY_VERSION = 'v1';
+
+export function responseCacheKey(input: ResponseCacheKeyInput): string {
+  const material = JSON.stringify([
+    KEY_VERSION,
+    normalizePrompt(input.prompt),
+    input.systemPrompt === undefined || input.systemPrompt === null ? null : normalizePrompt(input.systemPrompt),
+    input.temperature ?? null,
+    input.maxTokens ?? null,
+    input.taskType,
+    [...new Set(input.route)].sort(),
+    input.consensusStrategy,
+  ]);
+  return createHash('sha256').update(material).digest('hex');
+}
+
+export interface CacheEntry {
+  value: JsonValue;
+  expiresAt: Date;
+}
+
+export interface ResponseCacheStore {
+  readonly kind: 'database' | 'redis';
+  /** The live entry, or null when there is none or it has expired. */
+  get(key: string, now?: Date): Promise<CacheEntry | null>;
+  /** Store (or replace) an entry for `ttlMs` milliseconds. */
+  set(key: string, value: JsonValue, ttlMs: number, now?: Date): Promise<void>;
+  /** Delete expired entries; returns how many (Redis expires its own: 0). */
+  deleteExpired(now?: Date): Promise<number>;
+  close(): Promise<void>;
+}
+
+function checkTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs < 1) throw new RangeError('ttlMs must be a positive number of milliseconds');
+}
+
+/** The database store. Reads of an expired entry miss (and delete it); hits are counted. */
+export function createPrismaCacheStore(database: ResilienceDatabase): ResponseCacheStore {
+  const { db, guard } = guarded(database);
+
+  async function upsert(key: string, value: JsonValue, expiresAt: Date, now: Date): Promise<void> {
+    const json = value as NonNullable<JsonValue>;
+    await db.responseCache.upsert({
+      where: { key },
+      create: { key, value: json, expiresAt, createdAt: now },
+      update: { value: json, expiresAt, createdAt: now, hits: 0 },
+    });
+  }
+
+  return {
+    kind: 'database',
+
+    get: (key, now = new Date()) =>
+      guard('read the response cache', async () => {
+        const row = await db.responseCache.findUnique({ where: { key } });
+        if (!row) return null;
+        if (row.expiresAt.getTime() <= now.getTime()) {
+          await db.responseCache.deleteMany({ where: { key, expiresAt: { lte: now } } });
+          return null;
+        }
+        await db.responseCache.updateMany({ where: { key }, data: { hits: { increment: 1 } } });
+        return { value: JsonValueSchema.parse(row.value), expiresAt: row.expiresAt };
+      }),
+
+    set: (key, value, ttlMs, now = new Date()) =>
+      guard('write the response cache', async () => {
+        checkTtl(ttlMs);
+        // null cannot be stored in a JSON column without Prisma's special marker; a null answer is not worth caching.
+        if (value === null) throw new TypeError('a cached value must not be null');
+        const stored = JsonValueSchema.parse(value);
+        const expiresAt = new Date(now.getTime() + ttlMs);
+        try {
+          await upsert(key, stored, expiresAt, now);
+        } catch (error) {
+          // Two writers created the same key at once: the second now updates it.
+          if (!isUniqueViolation(error)) throw error;
+          await upsert(key, stored, expiresAt, now);
+        }
+      }),
+
+    deleteExpired: (now = new Date()) =>
+      guard('clean up the response cache', async () => (await db.responseCache.deleteMany({ where: { expiresAt: { lte: now } } })).count),
+
+    close: () => Promise.resolve(),
+  };
+}
+
+export interface RedisCacheStoreOptions {
+  url: string;
+  /** Prefix of every key this store writes. Default `llm-orchestrator:response-cache:`. */
+  keyPrefix?: string;
+  /** How long an operation waits for a connection before failing. Default 2000 ms. */
+  connectTimeoutMs?: number;
+}
+
+/** Redis is unreachable or answered with an error; callers treat the cache as missing. */
+export class ResponseCacheUnavailable extends Error {
+  override readonly name = 'ResponseCacheUnavailable';
+}
+
+const StoredEntrySchema = z.object({ v: JsonValueSchema });
+
+/**
+ * The Redis store: `SET key value PX ttl`, so Redis expires entries itself. The client connects
+ * on first use and reconnects in the background; while it is not connected, operations fail at
+ * once (no offline queue) with ResponseCacheUnavailable instead of waiting.
+ */
+export function createRedisCacheStore(options: RedisCacheStoreOptions): ResponseCacheStore {
+  const prefix = options.keyPrefix ?? 'llm-orchestrator:response-cache:';
+  const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+  const where = redactDatabaseUrl(options.url);
+  let lastError: string | null = null;
+  const client = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
+  });
+  // Without a listener an 'error' event would crash the process; remember it for the next failure's message.
+  client.on('error', (error: unknown) => {
+    lastError = error instanceof Error ? error.message : String(error);
+  });
+  let connecting: Promise<unknown> | null = null;
+  let closed = false;
+
+  async function ready(): Promise<void> {
+    if (closed) throw new ResponseCacheUnavailable(`the Redis response cache at ${where} is closed`);
+    if (client.isReady) return;
+    if (!client.isOpen && connecting === null) {
+      connecting = client.connect().catch((error: unknown) => {
+        lastError = error instanceof Error ? error.message : String(error);
+        connecting = null;
+      });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, connectTimeoutMs);
+    });
+    await Promise.race([connecting ?? Promise.resolve(), timeout]);
+    clearTimeout(timer);
+    if (!client.isReady) {
+      throw new ResponseCacheUnavailable(`the Redis response cache at ${where} is unreachable${lastError ? `: ${lastError}` : ''}`);
+    }
+  }
+
+  async function run<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    await ready();
+    try {
+      return await fn();
+    } catch (error) {
+      throw new ResponseCacheUnavailable(`cannot ${action} at ${where}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  return {
+    kind: 'redis',
+
+    get: (key) =>
+      run('read the response cache', async () => {
+        const [raw, ttl] = await client.multi().get(prefix + key).pTTL(prefix + key).exec();
+        if (typeof raw !== 'string' || typeof ttl !== 'number' || ttl === -2) return null;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(raw);
+        } catch {
+          return null; // not written by this store: a miss, overwritten by the next set
+        }
+        const entry = StoredEntrySchema.safeParse(parsed);
+        if (!entry.success) return null;
+        return { value: entry.data.v, expiresAt: new Date(Date.now() + Math.max(ttl, 0)) };
+      }),
+
+    set: (key, value, ttlMs) =>
+      run('write the response cache', async () => {
+        checkTtl(ttlMs);
+        const stored = JsonValueSchema.parse(value);
+        await client.set(prefix + key, JSON.stringify({ v: stored }), { expiration: { type: 'PX', value: Math.ceil(ttlMs) } });
+      }),
+
+    deleteExpired: () => Promise.resolve(0),
+
+    async close() {
+      closed = true;
+      if (client.isOpen) await client.close();
+      else if (connecting !== null) client.destroy();
+    },
+  };
+}
+
+/** Redis when `redisUrl` is set, else the database. */
+export function createResponseCacheStore(options: { database: ResilienceDatabase; redisUrl?: string | undefined }): ResponseCacheStore {
+  return options.redisUrl ? createRedisCacheStore({ url: options.redisUrl }) : createPrismaCacheStore(options.database);
+}
