@@ -15,7 +15,7 @@
  * 5. The embedding cache in the database (a scratch SQLite file): sentences/s computing and writing
  *    back (cold), then a new model instance with an empty memory cache reading them back (warm from
  *    the database), against the in-memory cache; and the consensus latency of (3) with the
- *    database cache behind the model (the last response's vector is written back before answering).
+ *    database cache behind the model (read before computing; written back in the background).
  *
  * Ends with one line holding a JSON object of all figures and targets.
  */
@@ -235,6 +235,7 @@ async function databaseCache(short: string[], long: string[]) {
     const longFigures = await figures(long);
     const latencyModel = await EmbeddingModel.load({ persistentCache: cache });
     const latency = await consensusLatency(latencyModel, 70_000);
+    await latencyModel.flushWrites(); // similarity writes new vectors back in the background
     return { short: shortFigures, long: longFigures, latencyP50: percentile(latency.prepared, 50), rows: await client.embeddingCache.count() };
   } finally {
     await client.$disconnect();

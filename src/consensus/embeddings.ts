@@ -42,6 +42,16 @@ export interface EmbeddingCacheEntry {
   vector: Float32Array;
 }
 
+export interface EmbedOptions {
+  /**
+   * When computed vectors are written to the persistent cache: `wait` (default) returns after the
+   * write; `background` returns as soon as the vectors exist (they are in memory already), for
+   * callers on the latency path, e.g. consensus after the last response. `flushWrites` waits for
+   * background writes.
+   */
+  persist?: 'wait' | 'background';
+}
+
 /** What one `embedWithReport` call did, counted over its distinct texts. */
 export interface EmbedReport {
   /** One vector per text, in order (as `embed` returns them). */
@@ -120,6 +130,7 @@ export class EmbeddingModel {
   readonly modelDir: string;
   private readonly lru = new Map<string, Float32Array>();
   private readonly pending = new Map<string, Promise<Float32Array>>();
+  private readonly writes = new Set<Promise<void>>();
   private readonly batchSize: number;
   private readonly cacheSize: number;
   private readonly persistentCache: EmbeddingCache | undefined;
@@ -199,12 +210,12 @@ export class EmbeddingModel {
   }
 
   /** One L2-normalised 384-dimensional vector per text, in order. */
-  async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    return (await this.embedWithReport(texts)).vectors;
+  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return (await this.embedWithReport(texts, options)).vectors;
   }
 
   /** `embed`, also saying how many distinct texts came from a cache and how many were computed. */
-  async embedWithReport(texts: readonly string[]): Promise<EmbedReport> {
+  async embedWithReport(texts: readonly string[], options: EmbedOptions = {}): Promise<EmbedReport> {
     const keys = texts.map(embeddingKey);
     const found = new Map<string, Float32Array>();
     const waits: Promise<void>[] = [];
@@ -227,7 +238,7 @@ export class EmbeddingModel {
 
     let computedHere = 0;
     if (toCompute.size > 0) {
-      const computed = this.computeMissing(toCompute);
+      const computed = this.computeMissing(toCompute, options.persist ?? 'wait');
       for (const key of toCompute.keys()) {
         const p = computed.then((r) => r.vectors.get(key)!);
         this.pending.set(key, p);
@@ -251,7 +262,12 @@ export class EmbeddingModel {
   }
 
   /** Persistent cache, then the model, for texts missing from memory; fills both caches. */
-  private async computeMissing(texts: Map<string, string>): Promise<{ vectors: Map<string, Float32Array>; computed: number }> {
+  /** Waits for the persistent-cache writes started with `persist: 'background'` (tests, shutdown). */
+  async flushWrites(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all([...this.writes]);
+  }
+
+  private async computeMissing(texts: Map<string, string>, persist: 'wait' | 'background'): Promise<{ vectors: Map<string, Float32Array>; computed: number }> {
     const out = new Map<string, Float32Array>();
     const cache = this.persistentCache;
     if (cache) {
@@ -286,10 +302,14 @@ export class EmbeddingModel {
       });
     }
     if (cache) {
-      try {
-        await cache.setMany(items.map((item) => ({ hash: item.key, vector: out.get(item.key)! })));
-      } catch {
+      const write = cache.setMany(items.map((item) => ({ hash: item.key, vector: out.get(item.key)! }))).catch(() => {
         this.stats.cacheErrors++;
+      });
+      if (persist === 'wait') {
+        await write;
+      } else {
+        this.writes.add(write);
+        void write.finally(() => this.writes.delete(write));
       }
     }
     return { vectors: out, computed: items.length };

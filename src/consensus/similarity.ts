@@ -61,7 +61,11 @@ export class SimilarityConsensus implements ConsensusStrategy {
   async findConsensus(responses: readonly GenerateResponse[], context: ConsensusContext): Promise<ConsensusDecision> {
     if (responses.length === 0) throw new Error('consensus needs at least one response');
     const model = await this.model();
-    const vectors = await model.embed(responses.map((r) => comparableText(r.content)));
+    // On the latency path: the database write of a new vector need not hold up the answer.
+    const vectors = await model.embed(
+      responses.map((r) => comparableText(r.content)),
+      { persist: 'background' },
+    );
     return decideBySimilarity(cosineMatrix(vectors), context.threshold);
   }
 

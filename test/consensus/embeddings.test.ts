@@ -19,6 +19,7 @@ import {
   embeddingKey,
   lazyEmbeddingModel,
   MAX_SEQUENCE_TOKENS,
+  SimilarityConsensus,
 } from '../../src/consensus';
 import reference from './fixtures/minilm-reference.json';
 import { response } from './helpers';
@@ -124,6 +125,33 @@ describe('EmbeddingModel caches', () => {
     expect(second.statistics()).toMatchObject({ computed: 0, persistentHits: 2 });
     expect(report).toMatchObject({ cached: 2, computed: 0 });
     expect(report.vectors[0]).toEqual(v);
+  });
+
+  it('persist: background answers before the database write; wait (the default) after it; flushWrites waits', async () => {
+    const stored = new Map<string, Float32Array>();
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: EmbeddingCache = {
+      getMany: () => Promise.resolve(new Map()),
+      setMany: async (entries) => {
+        await gate;
+        for (const e of entries) stored.set(e.hash, e.vector);
+      },
+    };
+    const m = await EmbeddingModel.load({ persistentCache: slow });
+    // The similarity strategy embeds on the latency path in the background.
+    const decision = await new SimilarityConsensus({ model: m }).findConsensus([response('a', 'Background one.'), response('b', 'Background two.')], { taskType: 'qa', prompt: 'q', threshold: 0.8 });
+    expect(decision.chosenIndex).toBeGreaterThanOrEqual(0);
+    expect(stored.size).toBe(0);
+    let waited = false;
+    const waiting = m.embed(['Waited for.']).then(() => (waited = true));
+    let flushed = false;
+    const flushing = m.flushWrites().then(() => (flushed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect([waited, flushed]).toEqual([false, false]);
+    release();
+    await Promise.all([waiting, flushing]);
+    expect(stored.size).toBe(3);
   });
 
   it('embedWithReport counts distinct texts: computed here, or served from a cache', async () => {
