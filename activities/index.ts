@@ -9,7 +9,7 @@ import type { ConsensusDecision, ConsensusRegistry } from '../src/consensus/stra
 import { LEXICAL_DEFAULT_THRESHOLD } from '../src/consensus/lexical';
 import { InvalidRequest, OrchestratorError } from '../src/errors';
 import type { Logger } from '../src/logger';
-import type { InteractionRecord, MemoryStore } from '../src/memory/repository';
+import type { FeedbackInput, InteractionRecord, MemoryStore } from '../src/memory/repository';
 import { ProviderCallError } from '../src/providers/errors';
 import { callCostUsd } from '../src/providers/pricing';
 import type { ModelConnector } from '../src/providers/types';
@@ -180,6 +180,15 @@ export function createActivities(deps: ActivityDependencies) {
         return await strategy.findConsensus(input.responses, { taskType: input.taskType, prompt: input.prompt, threshold });
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, 'ConsensusError');
+      }
+    },
+
+    /** Store explicit feedback on an answer (idempotent by its id); InvalidRequest is final. */
+    async recordFeedback(input: FeedbackInput): Promise<{ id: string; interactionId: string }> {
+      try {
+        return await memory.recordFeedback(input);
+      } catch (err) {
+        throw toFailure(err);
       }
     },
 

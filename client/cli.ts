@@ -23,7 +23,7 @@ function intArg(name: string) {
 function floatArg(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
     return n;
   };
 }
@@ -125,6 +125,20 @@ export function buildCli(): Command {
         console.log(`${summary.workflowId}  ${summary.status}  task=${summary.taskType ?? '-'} user=${summary.userId ?? '-'} complexity=${summary.complexity ?? '-'}`);
         if (result) printResult(result, client.webUiUrl(workflowId), false);
         else console.log(`Web UI: ${client.webUiUrl(workflowId)}`);
+      });
+    });
+
+  program
+    .command('feedback')
+    .description("rate a finished request's answer (0 = wrong/useless .. 1 = right/great); routing learns from it")
+    .argument('<workflowId>')
+    .argument('<score>', 'a number in [0, 1]', floatArg('score'))
+    .option('--comment <text>', 'what was wrong or right')
+    .option('--source <who>', 'who rates, e.g. cli:alice', 'cli')
+    .action(async (workflowId: string, score: number, o: { comment?: string; source: string }) => {
+      await withClient(async (client) => {
+        const stored = await client.submitFeedback({ workflowId, score, source: o.source, ...(o.comment !== undefined && { comment: o.comment }) });
+        console.log(`feedback ${stored.id} recorded on ${workflowId} (score ${score})`);
       });
     });
 

@@ -15,12 +15,13 @@ import {
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { loadEnv, type Env } from '../src/config/env';
 import type { Config } from '../src/config/schema';
-import { SearchAttributes, TASK_QUEUE, requestWorkflowId } from '../src/constants';
+import { FEEDBACK_WORKFLOW_PREFIX, SearchAttributes, TASK_QUEUE, requestWorkflowId } from '../src/constants';
+import { FeedbackInputSchema } from '../src/memory/repository';
 import { InvalidRequest, isOrchestratorErrorCode, orchestratorErrorFrom, zodIssues } from '../src/errors';
 import { validateRequest } from '../src/routing/planner';
 import { clientConnectionOptions, webUiWorkflowUrl } from '../src/temporal/connection';
 import { OrchestrateRequestSchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
-import type { orchestrateRequest } from '../workflows';
+import type { orchestrateRequest, recordFeedbackWorkflow } from '../workflows';
 
 export interface OrchestratorClientOptions {
   client: Client;
@@ -142,6 +143,30 @@ export class OrchestratorClient {
       if (out.length >= (options.limit ?? 20)) break;
     }
     return out;
+  }
+
+  /**
+   * Rate a finished request's answer (score in [0, 1]). Stored by a small workflow through the
+   * worker; routing counts it as the answering provider's quality. InvalidRequest when the score
+   * is out of range or the request is unknown or failed.
+   */
+  async submitFeedback(input: { workflowId: string; score: number; comment?: string; source?: string }): Promise<{ id: string; interactionId: string }> {
+    const id = randomUUID();
+    const parsed = FeedbackInputSchema.safeParse({ ...input, id });
+    if (!parsed.success) {
+      const issues = zodIssues(parsed.error);
+      throw new InvalidRequest(`invalid feedback: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+    }
+    try {
+      return await this.client.workflow.execute<typeof recordFeedbackWorkflow>('recordFeedbackWorkflow', {
+        taskQueue: this.taskQueue,
+        workflowId: `${FEEDBACK_WORKFLOW_PREFIX}${id}`,
+        args: [{ ...parsed.data, id }],
+        staticSummary: `feedback ${parsed.data.score} on ${parsed.data.workflowId}`,
+      });
+    } catch (err) {
+      throw translateFailure(err);
+    }
   }
 
   webUiUrl(workflowId: string): string {

@@ -32,3 +32,6 @@ export const SEARCH_ATTRIBUTE_NAMES = Object.values(SearchAttributes).map((k) =>
 export function requestWorkflowId(requestId: string): string {
   return `${REQUEST_WORKFLOW_PREFIX}${requestId}`;
 }
+
+/** Feedback workflows: `feedback-<feedback id>`. */
+export const FEEDBACK_WORKFLOW_PREFIX = 'feedback-';

@@ -1,2 +1,3 @@
+export { recordFeedbackWorkflow } from './feedback';
 export { orchestrateRequest } from './orchestrate-request';
 export { routingPolicyWorkflow } from './routing-policy';

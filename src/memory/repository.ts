@@ -6,6 +6,7 @@
  * strings, and every write is safe to repeat: activities are retried.
  */
 import { z } from 'zod';
+import { InvalidRequest, zodIssues } from '../errors';
 import { ComplexitySchema, type Complexity } from '../types';
 import { createPrismaClient, type CreatePrismaClientOptions, type DatabaseClient } from './client';
 import { databaseConnectionError, isConnectionError, parseDatabaseUrl } from './database-url';
@@ -113,6 +114,19 @@ export interface PolicyVersionInput {
   reason: string;
 }
 
+export const FeedbackInputSchema = z
+  .object({
+    /** Idempotency key (a retried write finds the row it made); a new uuid when absent. */
+    id: z.uuid().optional(),
+    workflowId: z.string().min(1),
+    score: z.number().min(0, 'score must be in [0, 1]').max(1, 'score must be in [0, 1]'),
+    comment: z.string().max(4000).nullable().default(null),
+    /** Who gave it: 'cli:alice', 'sdk', 'app:<name>'. */
+    source: z.string().min(1).max(200).default('sdk'),
+  })
+  .strict();
+export type FeedbackInput = z.input<typeof FeedbackInputSchema>;
+
 export interface PolicyVersion {
   version: number;
   policy: unknown;
@@ -137,6 +151,11 @@ export interface MemoryStore {
    */
   ensurePolicyVersion(input: PolicyVersionInput): Promise<number>;
   latestPolicyVersion(): Promise<PolicyVersion | null>;
+  /**
+   * Explicit feedback on a finished interaction's answer (score in [0, 1]); it feeds the quality
+   * figures of routing. InvalidRequest when the score is out of range or no such interaction exists.
+   */
+  recordFeedback(input: FeedbackInput): Promise<{ id: string; interactionId: string }>;
   /** Resolves when the database answers; DatabaseConnectionError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -372,6 +391,25 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           if (!isUniqueViolation(error)) throw error;
           await write();
         }
+      }),
+
+    recordFeedback: (input) =>
+      guard('record feedback', async () => {
+        const parsed = FeedbackInputSchema.safeParse(input);
+        if (!parsed.success) {
+          const issues = zodIssues(parsed.error);
+          throw new InvalidRequest(`invalid feedback: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+        }
+        const { id, workflowId, score, comment, source } = parsed.data;
+        const interaction = await db.interaction.findUnique({ where: { workflowId }, select: { id: true, status: true } });
+        if (!interaction) throw new InvalidRequest(`no finished request with workflow id "${workflowId}"`, [{ path: 'workflowId', message: 'not found' }]);
+        if (interaction.status !== 'completed') throw new InvalidRequest(`request "${workflowId}" failed: there is no answer to rate`, [{ path: 'workflowId', message: 'request failed' }]);
+        if (id !== undefined) {
+          const existing = await db.feedback.findUnique({ where: { id }, select: { id: true } });
+          if (existing) return { id, interactionId: interaction.id };
+        }
+        const row = await db.feedback.create({ data: { ...(id !== undefined && { id }), interactionId: interaction.id, score, comment, source }, select: { id: true } });
+        return { id: row.id, interactionId: interaction.id };
       }),
 
     getInteraction: (workflowId) =>

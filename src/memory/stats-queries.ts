@@ -29,14 +29,23 @@ function versionFromRow(row: VersionRow): PolicyVersion {
 }
 
 /**
- * Quality of a call, from what the schema stores today: the interaction's consensus confidence
- * (the share of answers that sided with the chosen one) for a succeeded call of a consensus
- * interaction. It is an interaction-level proxy: the database does not record which provider
- * dissented. Null otherwise.
+ * Quality of a succeeded call of a consensus interaction: 1 when its provider sided with the chosen
+ * answer, 0 when it dissented (Interaction.dissenting). Interactions stored before dissent was
+ * recorded fall back to the interaction's confidence (the share that sided with the chosen answer).
+ * Null for failed calls and single-provider answers.
  */
-function qualityOf(call: { status: string }, interaction: { consensusApplied: boolean; confidence: number | null }): number | null {
-  if (call.status !== 'succeeded' || !interaction.consensusApplied || interaction.confidence === null) return null;
+function qualityOf(call: { status: string; provider: string }, interaction: { consensusApplied: boolean; confidence: number | null; dissenting: unknown }): number | null {
+  if (call.status !== 'succeeded' || !interaction.consensusApplied) return null;
+  if (Array.isArray(interaction.dissenting)) return interaction.dissenting.includes(call.provider) ? 0 : 1;
   return interaction.confidence;
+}
+
+/** Mean explicit feedback score of an interaction's answer, for the call that gave it (null without feedback). */
+function feedbackOf(call: { status: string; provider: string }, interaction: { providersUsed: unknown; dissenting: unknown; feedback: { score: number }[] }): number | null {
+  if (call.status !== 'succeeded' || interaction.feedback.length === 0) return null;
+  // The answer came from a provider that did not dissent; feedback on it says nothing about a dissenter.
+  if (Array.isArray(interaction.dissenting) && interaction.dissenting.includes(call.provider)) return null;
+  return interaction.feedback.reduce((s, f) => s + f.score, 0) / interaction.feedback.length;
 }
 
 export function createStatsQueries(db: DatabaseClient, databaseUrl?: string): StatsQueries {
@@ -54,7 +63,7 @@ export function createStatsQueries(db: DatabaseClient, databaseUrl?: string): St
       guard('read provider calls for routing statistics', async () => {
         if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
         const rows = await db.providerCall.findMany({
-          where: since ? { interaction: { completedAt: { gte: since } } } : {},
+          where: { status: { not: 'cancelled' }, ...(since ? { interaction: { completedAt: { gte: since } } } : {}) },
           orderBy: [{ interaction: { completedAt: 'desc' } }, { callIndex: 'desc' }],
           take: limit,
           select: {
@@ -63,7 +72,9 @@ export function createStatsQueries(db: DatabaseClient, databaseUrl?: string): St
             status: true,
             latencyMs: true,
             costUsd: true,
-            interaction: { select: { taskType: true, complexity: true, completedAt: true, consensusApplied: true, confidence: true } },
+            interaction: {
+              select: { taskType: true, complexity: true, completedAt: true, consensusApplied: true, confidence: true, dissenting: true, providersUsed: true, feedback: { select: { score: true } } },
+            },
           },
         });
         return rows.reverse().flatMap((r): ProviderCallStatRow[] => {
@@ -75,12 +86,13 @@ export function createStatsQueries(db: DatabaseClient, databaseUrl?: string): St
               complexity: complexity.data,
               provider: r.provider,
               model: r.model,
+              // A cancelled call (early stop) says nothing about the provider's health.
               status: r.status === 'succeeded' ? 'succeeded' : 'failed',
               latencyMs: r.latencyMs,
               costUsd: r.costUsd,
               at: r.interaction.completedAt,
               quality: qualityOf(r, r.interaction),
-              feedback: null,
+              feedback: feedbackOf(r, r.interaction),
             },
           ];
         });

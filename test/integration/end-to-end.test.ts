@@ -6,15 +6,19 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InsufficientResponses, InvalidRequest, ModelProviderNotFound } from '../../src/errors';
 import { SearchAttributes } from '../../src/constants';
+import { openStatsQueries, type StatsQueriesHandle } from '../../src/memory/stats-queries';
 import { startStack, type TestStack } from '../helpers/stack';
 
 let stack: TestStack;
+let statsQueries: StatsQueriesHandle | null = null;
 const run = `${Date.now().toString(36)}`;
+const queries = () => (statsQueries ??= openStatsQueries(stack.databaseUrl));
 
 beforeAll(async () => {
   stack = await startStack({ label: 'e2e' });
 });
 afterAll(async () => {
+  await statsQueries?.close();
   await stack?.close();
 });
 
@@ -164,4 +168,19 @@ describe('orchestrateRequest end to end', () => {
     // Non-retryable: exactly one attempt.
     expect(stored!.providerCalls[0]).toMatchObject({ status: 'failed', errorType: 'ProviderAuthError' });
   });
+
+  it('records feedback on an answer through the worker; bad feedback is refused with a typed error', async () => {
+    const result = await stack.client.processRequest({ prompt: 'Name a prime number.', taskType: 'question_answering', userId: 'user-e2e', requireConsensus: false });
+    const stored = await stack.client.submitFeedback({ workflowId: result.metadata.workflowId, score: 0.9, comment: 'right', source: 'test:e2e' });
+    const rows = await queries().providerCallRows({ since: null, limit: 1000 });
+    const row = rows.find((r) => r.provider === result.metadata.providersUsed[0] && r.feedback !== null);
+    expect(row?.feedback).toBeCloseTo(0.9, 9);
+    expect(stored.interactionId).toBe((await stack.runtime.memory.getInteraction(result.metadata.workflowId))!.id);
+
+    await expect(stack.client.submitFeedback({ workflowId: result.metadata.workflowId, score: 1.5 })).rejects.toThrow(/score must be in \[0, 1\]/);
+    const unknown = await stack.client.submitFeedback({ workflowId: 'llm-request-does-not-exist', score: 1 }).then(() => null, (e: unknown) => e);
+    expect(unknown).toBeInstanceOf(InvalidRequest);
+    expect((unknown as Error).message).toMatch(/no finished request with workflow id "llm-request-does-not-exist"/);
+  });
 });
+

@@ -147,7 +147,7 @@ describe('loadProviderStats from database rows (SQLite)', () => {
     };
   }
 
-  const call = (callIndex: number, provider: string, model: string, status: 'succeeded' | 'failed', latencyMs: number | null, costUsd: number) => ({
+  const call = (callIndex: number, provider: string, model: string, status: 'succeeded' | 'failed' | 'cancelled', latencyMs: number | null, costUsd: number) => ({
     callIndex,
     provider,
     model,
@@ -193,4 +193,19 @@ describe('loadProviderStats from database rows (SQLite)', () => {
     // A window that ends before the rows: nothing.
     expect((await loadProviderStats(queries, { now: T0 + 400 * 24 * HOUR, windowMs: HOUR })).observations).toBe(0);
   });
+
+  it('scores each provider by its own dissent, and takes explicit feedback for the answer it gave', async () => {
+    const calls = [call(0, 'openai', 'gpt-4o-mini', 'succeeded', 100, 0.001), call(1, 'google', 'gemini-2.0-flash', 'succeeded', 90, 0.0005), call(2, 'anthropic', 'claude-haiku-4-5', 'cancelled', null, 0)];
+    await memory.persistInteraction(interaction(10, { consensusApplied: true, confidence: 0.5, consensusStrategy: 'similarity', dissenting: ['google'], cancelledCalls: 1, providerCalls: calls }));
+    await memory.recordFeedback({ workflowId: 'llm-request-stats-10', score: 0.25, source: 'test' });
+    await memory.recordFeedback({ workflowId: 'llm-request-stats-10', score: 0.75, source: 'test' });
+
+    const rows = (await queries.providerCallRows({ since: null, limit: 100 })).filter((r) => new Date(r.at).getTime() === T0 + 10 * 60_000);
+    // The cancelled call is no evidence either way: left out.
+    expect(rows.map((r) => [r.provider, r.quality, r.feedback])).toEqual([
+      ['openai', 1, 0.5],
+      ['google', 0, null],
+    ]);
+  });
 });
+

@@ -123,6 +123,9 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder, be
     async persistInteraction(record: InteractionRecord) {
       rec.persisted.push(record);
     },
+    async recordFeedback() {
+      throw new Error('recordFeedback is not part of a request workflow');
+    },
   };
 }
 
