@@ -10,7 +10,9 @@ import { loadEnv, type Env } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
 import type { Config } from '../src/config/schema';
 import type { OrchestrateRequest, OrchestrationResult } from '../src/types';
+import type { RoutingRuleInput } from '../src/routing/policy';
 import { OrchestratorClient, type StartedRequest } from './orchestrator-client';
+import { setRule, showRouting, type RoutingChangeResult, type RoutingView } from './routing';
 
 export class AIOrchestrationFramework {
   private constructor(
@@ -30,6 +32,25 @@ export class AIOrchestrationFramework {
 
   start(request: OrchestrateRequest): Promise<StartedRequest> {
     return this.client.start(request);
+  }
+
+  /**
+   * Add a routing rule at run time (or replace the one with the same id or task type and
+   * complexity): a signal to the routing-policy workflow, validated there, recorded as a new
+   * version. Workers plan with it within seconds.
+   */
+  addRoutingRule(rule: RoutingRuleInput, options: { source?: string; reason?: string } = {}): Promise<RoutingChangeResult> {
+    return setRule({ client: this.client.client }, { rule, source: options.source ?? 'sdk', reason: options.reason ?? 'rule added through the SDK' });
+  }
+
+  /** The current routing policy, its version history and statistics. */
+  routing(): Promise<RoutingView> {
+    return showRouting({ client: this.client.client });
+  }
+
+  /** Rate an answer (score in [0, 1]); routing learns from it. */
+  submitFeedback(input: { workflowId: string; score: number; comment?: string }): Promise<{ id: string; interactionId: string }> {
+    return this.client.submitFeedback(input);
   }
 
   close(): Promise<void> {

@@ -19,7 +19,10 @@ import { createMemoryStore, type MemoryStore } from './memory/repository';
 import { createPrismaClient } from './memory/client';
 import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
+import { ConfigError } from './errors';
+import type { ModelConnector } from './providers/types';
 import { ComplexityEvaluatorRegistry } from './routing/complexity';
+import { LlmComplexityEvaluator } from './routing/llm-evaluator';
 import { ROUTING_POLICY_WORKFLOW_ID } from './routing/constants';
 import { policyFromConfig } from './routing/policy';
 import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type PolicySource } from './routing/policy-cache';
@@ -65,6 +68,15 @@ export interface RuntimeOptions {
   policyRefreshMs?: number;
 }
 
+/** The LLM complexity evaluator when `routing.llm_evaluator.enabled`, else null (the default evaluator). */
+function llmEvaluator(config: Config, connectors: ReadonlyMap<string, ModelConnector>, logger: Logger): LlmComplexityEvaluator | null {
+  const settings = config.routing.llm_evaluator;
+  if (!settings?.enabled) return null;
+  const connector = connectors.get(settings.provider);
+  if (!connector) throw new ConfigError(`routing.llm_evaluator: provider "${settings.provider}" has no connector (is it enabled?)`, [{ path: 'routing.llm_evaluator.provider', message: 'no connector' }]);
+  return new LlmComplexityEvaluator({ connector, model: settings.model ?? config.models[settings.provider]!.default_model, timeoutMs: settings.timeout * 1000, logger });
+}
+
 export function configHash(config: Config): string {
   return createHash('sha256').update(JSON.stringify({ models: config.models, routing: config.routing, consensus: config.consensus })).digest('hex').slice(0, 16);
 }
@@ -105,7 +117,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       source: 'config.yaml',
       reason: 'routing rules loaded from configuration',
     });
-    const evaluators = new ComplexityEvaluatorRegistry();
+    const evaluators = new ComplexityEvaluatorRegistry(llmEvaluator(config, connectors, logger) ?? undefined);
     const consensus = defaultConsensusRegistry({ consensus: config.consensus });
     const queries = createStatsQueries(db, env.DATABASE_URL);
     const routingActivities = createRoutingActivities({ config, memory, queries, logger });

@@ -28,6 +28,8 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
       });
     }
   });
+  const classifier = config.routing.llm_evaluator;
+  if (classifier?.enabled) checkSelector(classifier.model ? `${classifier.provider}:${classifier.model}` : classifier.provider, 'routing.llm_evaluator');
   for (const name of Object.keys(config.performance.models)) {
     if (!config.models[name]) issues.push({ path: `performance.models.${name}`, message: `unknown provider "${name}" (not under models)` });
   }

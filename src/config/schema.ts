@@ -229,6 +229,16 @@ export const ConfigSchema = z
         default_min_providers: z.number().int().min(1).default(1),
         default_fallback: z.array(z.string().min(1)).default([]),
         rules: z.array(RoutingRuleSchema).default([]),
+        /** A cheap model classifies complexity (off by default); the default evaluator decides when it cannot. */
+        llm_evaluator: z
+          .object({
+            enabled: z.boolean().default(false),
+            provider: providerName,
+            model: modelId.optional(),
+            timeout: z.number().positive().default(10),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     consensus: z
