@@ -11,6 +11,12 @@ import { InvalidRequest, OrchestratorError } from '../src/errors';
 import type { Logger } from '../src/logger';
 import type { FeedbackInput, InteractionRecord, MemoryStore } from '../src/memory/repository';
 import { ProviderCallError } from '../src/providers/errors';
+import { circuitKeysFor, countsAgainstCircuit, type CircuitBreaker } from '../src/resilience/circuit-breaker';
+import { estimatePromptTokens } from '../src/resilience/estimate';
+import { providerScope, type RateLimiter } from '../src/resilience/rate-limit';
+import { responseCacheKey } from '../src/resilience/response-cache';
+import { EmbeddingModelLoadError, EmbeddingModelNotFoundError } from '../src/consensus/embeddings';
+import { JudgeError } from '../src/consensus/judge';
 import { callCostUsd } from '../src/providers/pricing';
 import type { ModelConnector } from '../src/providers/types';
 import { seededRandom } from '../src/routing/bandit';
@@ -34,6 +40,11 @@ export interface ActivityDependencies {
   logger: Logger;
   /** Upper bound for a provider-requested retry delay (Retry-After). */
   maxRetryAfterMs?: number;
+  /**
+   * Shared circuit breakers and rate limits (src/resilience): checked by every provider call
+   * attempt before it goes out, so every worker sees the same state. Absent: neither applies.
+   */
+  resilience?: { circuits: CircuitBreaker; rateLimiter: RateLimiter };
 }
 
 export interface CallProviderInput {
@@ -88,6 +99,51 @@ export function createActivities(deps: ActivityDependencies) {
     return next.lookup;
   };
 
+  /**
+   * Before a call attempt goes out: its circuits (provider, provider:model) must let it through
+   * and the provider's shared per-minute limits must have room. Otherwise a final failure the
+   * workflow fails over on (CircuitOpen / RateLimitExceeded) carrying when the provider can be
+   * called again, so a request with nothing else to call waits for it on a durable timer.
+   * Returns the circuit keys whose half-open probe this attempt claimed.
+   */
+  async function admitCall(input: CallProviderInput, kind: string): Promise<string[]> {
+    const guard = deps.resilience;
+    if (!guard) return [];
+    const { target } = input;
+    const probing: string[] = [];
+    if (guard.circuits.options.enabled) {
+      // Provider first: a model-level probe is not claimed while the whole provider cools down.
+      for (const key of circuitKeysFor(target.provider, target.model)) {
+        const check = await guard.circuits.check([key]);
+        const cooling = check.coolingDown[0];
+        if (cooling) {
+          throw ApplicationFailure.create({
+            message: `${key}: ${cooling.reason}; callable again at ${cooling.until.toISOString()}`,
+            type: 'CircuitOpen',
+            nonRetryable: true,
+            details: [{ provider: target.provider, model: target.model, availableAtMs: cooling.until.getTime() }],
+          });
+        }
+        probing.push(...check.probing);
+      }
+    }
+    const limit = config.resilience.rate_limits[target.provider];
+    if (limit && (limit.rpm !== undefined || limit.tpm !== undefined)) {
+      const maxTokens = input.maxTokens ?? config.models[target.provider]?.max_tokens ?? 1024;
+      const tokens = estimatePromptTokens(input.prompt, input.systemPrompt) + maxTokens;
+      const grant = await guard.rateLimiter.acquire({ scope: providerScope(target.provider), rpm: limit.rpm, tpm: limit.tpm, tokens });
+      if (!grant.granted) {
+        throw ApplicationFailure.create({
+          message: `${target.provider} (${kind}): ${grant.reason}; next slot in ${grant.retryAfterMs} ms`,
+          type: 'RateLimitExceeded',
+          nonRetryable: true,
+          details: [{ provider: target.provider, model: target.model, availableAtMs: Date.now() + grant.retryAfterMs }],
+        });
+      }
+    }
+    return probing;
+  }
+
   return {
     /**
      * Validate the request against config, evaluate its complexity, choose its route under the
@@ -120,7 +176,8 @@ export function createActivities(deps: ActivityDependencies) {
         const lookup = lookupFor(stats);
         const seed = Context.current().info.workflowExecution?.workflowId ?? valid.requestId ?? valid.prompt;
         const ranked = rankRoute({ plan, policy, taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
-        return lookup ? withObservedLatency(ranked, valid.taskType, lookup) : ranked;
+        const observed = lookup ? withObservedLatency(ranked, valid.taskType, lookup) : ranked;
+        return { ...observed, resilience: resiliencePlan(config, valid, observed) };
       } catch (err) {
         throw toFailure(err);
       }
@@ -134,6 +191,7 @@ export function createActivities(deps: ActivityDependencies) {
       if (!connector) {
         throw ApplicationFailure.nonRetryable(`provider "${target.provider}" has no connector on this worker`, 'ModelProviderNotFound');
       }
+      const probing = await admitCall(input, connector.kind);
       // Heartbeats carry cancellation to a running call (early stop, a lost hedge). The first one
       // goes out after a second, so quick calls cost no extra round trip; the SDK throttles the rest.
       let heartbeat: NodeJS.Timeout | null = null;
@@ -153,8 +211,15 @@ export function createActivities(deps: ActivityDependencies) {
           { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs },
         );
         const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
+        // A successful probe closes its circuit; a closed circuit needs no write per call.
+        for (const key of probing) await deps.resilience?.circuits.recordSuccess(key).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
         return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
       } catch (err) {
+        if (err instanceof ProviderCallError && countsAgainstCircuit(err.type) && deps.resilience) {
+          for (const key of circuitKeysFor(target.provider, target.model)) {
+            await deps.resilience.circuits.recordFailure(key, err.type, err.message).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
+          }
+        }
         if (err instanceof ProviderCallError) {
           ctx.log.warn('provider call failed', { provider: target.provider, model: target.model, type: err.type, status: err.status, attempt: ctx.info.attempt });
           throw ApplicationFailure.create({
@@ -179,6 +244,13 @@ export function createActivities(deps: ActivityDependencies) {
         const threshold = consensusThreshold(config, input.strategy);
         return await strategy.findConsensus(input.responses, { taskType: input.taskType, prompt: input.prompt, threshold });
       } catch (err) {
+        if (err instanceof JudgeError) {
+          throw ApplicationFailure.create({ message: err.message, type: 'JudgeFailed', nonRetryable: !err.retryable, details: [{ kind: err.kind, judge: err.judge }] });
+        }
+        if (err instanceof EmbeddingModelNotFoundError) {
+          throw ApplicationFailure.create({ message: err.message, type: 'EmbeddingModelMissing', nonRetryable: true, details: [{ modelDir: err.modelDir, missing: err.missing }] });
+        }
+        if (err instanceof EmbeddingModelLoadError) throw ApplicationFailure.nonRetryable(err.message, 'EmbeddingModelUnreadable');
         throw ApplicationFailure.nonRetryable((err as Error).message, 'ConsensusError');
       }
     },
@@ -207,6 +279,33 @@ export function createActivities(deps: ActivityDependencies) {
 export type Activities = ReturnType<typeof createActivities>;
 
 const HEARTBEAT_EVERY_MS = 1000;
+
+/** Cache key, admission and token estimates, deadline and hedging for a planned request. */
+function resiliencePlan(config: Config, request: OrchestrateRequest, plan: RoutePlan): RoutePlan['resilience'] {
+  const settings = config.resilience;
+  const maxTokens = request.maxTokens ?? Math.max(...[...plan.targets, ...plan.fallbacks].map((t) => config.models[t.provider]?.max_tokens ?? 1024));
+  const admission = settings.quotas.per_user_requests !== undefined || settings.quotas.per_user_tokens !== undefined || settings.budgets.per_user_usd !== undefined || settings.budgets.global_usd !== undefined;
+  // Cached answers only for deterministic-enough settings: a temperature above 0 asks for variety.
+  const cacheable = settings.cache.enabled && (request.temperature === undefined || request.temperature === 0);
+  return {
+    cacheKey: cacheable
+      ? responseCacheKey({
+          prompt: request.prompt,
+          systemPrompt: request.systemPrompt,
+          temperature: request.temperature,
+          maxTokens: request.maxTokens,
+          taskType: request.taskType,
+          route: plan.targets.map((t) => `${t.provider}:${t.model}`),
+          consensusStrategy: plan.consensusStrategy,
+        })
+      : null,
+    admission,
+    promptTokens: estimatePromptTokens(request.prompt, request.systemPrompt),
+    maxTokens,
+    deadlineMs: config.performance.request_timeout * 1000,
+    hedging: settings.hedging.enabled ? { useP95: settings.hedging.after === 'p95', delayMs: settings.hedging.delay_ms ?? null } : null,
+  };
+}
 
 /** The score recorded when the caller set the complexity: the middle of each band. */
 const OVERRIDE_SCORES: Record<Complexity, number> = { simple: 0, medium: 0.5, complex: 1 };

@@ -7,8 +7,11 @@
 import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { createActivities, type Activities } from '../activities';
+import { createConsensusActivities, type ConsensusActivities } from '../activities/consensus';
+import { createResilienceActivities, type ResilienceActivities } from '../activities/resilience';
 import { createRoutingActivities, type RoutingActivities } from '../activities/routing';
-import { defaultConsensusRegistry } from './consensus';
+import { createPrismaEmbeddingCache, defaultConsensusRegistry, embeddingModelFromConfig } from './consensus';
+import type { EmbeddingModel } from './consensus/embeddings';
 import type { ConsensusRegistry } from './consensus/strategy';
 import type { Config } from './config/schema';
 import type { Env } from './config/env';
@@ -16,7 +19,8 @@ import { startEmulator, type RunningEmulator } from './emulator/server';
 import type { Logger } from './logger';
 import { applyMigrations } from './memory/migrate';
 import { createMemoryStore, type MemoryStore } from './memory/repository';
-import { createPrismaClient } from './memory/client';
+import { createPrismaClient, databaseProviderOf } from './memory/client';
+import { createResilience } from './resilience';
 import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
 import { ConfigError } from './errors';
@@ -29,8 +33,8 @@ import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type Po
 
 export interface WorkerRuntime {
   config: Config;
-  /** Request activities and the routing-policy workflow's activities. */
-  activities: Activities & RoutingActivities;
+  /** Request activities, the routing-policy workflow's, consensus (embeddings) and resilience activities. */
+  activities: Activities & RoutingActivities & ConsensusActivities & ResilienceActivities;
   memory: MemoryStore;
   evaluators: ComplexityEvaluatorRegistry;
   consensus: ConsensusRegistry;
@@ -118,7 +122,17 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       reason: 'routing rules loaded from configuration',
     });
     const evaluators = new ComplexityEvaluatorRegistry(llmEvaluator(config, connectors, logger) ?? undefined);
-    const consensus = defaultConsensusRegistry({ consensus: config.consensus });
+    // Embeddings cached by content hash in memory and in the database (shared by every worker).
+    const loadEmbeddingModel = embeddingModelFromConfig(config.consensus, { persistentCache: createPrismaEmbeddingCache({ client: db, provider: databaseProviderOf(env.DATABASE_URL) }) });
+    let loadedModel: EmbeddingModel | null = null;
+    const embeddingModel = async () => (loadedModel ??= await loadEmbeddingModel());
+    // Vectors are written to the database in the background: finish before the client closes.
+    closers.unshift(async () => {
+      await loadedModel?.flushWrites();
+    });
+    const consensus = defaultConsensusRegistry({ consensus: config.consensus, embeddingModel, connectors });
+    const resilience = createResilience({ config, database: { client: db, url: env.DATABASE_URL }, redisUrl: env.REDIS_URL });
+    closers.unshift(() => resilience.close());
     const queries = createStatsQueries(db, env.DATABASE_URL);
     const routingActivities = createRoutingActivities({ config, memory, queries, logger });
     const sources: PolicySource[] = [databasePolicySource(memory)];
@@ -135,8 +149,20 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     policyCache.start();
     closers.unshift(() => policyCache.stop());
     const activities = {
-      ...createActivities({ config, connectors, memory, evaluators, consensus, routing: () => ({ policy: policyCache.current(), stats: policyCache.stats() }), logger }),
+      ...createActivities({
+        config,
+        connectors,
+        memory,
+        evaluators,
+        consensus,
+        routing: () => ({ policy: policyCache.current(), stats: policyCache.stats() }),
+        resilience: { circuits: resilience.circuits, rateLimiter: resilience.rateLimiter },
+        logger,
+        maxRetryAfterMs: config.resilience.max_retry_after_s * 1000,
+      }),
       ...routingActivities,
+      ...createConsensusActivities({ embeddingModel, logger }),
+      ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, logger }),
     };
     if (emulated.length > 0) {
       logger.warn({ emulated, emulatorUrl }, 'providers without API keys are served by the local provider emulator (development answers, not real models)');

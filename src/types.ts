@@ -81,6 +81,21 @@ export interface ProviderTarget {
   observedLatencyMs?: { p50: number; p95: number } | undefined;
 }
 
+/** What the workflow does around the calls: cache, admission (quotas, budgets), deadline, hedging. */
+export interface ResiliencePlan {
+  /** Response cache key (null: cache off or not applicable). */
+  cacheKey: string | null;
+  /** Reserve the estimated cost against quotas and budgets before the fan-out, settle after. */
+  admission: boolean;
+  promptTokens: number;
+  /** Most output tokens per call. */
+  maxTokens: number;
+  /** `performance.request_timeout`: waiting for cooling-down or rate-limited providers stops here. */
+  deadlineMs: number;
+  /** Start the next candidate when a call is slower than this (p95 when observed, else the fixed delay); null: off. */
+  hedging: { useP95: boolean; delayMs: number | null } | null;
+}
+
 /** What the workflow does about agreement: early stop, escalation when agreement is low. */
 export interface ConsensusPlan {
   strategy: string;
@@ -114,6 +129,7 @@ export interface RoutePlan {
   requireConsensus: boolean;
   consensusStrategy: string;
   consensus: ConsensusPlan;
+  resilience: ResiliencePlan;
   ruleId: string | null;
   routingPolicyVersion: number;
   /** Why the targets are in this order (performance_based routing); null for static routes. */
@@ -133,6 +149,8 @@ export interface ProviderCallOutcome {
   response: (GenerateResponse & { costUsd: number }) | null;
   /** Started by hedging a slow call. */
   hedged?: boolean | undefined;
+  /** A circuit open or a shared rate limit reached: the time the provider can be called again. */
+  availableAtMs?: number | undefined;
 }
 
 export interface ProviderUsage {
@@ -165,9 +183,16 @@ export interface OrchestrationMetadata {
   escalated: number;
   /** What the strategy saw (similarity matrix, vote tally, ...). */
   consensusDetails: unknown;
-  /** Calls cancelled by early stop, and the latency that saved by their observed p50 (null when unknown). */
+  /** Calls cancelled by early stop (or hedges that lost), and the latency early stop saved by the calls' observed p50 (null when unknown). */
   cancelledCalls: number;
   latencySavedMs: number | null;
+  /** Calls started by hedging a slow call. */
+  hedgedCalls: number;
+  /** Answered from the response cache (no provider called); the workflow that produced the answer. */
+  cacheHit: boolean;
+  cachedFrom: string | null;
+  /** Time spent waiting (durable timers) for cooling-down or rate-limited providers. */
+  waitedMs: number;
   complexity: Complexity;
   complexityScore: number;
   processingTimeMs: number;

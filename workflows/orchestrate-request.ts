@@ -1,6 +1,9 @@
 /**
  * orchestrateRequest: one AI request as a durable workflow.
- *   plan (complexity + route) -> fan out to providers in parallel (with failover) -> consensus -> persist.
+ *   plan (complexity + route) -> response cache -> admission (quotas, budgets)
+ *   -> fan out to providers in parallel (failover, hedging, early stop, waiting out open circuits
+ *      and rate limits on durable timers up to the deadline)
+ *   -> consensus (escalation when confidence is low) -> persist, settle, cache.
  * Deterministic code only: everything that touches the world is an activity.
  */
 import {
@@ -11,11 +14,14 @@ import {
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { Activities, CallProviderResult, ConsensusOutput } from '../activities';
+import type { ConsensusActivities } from '../activities/consensus';
+import type { ResilienceActivities } from '../activities/resilience';
 import { earlyStopStatus } from '../src/consensus/early-stop';
 import { SearchAttributes } from '../src/constants';
 import type { InteractionRecord } from '../src/memory/repository';
@@ -30,8 +36,10 @@ import type {
 
 const HEARTBEAT_TIMEOUT_MS = 5_000;
 
-/** Local compute: planning and consensus run in the worker, recorded as markers. */
-const compute = proxyLocalActivities<Activities>({
+type WorkerActivities = Activities & ResilienceActivities & ConsensusActivities;
+
+/** Local compute: planning, consensus and cache lookups run in the worker, recorded as markers. */
+const compute = proxyLocalActivities<WorkerActivities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 3, initialInterval: '200ms' },
 });
@@ -41,7 +49,7 @@ const compute = proxyLocalActivities<Activities>({
  * (one workflow task fewer per request). Idempotent by workflow id, so a retry or a replay after
  * a worker crash never duplicates rows; retried with backoff while the database is away.
  */
-const database = proxyLocalActivities<Activities>({
+const database = proxyLocalActivities<WorkerActivities>({
   startToCloseTimeout: '30s',
   localRetryThreshold: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
@@ -61,19 +69,34 @@ function providerCall(target: ProviderTarget): Activities['callProvider'] {
       maximumAttempts: target.maxAttempts,
       initialInterval: target.initialBackoffMs,
       backoffCoefficient: 2,
-      nonRetryableErrorTypes: ['ModelProviderNotFound'],
+      nonRetryableErrorTypes: ['ModelProviderNotFound', 'CircuitOpen', 'RateLimitExceeded'],
     },
   }).callProvider;
 }
 
-/** What a failed provider call tells the workflow: its failure type and how many attempts it made. */
-function describeFailure(err: unknown, maxAttempts: number): { errorType: string; errorMessage: string; attempts: number } {
+function numberField(detail: unknown, name: string): number | null {
+  if (typeof detail !== 'object' || detail === null) return null;
+  const value = (detail as Record<string, unknown>)[name];
+  return typeof value === 'number' ? value : null;
+}
+
+/**
+ * What a failed provider call tells the workflow: its failure type, how many attempts it made, and
+ * for an open circuit or a full rate limit, when the provider can be called again.
+ */
+function describeFailure(err: unknown, maxAttempts: number): { errorType: string; errorMessage: string; attempts: number; availableAtMs?: number } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   const exhausted = err instanceof ActivityFailure && err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED;
   if (cause instanceof ApplicationFailure) {
     const detail: unknown = cause.details?.[0];
-    const attempt = typeof detail === 'object' && detail !== null && typeof (detail as { attempt?: unknown }).attempt === 'number' ? (detail as { attempt: number }).attempt : null;
-    return { errorType: cause.type ?? 'ApplicationFailure', errorMessage: cause.message, attempts: attempt ?? (exhausted ? maxAttempts : 1) };
+    const attempt = numberField(detail, 'attempt');
+    const availableAtMs = numberField(detail, 'availableAtMs');
+    return {
+      errorType: cause.type ?? 'ApplicationFailure',
+      errorMessage: cause.message,
+      attempts: attempt ?? (exhausted ? maxAttempts : 1),
+      ...(availableAtMs !== null && { availableAtMs }),
+    };
   }
   if (cause instanceof TimeoutFailure) {
     return { errorType: 'ProviderTimeout', errorMessage: `timed out (${cause.timeoutType})`, attempts: exhausted ? maxAttempts : 1 };
@@ -86,15 +109,64 @@ export async function orchestrateRequest(request: OrchestrateRequest): Promise<O
 
   const plan = withDefaults(await compute.planRequest({ request }));
   upsertSearchAttributes([{ key: SearchAttributes.complexity, value: plan.complexity }]);
-
   const fan = new FanOut(request, plan);
-  const gathered = await gather(fan, request, plan);
+  const r = plan.resilience;
+
+  // An exact repeat within the cache's TTL: no provider is called.
+  if (r.cacheKey !== null) {
+    const hit = await compute.cacheLookup({ key: r.cacheKey });
+    const cached = hit.hit ? cachedAnswer(hit.value) : null;
+    if (cached) {
+      const outcome: Outcome = { ...cached, escalated: 0, consensusDetails: null };
+      const meta = { cachedFrom: cached.workflowId };
+      await database.persistInteraction(record(request, plan, [], startedAt, fan, { status: 'completed', ...outcome }, meta));
+      upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'completed' }]);
+      return buildResult(request, plan, [], startedAt, fan, outcome, meta);
+    }
+  }
+
+  // Quotas and budgets: reserve the estimated cost before anything is called; refused -> nothing called.
+  if (r.admission) {
+    try {
+      await database.admitRequest({
+        workflowId: workflowInfo().workflowId,
+        userId: request.userId,
+        targets: [...plan.targets, ...plan.fallbacks].map(({ provider, model }) => ({ provider, model })),
+        promptTokens: r.promptTokens,
+        maxTokens: r.maxTokens,
+      });
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      if (cause instanceof ApplicationFailure && (cause.type === 'QuotaExceeded' || cause.type === 'BudgetExceeded')) {
+        await database.persistInteraction(record(request, plan, [], startedAt, fan, { status: 'failed', errorType: cause.type, errorMessage: cause.message }));
+        upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'failed' }]);
+        throw ApplicationFailure.nonRetryable(cause.message, cause.type, ...(cause.details ?? []));
+      }
+      throw err;
+    }
+  }
+
+  try {
+    return await answer(request, plan, fan, startedAt);
+  } finally {
+    // What the request really cost, failed and cancelled calls included.
+    if (r.admission) {
+      const { costUsd, tokensIn, tokensOut } = totals(fan.outcomes());
+      await database.settleRequest({ workflowId: workflowInfo().workflowId, actualUsd: costUsd, tokens: tokensIn + tokensOut });
+    }
+  }
+}
+
+async function answer(request: OrchestrateRequest, plan: RoutePlan, fan: FanOut, startedAt: number): Promise<OrchestrationResult> {
+  const deadline = startedAt + plan.resilience.deadlineMs;
+  const gathered = await gather(fan, request, plan, deadline);
 
   const outcomes = fan.outcomes();
   let ok = fan.succeeded();
   if (ok.length < plan.minProviders) {
+    const waited = fan.waitedMs > 0 ? ` (waited ${Math.round(fan.waitedMs)} ms for cooling-down or rate-limited providers, up to the ${plan.resilience.deadlineMs} ms deadline)` : '';
     const message =
-      `${ok.length} of ${plan.minProviders} required provider response(s): ` +
+      `${ok.length} of ${plan.minProviders} required provider response(s)${waited}: ` +
       outcomes.map((o) => `${o.provider}:${o.model} ${o.status}${o.errorType ? ` (${o.errorType}: ${o.errorMessage})` : ''}`).join('; ');
     await database.persistInteraction(record(request, plan, outcomes, startedAt, fan, { status: 'failed', errorType: 'InsufficientResponses', errorMessage: message }));
     upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'failed' }]);
@@ -106,7 +178,7 @@ export async function orchestrateRequest(request: OrchestrateRequest): Promise<O
   let decision = ok.length > 1 ? (gathered.decision ?? (await consensusOf(request, plan, ok))) : null;
 
   // Escalation: consensus required but the chosen answer's support is below consensus.confidence_threshold
-  // -> ask more providers, up to the configured maximum.
+  // (or the strategy's own threshold unmet) -> ask more providers, up to the configured maximum.
   let escalated = 0;
   const unsure = (d: ConsensusOutput) => d.thresholdMet === false || d.confidence < plan.consensus.agreementThreshold;
   if (plan.requireConsensus && decision !== null && unsure(decision)) {
@@ -148,15 +220,55 @@ export async function orchestrateRequest(request: OrchestrateRequest): Promise<O
   const result = buildResult(request, plan, finalOutcomes, startedAt, fan, outcome);
   await database.persistInteraction(record(request, plan, finalOutcomes, startedAt, fan, { status: 'completed', ...outcome }));
   upsertSearchAttributes([{ key: SearchAttributes.requestStatus, value: 'completed' }]);
+  // A low-confidence answer is not worth repeating from the cache.
+  if (plan.resilience.cacheKey !== null && !lowConfidence) {
+    const cached: CachedAnswer = { v: 1, workflowId: result.metadata.workflowId, ...outcome, providersUsed: result.metadata.providersUsed };
+    await compute.cacheStore({ key: plan.resilience.cacheKey, value: cached });
+  }
   return result;
 }
 
+/** What the response cache holds for a request: the answer and its consensus figures. */
+type CachedAnswer = {
+  v: 1;
+  workflowId: string;
+  response: string;
+  confidence: number | null;
+  agreement: number | null;
+  dissenting: string[];
+  thresholdMet: boolean | null;
+  lowConfidence: boolean;
+  consensusApplied: boolean;
+  consensusStrategy: string;
+  providersUsed: string[];
+};
+
+/** A cached value in the shape this workflow stores (anything else is a miss). */
+function cachedAnswer(value: unknown): (Omit<Outcome, 'escalated' | 'consensusDetails'> & { workflowId: string }) | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as Partial<CachedAnswer>;
+  if (v.v !== 1 || typeof v.response !== 'string' || typeof v.workflowId !== 'string') return null;
+  const num = (x: unknown) => (typeof x === 'number' ? x : null);
+  return {
+    workflowId: v.workflowId,
+    response: v.response,
+    confidence: num(v.confidence),
+    agreement: num(v.agreement),
+    dissenting: Array.isArray(v.dissenting) ? v.dissenting.filter((d): d is string => typeof d === 'string') : [],
+    thresholdMet: typeof v.thresholdMet === 'boolean' ? v.thresholdMet : null,
+    lowConfidence: v.lowConfidence === true,
+    consensusApplied: v.consensusApplied === true,
+    consensusStrategy: typeof v.consensusStrategy === 'string' ? v.consensusStrategy : 'none',
+  };
+}
+
 /**
- * Plans recorded before early stop and escalation existed have no `consensus` section: they run
- * (and replay) as they did then, with neither. Recorded histories in test/histories/v1-* prove it.
+ * Plans recorded before early stop, escalation and the resilience features existed lack those
+ * sections: they run (and replay) as they did then, without them. Recorded histories in
+ * test/histories/v1-* prove it.
  */
 function withDefaults(plan: RoutePlan): RoutePlan {
-  const recorded = plan as Partial<RoutePlan> & Omit<RoutePlan, 'consensus' | 'routingDecision'>;
+  const recorded = plan as Partial<RoutePlan> & Omit<RoutePlan, 'consensus' | 'routingDecision' | 'resilience'>;
   return {
     ...plan,
     routingDecision: recorded.routingDecision ?? null,
@@ -168,6 +280,7 @@ function withDefaults(plan: RoutePlan): RoutePlan {
       maxProviders: plan.targets.length + plan.fallbacks.length,
       onLowConfidence: 'flag',
     },
+    resilience: recorded.resilience ?? { cacheKey: null, admission: false, promptTokens: 0, maxTokens: 0, deadlineMs: 0, hedging: null },
   };
 }
 
@@ -181,20 +294,27 @@ function consensusOf(request: OrchestrateRequest, plan: RoutePlan, ok: Succeeded
 interface Running {
   target: ProviderTarget;
   startedAt: number;
+  hedged: boolean;
+  /** A hedge was started against this call. */
+  hedgedAgainst: boolean;
   scope: CancellationScope;
   settled: Promise<void>;
 }
 
 /**
- * The provider calls of one request: each runs in its own cancellation scope, so early stop (or a
- * hedge) can cancel one call and leave the others. Outcomes are kept by call index.
+ * The provider calls of one request: each runs in its own cancellation scope, so early stop or a
+ * hedge can cancel one call and leave the others. Outcomes are kept by call index.
  */
 class FanOut {
-  private readonly done = new Map<number, ProviderCallOutcome>();
+  private readonly done = new Map<number, ProviderCallOutcome & { target: ProviderTarget }>();
   readonly running = new Map<number, Running>();
   private readonly queue: ProviderTarget[];
+  /** Call indexes whose target was started again after a wait. */
+  private readonly retried = new Set<number>();
   private nextIndex = 0;
   cancelled = 0;
+  hedges = 0;
+  waitedMs = 0;
   latencySavedMs: number | null = null;
 
   constructor(
@@ -204,11 +324,11 @@ class FanOut {
     this.queue = [...plan.fallbacks];
   }
 
-  start(target: ProviderTarget): void {
+  start(target: ProviderTarget, hedged = false): void {
     const callIndex = this.nextIndex++;
     const scope = new CancellationScope();
     const request = this.request;
-    const common = { callIndex, provider: target.provider, model: target.model };
+    const common = { callIndex, provider: target.provider, model: target.model, target, ...(hedged && { hedged }) };
     const settled = scope
       .run(() =>
         providerCall(target)({
@@ -225,16 +345,18 @@ class FanOut {
           this.done.set(callIndex, { ...common, status: 'succeeded', attempts: value.attempts, errorType: null, errorMessage: null, response: value.response });
         },
         (err: unknown) => {
+          const running = this.running.get(callIndex);
           this.done.set(
             callIndex,
             isCancellation(err)
-              ? { ...common, status: 'cancelled', attempts: 1, errorType: 'Cancelled', errorMessage: 'cancelled: the outcome was already decided', response: null }
+              ? { ...common, status: 'cancelled', attempts: 1, errorType: 'Cancelled', errorMessage: running?.hedged || running?.hedgedAgainst ? 'cancelled: another call answered first' : 'cancelled: the outcome was already decided', response: null }
               : { ...common, status: 'failed', ...describeFailure(err, target.maxAttempts), response: null },
           );
         },
       )
       .finally(() => this.running.delete(callIndex));
-    this.running.set(callIndex, { target, startedAt: Date.now(), scope, settled });
+    this.running.set(callIndex, { target, startedAt: Date.now(), hedged, hedgedAgainst: false, scope, settled });
+    if (hedged) this.hedges += 1;
   }
 
   /** Fallbacks not called yet, in order. */
@@ -246,6 +368,10 @@ class FanOut {
     return this.queue.shift();
   }
 
+  hasFallback(): boolean {
+    return this.queue.length > 0;
+  }
+
   /** Resolves when one running call has settled. */
   async settleOne(): Promise<void> {
     await Promise.race([...this.running.values()].map((r) => r.settled));
@@ -255,8 +381,26 @@ class FanOut {
     await Promise.all([...this.running.values()].map((r) => r.settled));
   }
 
-  /** Cancel every running call; the latency saved is estimated from each call's observed p50. */
-  async cancelRunning(): Promise<void> {
+  /** The longest-running call no hedge was started against yet. */
+  oldestUnhedged(): Running | null {
+    let oldest: Running | null = null;
+    for (const r of this.running.values()) if (!r.hedgedAgainst && !r.hedged && (!oldest || r.startedAt < oldest.startedAt)) oldest = r;
+    return oldest;
+  }
+
+  /** Start the next fallback against a slow call. */
+  hedge(slow: Running): void {
+    const next = this.nextFallback();
+    if (!next) return;
+    slow.hedgedAgainst = true;
+    this.start(next, true);
+  }
+
+  /**
+   * Cancel every running call. For early stop, the latency saved is estimated from each
+   * call's observed p50 (null when one of them has none).
+   */
+  async cancelRunning(estimateSaving: boolean): Promise<void> {
     const now = Date.now();
     const running = [...this.running.values()];
     let saved: number | null = 0;
@@ -267,7 +411,27 @@ class FanOut {
     }
     await Promise.all(running.map((r) => r.settled));
     this.cancelled += running.length;
-    this.latencySavedMs = saved === null ? null : Math.max(0, Math.round(saved));
+    if (estimateSaving) this.latencySavedMs = saved === null ? null : Math.max(0, Math.round(saved));
+  }
+
+  /** Failed calls that can be tried again once a circuit cools down or a rate window opens. */
+  waitable(): { callIndex: number; target: ProviderTarget; availableAtMs: number }[] {
+    const out: { callIndex: number; target: ProviderTarget; availableAtMs: number }[] = [];
+    for (const o of this.done.values()) {
+      if (o.status === 'failed' && o.availableAtMs !== undefined && !this.retried.has(o.callIndex)) out.push({ callIndex: o.callIndex, target: o.target, availableAtMs: o.availableAtMs });
+    }
+    return out.sort((a, b) => a.availableAtMs - b.availableAtMs || a.callIndex - b.callIndex);
+  }
+
+  /** Sleep on a durable timer, then call these targets again. */
+  async waitAndRetry(until: number, calls: { callIndex: number; target: ProviderTarget }[]): Promise<void> {
+    const ms = Math.max(0, until - Date.now());
+    if (ms > 0) await sleep(ms);
+    this.waitedMs += ms;
+    for (const c of calls) {
+      this.retried.add(c.callIndex);
+      this.start(c.target);
+    }
   }
 
   succeeded(): Succeeded[] {
@@ -275,41 +439,79 @@ class FanOut {
   }
 
   outcomes(): ProviderCallOutcome[] {
-    return [...this.done.values()].sort((a, b) => a.callIndex - b.callIndex);
+    return [...this.done.values()].sort((a, b) => a.callIndex - b.callIndex).map(({ target: _target, ...o }) => o);
   }
 }
 
 /**
- * Call the first wave in parallel. When a call fails for good, start the next fallback so that
- * minProviders answers can still come back. When consensus is required, check after each answer
- * whether the outstanding calls could still change the outcome; if not, cancel them.
+ * One step of the fan-out: wait for a call to settle, or, with hedging on and a request that needs
+ * no consensus, start the next candidate against a call slower than its p95 (or the fixed delay).
  */
-async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan): Promise<{ decision: ConsensusOutput | null }> {
+async function settleOrHedge(fan: FanOut, plan: RoutePlan): Promise<void> {
+  const hedging = plan.resilience.hedging;
+  const slow = hedging && !plan.requireConsensus && fan.hasFallback() && fan.hedges < plan.minProviders ? fan.oldestUnhedged() : null;
+  const after = slow ? ((hedging?.useP95 ? slow.target.observedLatencyMs?.p95 : undefined) ?? hedging?.delayMs ?? null) : null;
+  if (!slow || after === null) return fan.settleOne();
+  const wait = slow.startedAt + after - Date.now();
+  if (wait <= 0) return fan.hedge(slow);
+  const timer = new CancellationScope();
+  const fired = timer.run(() => sleep(wait)).then(
+    () => true,
+    () => false,
+  );
+  const hedgeNow = await Promise.race([fan.settleOne().then(() => false), fired]);
+  if (hedgeNow) fan.hedge(slow);
+  else timer.cancel();
+}
+
+/**
+ * Call the first wave in parallel. When a call fails for good, start the next fallback so that
+ * minProviders answers can still come back; when consensus is required, check after each answer
+ * whether the outstanding calls could still change the outcome, and if not, cancel them. When too
+ * few answered and the rest are cooling down or rate-limited, wait on a durable timer until the
+ * earliest is callable again, up to the deadline.
+ */
+async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan, deadline: number): Promise<{ decision: ConsensusOutput | null }> {
   plan.targets.forEach((t) => fan.start(t));
   const earlyStop = plan.requireConsensus && plan.consensus.earlyStop;
-  while (fan.running.size > 0) {
-    await fan.settleOne();
-    while (fan.succeeded().length + fan.running.size < plan.minProviders) {
-      const next = fan.nextFallback();
-      if (!next) break;
-      fan.start(next);
-    }
-    let ok = fan.succeeded();
-    while (earlyStop && fan.running.size > 0 && ok.length >= Math.max(2, plan.minProviders)) {
-      const decision = await consensusOf(request, plan, ok);
-      const now = fan.succeeded();
-      // Answers that arrived while consensus ran: decide again with them.
-      if (now.length !== ok.length) {
-        ok = now;
-        continue;
+  for (;;) {
+    while (fan.running.size > 0) {
+      await settleOrHedge(fan, plan);
+      while (fan.succeeded().length + fan.running.size < plan.minProviders) {
+        const next = fan.nextFallback();
+        if (!next) break;
+        fan.start(next);
       }
-      if (!earlyStopStatus(decision, ok.length, ok.length + fan.running.size).stop) break;
-      await fan.cancelRunning();
-      return { decision };
+      let ok = fan.succeeded();
+      // Without consensus, the first minProviders answers are the answer: a hedge or a straggler left running is cancelled.
+      if (!plan.requireConsensus && ok.length >= plan.minProviders && fan.running.size > 0) {
+        await fan.cancelRunning(false);
+        return { decision: null };
+      }
+      while (earlyStop && fan.running.size > 0 && ok.length >= Math.max(2, plan.minProviders)) {
+        const decision = await consensusOf(request, plan, ok);
+        const now = fan.succeeded();
+        // Answers that arrived while consensus ran: decide again with them.
+        if (now.length !== ok.length) {
+          ok = now;
+          continue;
+        }
+        if (!earlyStopStatus(decision, ok.length, ok.length + fan.running.size).stop) break;
+        await fan.cancelRunning(true);
+        return { decision };
+      }
     }
+    const missing = plan.minProviders - fan.succeeded().length;
+    const waitable = fan.waitable();
+    if (missing <= 0 || waitable.length === 0) return { decision: null };
+    const until = waitable[0]!.availableAtMs;
+    if (until >= deadline) return { decision: null };
+    await fan.waitAndRetry(until, waitable.filter((w) => w.availableAtMs <= until + WAIT_GROUPING_MS).slice(0, missing));
   }
-  return { decision: null };
 }
+
+/** Calls callable again within this much of the earliest are retried after the same wait. */
+const WAIT_GROUPING_MS = 1_000;
 
 function usage(outcomes: ProviderCallOutcome[]): ProviderUsage[] {
   return outcomes.map((o) => ({
@@ -353,7 +555,12 @@ interface Outcome {
   consensusStrategy: string;
 }
 
-function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: Outcome): OrchestrationResult {
+/** Set when the answer came from the response cache. */
+interface CacheMeta {
+  cachedFrom: string;
+}
+
+function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: Outcome, cache?: CacheMeta): OrchestrationResult {
   const { providers, ...sums } = totals(outcomes);
   return {
     response: o.response,
@@ -374,6 +581,10 @@ function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: Pro
       consensusDetails: o.consensusDetails,
       cancelledCalls: fan.cancelled,
       latencySavedMs: fan.cancelled > 0 ? fan.latencySavedMs : null,
+      hedgedCalls: fan.hedges,
+      cacheHit: cache !== undefined,
+      cachedFrom: cache?.cachedFrom ?? null,
+      waitedMs: Math.round(fan.waitedMs),
       complexity: plan.complexity,
       complexityScore: plan.complexityScore,
       processingTimeMs: Date.now() - startedAt,
@@ -394,7 +605,7 @@ function roundUsd(x: number): number {
 
 type RecordOutcome = { status: 'failed'; errorType: string; errorMessage: string } | ({ status: 'completed' } & Outcome);
 
-function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: RecordOutcome): InteractionRecord {
+function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: RecordOutcome, cache?: CacheMeta): InteractionRecord {
   const { providersUsed, tokensIn, tokensOut, costUsd } = totals(outcomes);
   const now = Date.now();
   const done = o.status === 'completed' ? o : null;
@@ -418,6 +629,7 @@ function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: Provider
     consensusDetails: done?.consensusDetails ?? null,
     cancelledCalls: fan.cancelled,
     latencySavedMs: fan.cancelled > 0 ? fan.latencySavedMs : null,
+    cacheHit: cache !== undefined,
     status: o.status,
     errorType: o.status === 'failed' ? o.errorType : null,
     errorMessage: o.status === 'failed' ? o.errorMessage : null,

@@ -21,6 +21,11 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   EMULATOR_URL: z.url().optional(),
+  /** The response cache lives in Redis instead of the database when set (redis://[:password@]host:port). */
+  REDIS_URL: z
+    .string()
+    .refine((u) => /^rediss?:\/\//.test(u), 'REDIS_URL must start with redis:// or rediss://')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Env = z.infer<typeof EnvSchema>;

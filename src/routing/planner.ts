@@ -129,6 +129,8 @@ export function planRoute({ config, request, assessment, complexitySource, routi
       maxProviders: settings.escalation.enabled ? Math.max(settings.escalation.max_providers, firstWave) : firstWave,
       onLowConfidence: settings.escalation.on_low_confidence,
     },
+    // Filled by the planRequest activity (cache key, token estimates); off here.
+    resilience: { cacheKey: null, admission: false, promptTokens: 0, maxTokens: 0, deadlineMs: config.performance.request_timeout * 1000, hedging: null },
     ruleId: request.providers ? 'request.providers' : rule ? (rule.id ?? `rules[${match.index}]`) : null,
     routingPolicyVersion,
     routingDecision: null,

@@ -37,6 +37,7 @@ function basePlan(overrides: Partial<RoutePlan> = {}): RoutePlan {
     requireConsensus: true,
     consensusStrategy: 'lexical',
     consensus: { strategy: 'lexical', earlyStop: true, agreementThreshold: 0, escalation: [], maxProviders: 3, onLowConfidence: 'flag' },
+    resilience: { cacheKey: null, admission: false, promptTokens: 10, maxTokens: 100, deadlineMs: 60_000, hedging: null },
     ruleId: 'rule-x',
     routingPolicyVersion: 7,
     routingDecision: null,
