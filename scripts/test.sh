@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole suite: unit, integration (a real Temporal dev server and a real worker, SQLite and
-# PostgreSQL), and replay. Starts the services it needs and stops them afterwards.
+# The whole suite: unit, integration (a real Temporal dev server and a real worker, SQLite,
+# PostgreSQL and Redis), and replay. Starts the services it needs and stops them afterwards.
 # Extra arguments go to vitest (e.g. `npm test -- test/routing`).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -8,9 +8,11 @@ ensure_node_deps
 
 TEST_TEMPORAL_PORT="${TEST_TEMPORAL_PORT:-7244}"
 started_pg=0
+started_redis=0
 cleanup() {
   stop_temporal temporal-test
   if [ "$started_pg" = 1 ]; then bash scripts/postgres.sh stop >/dev/null 2>&1 || true; fi
+  if [ "$started_redis" = 1 ]; then bash scripts/redis.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -23,6 +25,14 @@ if [ -z "${TEST_POSTGRES_URL:-}" ]; then
   bash scripts/postgres.sh start
   TEST_POSTGRES_URL="$(bash scripts/postgres.sh url)"
   export TEST_POSTGRES_URL
+fi
+
+# Redis for the response cache's Redis store (installed from Debian when missing).
+if [ -z "${TEST_REDIS_URL:-}" ]; then
+  if ! bash scripts/redis.sh status >/dev/null 2>&1; then started_redis=1; fi
+  bash scripts/redis.sh start
+  TEST_REDIS_URL="$(bash scripts/redis.sh url)"
+  export TEST_REDIS_URL
 fi
 
 log "type check"
