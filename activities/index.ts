@@ -215,9 +215,17 @@ export function createActivities(deps: ActivityDependencies) {
         for (const key of probing) await deps.resilience?.circuits.recordSuccess(key).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
         return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
       } catch (err) {
+        // A health failure counts against the circuits; if one is open now, the provider is cooling
+        // down and the workflow may wait for it (availableAtMs) instead of giving up at once.
+        let availableAtMs: number | null = null;
         if (err instanceof ProviderCallError && countsAgainstCircuit(err.type) && deps.resilience) {
+          const circuits = deps.resilience.circuits;
           for (const key of circuitKeysFor(target.provider, target.model)) {
-            await deps.resilience.circuits.recordFailure(key, err.type, err.message).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
+            const outcome = await circuits.recordFailure(key, err.type, err.message).catch((e: unknown) => {
+              logger.warn({ key, err: (e as Error).message }, 'circuit update failed');
+              return null;
+            });
+            if (outcome?.state === 'open') availableAtMs = Date.now() + circuits.options.cooldownMs;
           }
         }
         if (err instanceof ProviderCallError) {
@@ -226,7 +234,7 @@ export function createActivities(deps: ActivityDependencies) {
             message: err.message,
             type: err.type,
             nonRetryable: !err.retryable,
-            details: [{ status: err.status, provider: target.provider, model: target.model, attempt: ctx.info.attempt }],
+            details: [{ status: err.status, provider: target.provider, model: target.model, attempt: ctx.info.attempt, ...(availableAtMs !== null && { availableAtMs }) }],
             ...(err.retryAfterMs !== null && err.retryable && { nextRetryDelay: Math.min(err.retryAfterMs, maxRetryAfterMs) }),
           });
         }

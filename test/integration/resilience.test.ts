@@ -1,0 +1,248 @@
+/**
+ * Provider resilience on a real dev server, a real worker, the real SDK connectors and the
+ * emulator's fault injection: retries honouring Retry-After, overload storms, hangs, malformed
+ * bodies, auth errors, a provider down; shared circuit breakers (skip, wait out the cooldown on a
+ * durable timer, give up at the deadline); shared rate limits; quotas and budgets; the response
+ * cache; hedging. Each block has its own stack (own database: circuit state does not leak).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BudgetExceeded, InsufficientResponses, QuotaExceeded } from '../../src/errors';
+import type { Config } from '../../src/config/schema';
+import type { OrchestrateRequest } from '../../src/types';
+import { createPrismaClient } from '../../src/memory/client';
+import { startStack, type TestStack } from '../helpers/stack';
+
+const run = Date.now().toString(36);
+let n = 0;
+const rid = (label: string) => `res-${label}-${run}-${n++}`;
+
+/** Short timeouts and few attempts, so failures resolve in seconds. */
+function fast(c: Config, resilience: Partial<Config['resilience']> = {}, performance: Partial<Config['performance']> = {}): Config {
+  const models = Object.fromEntries(Object.keys(c.models).map((p) => [p, { max_concurrent: 20, timeout: 2, max_attempts: 3, initial_backoff_ms: 200 }]));
+  return {
+    ...c,
+    performance: { ...c.performance, request_timeout: 30, models, ...performance },
+    resilience: { ...c.resilience, circuit_breaker: { ...c.resilience.circuit_breaker, enabled: false }, ...resilience },
+  };
+}
+
+async function expectFailure<T extends Error>(p: Promise<unknown>, type: new (...args: never[]) => T): Promise<T> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(type);
+  return err as T;
+}
+
+const qa = (prompt: string, extra: Partial<OrchestrateRequest> = {}): OrchestrateRequest => ({ prompt, taskType: 'question_answering', userId: 'user-res', requestId: rid('r'), ...extra });
+
+describe('provider faults', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack({ label: 'faults', configure: (c) => fast(c) });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('429 with Retry-After: the retry waits the provider-given delay, not the configured backoff', async () => {
+    const started = Date.now();
+    const result = await stack.client.processRequest(qa('What is 6 * 7? [[emulate@gpt-4o-mini:429x1:retry=2]]', { providers: ['openai'] }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    expect(result.response).toMatch(/42/);
+    const stored = await stack.runtime.memory.getInteraction(result.metadata.workflowId);
+    expect(stored!.providerCalls[0]).toMatchObject({ provider: 'openai', status: 'succeeded', attempts: 2 });
+  });
+
+  it('a 529 overload storm exhausts its retries, then the request fails over', async () => {
+    const result = await stack.client.processRequest(qa('Name a color. [[emulate@claude-haiku-4-5:529]]', { providers: ['anthropic', 'google'], minProviders: 1 }));
+    expect(result.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
+      ['anthropic', 'failed', 'ProviderOverloaded'],
+      ['google', 'succeeded', null],
+    ]);
+    const stored = await stack.runtime.memory.getInteraction(result.metadata.workflowId);
+    expect(stored!.providerCalls[0]!.attempts).toBe(3);
+  });
+
+  it('a hang times out (each attempt at the configured timeout) and fails over', async () => {
+    const started = Date.now();
+    const result = await stack.client.processRequest(qa('Name a fruit. [[emulate@gpt-4o-mini:hang]]', { providers: ['openai', 'anthropic'], minProviders: 1 }));
+    const took = Date.now() - started;
+    expect(result.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
+      ['openai', 'failed', 'ProviderTimeout'],
+      ['anthropic', 'succeeded', null],
+    ]);
+    // Three attempts of 2 s plus backoff, not the 30 s request deadline.
+    expect(took).toBeGreaterThanOrEqual(6_000);
+    expect(took).toBeLessThan(15_000);
+  }, 30_000);
+
+  it('a malformed body is classified, retried, and failed over', async () => {
+    const result = await stack.client.processRequest(qa('Name a river. [[emulate@gemini-2.0-flash:malformed]]', { providers: ['google', 'openai'], minProviders: 1 }));
+    expect(result.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
+      ['google', 'failed', 'ProviderMalformedResponse'],
+      ['openai', 'succeeded', null],
+    ]);
+  });
+
+  it('a 401 is not retried: one attempt, then failover', async () => {
+    const result = await stack.client.processRequest(qa('Name a tree. [[emulate@gpt-4o-mini:401]]', { providers: ['openai', 'google'], minProviders: 1 }));
+    const stored = await stack.runtime.memory.getInteraction(result.metadata.workflowId);
+    expect(stored!.providerCalls.map((c) => [c.provider, c.status, c.errorType, c.attempts])).toEqual([
+      ['openai', 'failed', 'ProviderAuthError', 1],
+      ['google', 'succeeded', null, 1],
+    ]);
+  });
+
+  it('one provider fully down: a consensus request still answers from the other two', async () => {
+    const result = await stack.client.processRequest(qa('What is 3 * 5? [[emulate@gemini-2.0-flash:503]]', { requireConsensus: true }));
+    expect(result.response).toMatch(/15/);
+    expect(result.metadata.providersUsed.sort()).toEqual(['anthropic', 'openai']);
+    // Failing (503: overloaded, retried) or, once the other two agree, cancelled by early stop.
+    const google = result.metadata.providers.find((p) => p.provider === 'google')!;
+    expect(google.status === 'cancelled' || google.errorType === 'ProviderOverloaded').toBe(true);
+    expect(google.status).not.toBe('succeeded');
+  });
+});
+
+describe('circuit breakers shared through the database', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack({
+      label: 'circuits',
+      configure: (c) =>
+        fast(
+          c,
+          { circuit_breaker: { enabled: true, failure_threshold: 2, window_s: 60, cooldown_s: 3 } },
+          { request_timeout: 7, models: Object.fromEntries(Object.keys(c.models).map((p) => [p, { max_concurrent: 20, timeout: 2, max_attempts: 1, initial_backoff_ms: 200 }])) },
+        ),
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  async function circuit(key: string) {
+    const db = createPrismaClient(stack.databaseUrl);
+    try {
+      return await db.circuitState.findUnique({ where: { key } });
+    } finally {
+      await db.$disconnect();
+    }
+  }
+
+  it('opens after repeated 500s; the next request skips the provider and fails over; after the cooldown a waiting request is answered by the probe', async () => {
+    for (let i = 0; i < 2; i++) {
+      await expectFailure(stack.client.processRequest(qa(`Name a bird ${i}. [[emulate@gpt-4o-mini:500]]`, { providers: ['openai'] })), InsufficientResponses);
+    }
+    expect(await circuit('openai')).toMatchObject({ state: 'open' });
+
+    const before = stack.runtime.emulator!.stats()['gpt-4o-mini']?.calls ?? 0;
+    const skipped = await stack.client.processRequest(qa('Name a cloud type.', { providers: ['openai', 'anthropic'], minProviders: 1 }));
+    expect(skipped.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
+      ['openai', 'failed', 'CircuitOpen'],
+      ['anthropic', 'succeeded', null],
+    ]);
+    expect(stack.runtime.emulator!.stats()['gpt-4o-mini']?.calls ?? 0).toBe(before);
+
+    // Only openai, which is cooling down: the request waits (durable timer) and the probe answers it.
+    const waited = await stack.client.processRequest(qa('Name a mountain.', { providers: ['openai'] }));
+    expect(waited.metadata.waitedMs).toBeGreaterThan(0);
+    expect(waited.metadata.providers.map((p) => [p.provider, p.status])).toEqual([
+      ['openai', 'failed'],
+      ['openai', 'succeeded'],
+    ]);
+    expect(await circuit('openai')).toMatchObject({ state: 'closed' });
+  }, 30_000);
+
+  it('every provider down: retries after each cooldown, then a clear InsufficientResponses at the deadline', async () => {
+    for (let i = 0; i < 2; i++) await expectFailure(stack.client.processRequest(qa(`Name a lake ${i}. [[emulate:500]]`, { providers: ['google'] })), InsufficientResponses);
+    const started = Date.now();
+    const err = await expectFailure(stack.client.processRequest(qa('Name a lake. [[emulate:500]]', { providers: ['google'] })), InsufficientResponses);
+    const took = Date.now() - started;
+    expect(err.message).toMatch(/waited \d+ ms for cooling-down or rate-limited providers, up to the 7000 ms deadline/);
+    expect(err.message).toMatch(/CircuitOpen/);
+    // Waits out each 3 s cooldown (the probe fails and re-opens the circuit) until the 7 s deadline.
+    expect(took).toBeGreaterThanOrEqual(6_000);
+    expect(took).toBeLessThan(20_000);
+  }, 30_000);
+});
+
+describe('rate limits, quotas, budgets, cache and hedging', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack({
+      label: 'limits',
+      configure: (c) =>
+        fast(c, {
+          rate_limits: { openai: { rpm: 2 } },
+          quotas: { period: 'day', per_user_requests: 3 },
+          budgets: { period: 'day', per_user_usd: 0.05 },
+          cache: { enabled: true, ttl_s: 60 },
+          hedging: { enabled: true, after: 'ms', delay_ms: 300 },
+        }),
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a shared rate limit: the third call in the minute fails over at once instead of waiting', async () => {
+    const userId = rid('rate-user');
+    const providersOf = async (i: number) => (await stack.client.processRequest(qa(`Name a metal ${i}.`, { userId, providers: ['openai', 'anthropic'], minProviders: 1 }))).metadata.providers;
+    await providersOf(1);
+    await providersOf(2);
+    const third = await providersOf(3);
+    expect(third.map((p) => [p.provider, p.status, p.errorType])).toEqual([
+      ['openai', 'failed', 'RateLimitExceeded'],
+      ['anthropic', 'succeeded', null],
+    ]);
+  });
+
+  it('a user over quota gets QuotaExceeded and nothing is called', async () => {
+    const userId = rid('quota-user');
+    for (let i = 0; i < 3; i++) await stack.client.processRequest(qa(`Name a planet ${i}.`, { userId, providers: ['google'] }));
+    const calls = stack.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0;
+    const requestId = rid('over');
+    const err = await expectFailure(stack.client.processRequest(qa('Name a star.', { userId, providers: ['google'], requestId })), QuotaExceeded);
+    expect(err.message).toMatch(/quota/i);
+    expect(stack.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0).toBe(calls);
+    const stored = await stack.runtime.memory.getInteraction(`llm-request-${requestId}`);
+    expect(stored).toMatchObject({ status: 'failed', errorType: 'QuotaExceeded', providerCalls: [] });
+  });
+
+  it('a request that would exceed the user budget is refused with BudgetExceeded', async () => {
+    const err = await expectFailure(stack.client.processRequest(qa('Explain the theory of relativity in detail.', { userId: rid('budget-user'), maxTokens: 100_000, providers: ['anthropic'] })), BudgetExceeded);
+    expect(err.message).toMatch(/budget/i);
+  });
+
+  it('an exact repeat is answered from the cache: no provider called, marked in the metadata', async () => {
+    const userId = rid('cache-user');
+    const first = await stack.client.processRequest(qa('What is the capital of France?', { userId, providers: ['google'], temperature: 0 }));
+    const calls = stack.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0;
+    const second = await stack.client.processRequest(qa('  What is the capital   of France?', { userId, providers: ['google'], temperature: 0 }));
+    expect(second.response).toBe(first.response);
+    expect(second.metadata).toMatchObject({ cacheHit: true, cachedFrom: first.metadata.workflowId, costUsd: 0, providers: [] });
+    expect(stack.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0).toBe(calls);
+    expect(await stack.runtime.memory.getInteraction(second.metadata.workflowId)).toMatchObject({ cacheHit: true, providerCalls: [] });
+  });
+
+  it('hedging: a call slower than the hedge delay gets a second candidate; the first good answer wins, the loser is cancelled', async () => {
+    const started = Date.now();
+    const result = await stack.client.processRequest(
+      qa('Name an ocean. [[emulate@claude-haiku-4-5:latency=5000]]', { userId: rid('hedge-user'), providers: ['anthropic', 'google'], minProviders: 1 }),
+    );
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(result.metadata.hedgedCalls).toBe(1);
+    expect(result.metadata.providers.map((p) => [p.provider, p.status])).toEqual([
+      ['anthropic', 'cancelled'],
+      ['google', 'succeeded'],
+    ]);
+    const stored = await stack.runtime.memory.getInteraction(result.metadata.workflowId);
+    expect(stored!.providerCalls.map((c) => [c.provider, c.hedged])).toEqual([
+      ['anthropic', false],
+      ['google', true],
+    ]);
+  });
+});
