@@ -1,3 +1,4 @@
 export { recordFeedbackWorkflow } from './feedback';
 export { orchestrateRequest } from './orchestrate-request';
 export { routingPolicyWorkflow } from './routing-policy';
+export * from './improvement';

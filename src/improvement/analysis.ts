@@ -111,7 +111,7 @@ export interface GroupMetrics {
   agreementRate: number | null;
   agreements: number;
   agreementObservations: number;
-  /** Mean quality per successful call: feedback where given, else agreement (binary, or the interaction's agreement score). */
+  /** Mean quality per successful call: feedback on the chosen answer where given (not for dissenters), else agreement (binary, or the interaction's agreement score). */
   quality: number | null;
   qualityObservations: number;
   feedback: number | null;
@@ -240,9 +240,11 @@ function agreed(i: InteractionRow, c: CallRow): boolean | null {
 function accumulate(rows: readonly InteractionRow[]): Map<string, Acc> {
   const accs = new Map<string, Acc>();
   for (const i of rows) {
-    const feedback = mean(i.feedback);
+    const rating = mean(i.feedback);
     for (const c of i.calls) {
       const agreement = agreed(i, c);
+      // Feedback rates the chosen answer: it says nothing about a call that dissented from it.
+      const feedback = agreement === false ? null : rating;
       const proxy = c.status === 'succeeded' && i.consensusApplied ? (i.agreement ?? i.confidence) : null;
       for (const key of keysOf(i, c)) {
         const id = keyId(key);

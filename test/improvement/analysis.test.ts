@@ -72,6 +72,8 @@ describe('window analysis: figures', () => {
     expect(openai.current.quality).toBe(0.8);
     const anthropic = modelGroup(a, 'anthropic', 'claude-haiku-4-5')!;
     expect(anthropic.current).toMatchObject({ calls: 3, succeeded: 1, failed: 1, cancelled: 1, successRate: 0.5, errorRate: 0.5, timeouts: 1, errorTypes: { ProviderTimeout: 1 }, agreementRate: 0, agreements: 0, agreementObservations: 1 });
+    // Feedback rates the chosen answer: not anthropic's, which dissented.
+    expect(anthropic.current).toMatchObject({ feedback: null, feedbackObservations: 0, quality: 0 });
     // Trend against the previous window (only request a).
     expect(anthropic.previous).toMatchObject({ successRate: 1 });
     expect(anthropic.trend).toMatchObject({ successRateDelta: -0.5 });
