@@ -16,7 +16,7 @@ import { ImprovementError } from '../src/improvement/errors';
 import { analyseExperiment, nextLooks, previousFraction, type ExperimentInput } from '../src/improvement/experiments';
 import { metaPromptRequest, parseMetaPromptResponse, promptExperimentProposal } from '../src/improvement/meta-prompt';
 import { buildProposals, proposalFromExperiment, type PolicyView, type Proposal } from '../src/improvement/proposals';
-import type { ReportExperiment } from '../src/improvement/report';
+import type { ReportExperiment, ReportProposal } from '../src/improvement/report';
 import type { ExperimentUpdate, ImprovementStore, StoredProposal } from '../src/improvement/store';
 import type { Logger } from '../src/logger';
 import { ProviderCallError } from '../src/providers/errors';
@@ -263,9 +263,9 @@ export function createImprovementActivities(deps: ImprovementActivityDependencie
       return typed(() => store.saveReport({ report: input.report, experimentUpdates: input.experimentUpdates }));
     },
 
-    /** Store the report again once its proposals were decided. */
-    finaliseImprovementReport(input: { report: Parameters<ImprovementStore['updateReport']>[0] }): Promise<void> {
-      return typed(() => store.updateReport(input.report));
+    /** Record in the stored report what became of its proposals. */
+    finaliseImprovementReport(input: { reportId: string; proposals: ReportProposal[] }): Promise<void> {
+      return typed(() => store.updateReportProposals(input.reportId, input.proposals));
     },
 
     loadProposal(input: { proposalId: string }): Promise<StoredProposal> {

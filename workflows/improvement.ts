@@ -3,7 +3,9 @@
  *
  * improvementWorkflow: one run, on the schedule (src/improvement/schedule.ts) or by hand.
  *   1. read improvement.* from the worker's configuration (overrides from the input for manual runs);
- *   2. analyse the history window against the one before it and propose (activity);
+ *      a scheduled run with improvement.enable false stops here; a manual one applies nothing itself;
+ *   2. make sure the routing-policy workflow runs, analyse the history window against the one
+ *      before it and propose against its current policy (activity);
  *   3. look once at every running experiment (guard rails, sequential test, winners' proposals);
  *   4. meta-prompting, when configured: candidate prompts become experiment proposals;
  *   5. decide each proposal (src/improvement/proposals.ts `decide`, here, so the decision is in
@@ -12,7 +14,7 @@
  *      signal (its id is the proposal id), wait for the outcome (an activity polls the
  *      routingChangeOutcome query), and mark it applied with the version, or rejected with the
  *      routing workflow's reason; no answer in time leaves it pending;
- *   7. store the report again with what became of each proposal.
+ *   7. record in the stored report what became of the proposals it sent.
  *
  * proposalDecisionWorkflow: a person's approval or rejection of one pending proposal (the CLI and
  * SDK start it with the id `improvement-decision-<proposal id>`, so a proposal is decided once;
@@ -249,8 +251,7 @@ export async function improvementWorkflow(input: ImprovementWorkflowInput): Prom
     log.info('improvement proposal sent', { proposal: p.id, kind: p.kind, status: result.status, outcome: result.outcome });
   }
 
-  const final: ImprovementReport = { ...report, proposals: decided };
-  await database.finaliseImprovementReport({ report: final });
+  if (decided.some((p, i) => p !== proposals[i])) await database.finaliseImprovementReport({ reportId, proposals: decided });
 
   return {
     reportId,

@@ -27,7 +27,7 @@ import {
   type ExperimentRecord,
 } from './experiments';
 import { EstimatedEffectSchema, EvidenceSchema, ProposalChangeSchema, ProposalKindSchema, ProposalStatusSchema, type EstimatedEffect, type Evidence, type ProposalChange, type ProposalKind, type ProposalStatus } from './proposals';
-import type { ImprovementReport } from './report';
+import type { ImprovementReport, ReportProposal } from './report';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -92,8 +92,10 @@ export interface ImprovementStore {
 
   /** The report, its proposals (pending), superseding older pending proposals of the same kind and target, and experiment updates: one transaction. Idempotent by report id. */
   saveReport(input: SaveReportInput): Promise<{ created: boolean }>;
-  /** Replace the stored report JSON (after its proposals were decided). */
+  /** Replace the stored report JSON. */
   updateReport(report: ImprovementReport): Promise<void>;
+  /** Replace the proposals in the stored report JSON (what became of them), leaving the rest. */
+  updateReportProposals(reportId: string, proposals: ReportProposal[]): Promise<void>;
   getReport(id: string): Promise<StoredReport>;
   latestReport(): Promise<StoredReport | null>;
   listReports(limit: number): Promise<Omit<StoredReport, 'report'>[]>;
@@ -400,6 +402,16 @@ export function createImprovementStore(db: DatabaseClient, databaseUrl?: string)
       guard('update an improvement report', async () => {
         const updated = await db.improvementReport.updateMany({ where: { id: report.id }, data: { report: json(report, 'report') } });
         if (updated.count === 0) throw new ImprovementError('ReportNotFound', `no improvement report "${report.id}"`, { id: report.id });
+      }),
+
+    updateReportProposals: (reportId, proposals) =>
+      guard('update an improvement report', async () => {
+        await db.$transaction(async (tx) => {
+          const row = await tx.improvementReport.findUnique({ where: { id: reportId }, select: { report: true } });
+          if (!row) throw new ImprovementError('ReportNotFound', `no improvement report "${reportId}"`, { id: reportId });
+          const report = row.report as unknown as ImprovementReport;
+          await tx.improvementReport.update({ where: { id: reportId }, data: { report: json({ ...report, proposals }, 'report') } });
+        });
       }),
 
     getReport: (id) =>

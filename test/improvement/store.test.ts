@@ -148,6 +148,12 @@ describe('reports and proposals', () => {
     await store.updateReport({ ...report, notes: ['decided'] });
     expect((await store.getReport('r-four')).report.notes).toEqual(['decided']);
     await expectCode(store.updateReport({ ...report, id: 'r-missing' }), 'ReportNotFound');
+    // updateReportProposals replaces the proposals only.
+    await store.updateReportProposals('r-four', [{ ...report.proposals[0]!, status: 'rejected', outcome: 'by cli:carol' }]);
+    const after = (await store.getReport('r-four')).report;
+    expect(after.notes).toEqual(['decided']);
+    expect(after.proposals).toEqual([{ ...report.proposals[0]!, status: 'rejected', outcome: 'by cli:carol' }]);
+    await expectCode(store.updateReportProposals('r-missing', []), 'ReportNotFound');
   });
 });
 
