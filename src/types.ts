@@ -102,6 +102,11 @@ export interface ConsensusPlan {
   /** Cancel outstanding calls once the outcome cannot change. */
   earlyStop: boolean;
   /**
+   * Embed each response as it arrives while other calls still run (similarity strategy), so only
+   * the last one is left to embed when consensus runs. Absent in plans recorded before it existed.
+   */
+  embedAsTheyArrive?: boolean | undefined;
+  /**
    * `consensus.confidence_threshold`: when consensus is required and the decision's confidence (the
    * support of the chosen answer) is below it, or the strategy says its threshold was not met, the
    * workflow escalates.

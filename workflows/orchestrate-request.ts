@@ -314,6 +314,8 @@ class FanOut {
   private nextIndex = 0;
   cancelled = 0;
   hedges = 0;
+  /** Call indexes whose answer was embedded ahead of consensus. */
+  readonly embedded = new Set<number>();
   waitedMs = 0;
   latencySavedMs: number | null = null;
 
@@ -483,6 +485,7 @@ async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan,
         fan.start(next);
       }
       let ok = fan.succeeded();
+      await embedNew(fan, plan, ok);
       // Without consensus, the first minProviders answers are the answer: a hedge or a straggler left running is cancelled.
       if (!plan.requireConsensus && ok.length >= plan.minProviders && fan.running.size > 0) {
         await fan.cancelRunning(false);
@@ -508,6 +511,20 @@ async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan,
     if (until >= deadline) return { decision: null };
     await fan.waitAndRetry(until, waitable.filter((w) => w.availableAtMs <= until + WAIT_GROUPING_MS).slice(0, missing));
   }
+}
+
+/**
+ * Similarity consensus: embed answers as they arrive (a local activity; vectors stay in the
+ * worker's caches), so the decision after the last answer has only that one left to embed.
+ */
+async function embedNew(fan: FanOut, plan: RoutePlan, ok: Succeeded[]): Promise<void> {
+  // With early stop on, the consensus check after each answer embeds it already.
+  const checkEmbeds = plan.requireConsensus && plan.consensus.earlyStop && ok.length >= Math.max(2, plan.minProviders);
+  if (!plan.consensus.embedAsTheyArrive || checkEmbeds) return;
+  const fresh = ok.filter((o) => !fan.embedded.has(o.callIndex));
+  if (fresh.length === 0 || fan.running.size === 0) return;
+  fresh.forEach((o) => fan.embedded.add(o.callIndex));
+  await compute.embedResponses({ texts: fresh.map((o) => o.response.content) });
 }
 
 /** Calls callable again within this much of the earliest are retried after the same wait. */

@@ -7,7 +7,7 @@
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient as PostgresPrismaClient } from '../generated/prisma-postgresql/client';
-import { PrismaClient as SqlitePrismaClient } from '../generated/prisma-sqlite/client';
+import { Prisma as SqlitePrisma, PrismaClient as SqlitePrismaClient } from '../generated/prisma-sqlite/client';
 import { parseDatabaseUrl, type DatabaseProvider } from './database-url';
 
 /**
@@ -16,6 +16,12 @@ import { parseDatabaseUrl, type DatabaseProvider } from './database-url';
  * so their model APIs are identical; the SQLite client's type stands for both.
  */
 export type DatabaseClient = SqlitePrismaClient;
+
+/**
+ * The value that writes SQL NULL into a nullable JSON column (a plain `null` is refused there).
+ * Both generated clients take it from the same Prisma runtime module.
+ */
+export const JSON_DB_NULL = SqlitePrisma.DbNull;
 
 export interface CreatePrismaClientOptions {
   /** PostgreSQL pool size (default: pg's 10). */

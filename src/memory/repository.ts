@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { InvalidRequest, zodIssues } from '../errors';
 import { ComplexitySchema, type Complexity } from '../types';
-import { createPrismaClient, type CreatePrismaClientOptions, type DatabaseClient } from './client';
+import { createPrismaClient, JSON_DB_NULL, type CreatePrismaClientOptions, type DatabaseClient } from './client';
 import { databaseConnectionError, isConnectionError, parseDatabaseUrl } from './database-url';
 
 export interface ProviderCallRecord {
@@ -356,8 +356,8 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           providerCalls, startedAt, completedAt, processingTimeMs, routingDecision, consensusDetails, dissenting, latencySavedMs,
           thresholdMet, lowConfidence, cancelledCalls, cacheHit, experimentId, variant, ...columns
         } = record;
-        // A JSON column takes a value or nothing (Prisma wants DbNull, not null): null is left out.
-        const json = (value: unknown, what: string) => (value === undefined || value === null ? {} : { [what]: toJson(value, what) as never });
+        // A nullable JSON column takes a value or DbNull (Prisma refuses a plain null there).
+        const json = (value: unknown, what: string) => ({ [what]: (value === undefined || value === null ? JSON_DB_NULL : toJson(value, what)) as never });
         const data = {
           ...columns,
           ...json(routingDecision, 'routingDecision'),

@@ -124,6 +124,7 @@ export function planRoute({ config, request, assessment, complexitySource, routi
     consensus: {
       strategy: consensusStrategy,
       earlyStop: settings.early_stop,
+      embedAsTheyArrive: consensusStrategy === 'similarity',
       agreementThreshold: settings.confidence_threshold,
       escalation: settings.escalation.enabled ? escalation : [],
       maxProviders: settings.escalation.enabled ? Math.max(settings.escalation.max_providers, firstWave) : firstWave,

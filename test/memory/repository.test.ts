@@ -12,6 +12,7 @@ function providerCall(callIndex: number, overrides: Partial<ProviderCallRecord> 
     model: callIndex % 2 === 0 ? 'gpt-4o-mini' : 'claude-3-5-haiku',
     attempts: 1,
     status: 'succeeded',
+    hedged: callIndex === 1,
     errorType: null,
     errorMessage: null,
     latencyMs: 120.5 + callIndex,
@@ -44,6 +45,16 @@ function interaction(requestId: string, overrides: Partial<InteractionRecord> = 
     errorMessage: null,
     routingPolicyVersion: 1,
     routingRule: 'summaries-to-cheap-models',
+    routingDecision: { policyVersion: 1, ranking: ['openai:gpt-4o-mini', 'anthropic:claude-3-5-haiku'], chosen: 'openai:gpt-4o-mini', explored: false },
+    thresholdMet: true,
+    lowConfidence: false,
+    dissenting: ['anthropic'],
+    consensusDetails: { strategy: 'lexical', support: 2 },
+    cancelledCalls: 0,
+    latencySavedMs: null,
+    cacheHit: false,
+    experimentId: null,
+    variant: null,
     providersUsed: ['openai:gpt-4o-mini', 'anthropic:claude-3-5-haiku'],
     tokensIn: 21,
     tokensOut: 41,
@@ -131,7 +142,11 @@ describe.each(providers)('memory store on $name', ({ open }) => {
       response: null,
       errorType: 'InsufficientResponses',
       errorMessage: 'only 1 of 2 providers answered',
-      providerCalls: [providerCall(0, { model: 'gpt-4o' })],
+      // A failed request has no consensus: the JSON columns are cleared, not left as they were.
+      routingDecision: null,
+      consensusDetails: null,
+      thresholdMet: null,
+      providerCalls: [providerCall(0, { model: 'gpt-4o' }), providerCall(1, { status: 'cancelled', errorType: 'Cancelled', latencyMs: null })],
     });
     await store.persistInteraction(second);
     expect(await raw.interaction.count({ where: { workflowId: first.workflowId } })).toBe(1);
