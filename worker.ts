@@ -10,6 +10,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { ensureRoutingPolicyWorkflow } from './client/routing';
+import { ensureImprovementSchedule } from './src/improvement/schedule';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadEnv } from './src/config/env';
 import { loadConfig } from './src/config/load';
@@ -70,6 +71,13 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     await ensureRoutingPolicyWorkflow({ client, taskQueue: TASK_QUEUE });
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'could not start the routing-policy workflow; planning uses the stored policy');
+  }
+  // The scheduled self-improvement run (created or updated idempotently; paused when improvement.enable is false).
+  try {
+    const schedule = await ensureImprovementSchedule({ client, config });
+    logger.info({ scheduleId: schedule.scheduleId, paused: schedule.paused, everyHours: config.improvement.analysis_interval }, 'improvement schedule ensured');
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not create or update the improvement schedule');
   }
   logger.info(
     { taskQueue: TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion },

@@ -8,8 +8,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
 import { OrchestratorError } from '../src/errors';
+import { ImprovementError } from '../src/improvement/errors';
 import { ComplexitySchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import { OrchestratorClient } from './orchestrator-client';
+import { addImprovementCommands } from './improvement-cli';
 import { addRoutingCommands } from './routing-cli';
 
 function intArg(name: string) {
@@ -163,6 +165,7 @@ export function buildCli(): Command {
     });
 
   addRoutingCommands(program);
+  addImprovementCommands(program);
   return program;
 }
 
@@ -170,7 +173,7 @@ if (require.main === module) {
   buildCli()
     .parseAsync(process.argv)
     .catch((err: unknown) => {
-      console.error(err instanceof OrchestratorError ? `${err.code}: ${err.message}` : `error: ${(err as Error).message}`);
+      console.error(err instanceof OrchestratorError || err instanceof ImprovementError ? `${err.code}: ${err.message}` : `error: ${(err as Error).message}`);
       process.exit(1);
     });
 }

@@ -6,7 +6,7 @@ cd "$ROOT"
 name="${1:?usage: bench.sh <name>}"; shift
 ensure_node_deps
 BENCH_TEMPORAL_PORT="${BENCH_TEMPORAL_PORT:-7255}"
-trap 'stop_temporal temporal-bench' EXIT
-start_temporal temporal-bench "$BENCH_TEMPORAL_PORT" none
+trap 'stop_started_temporal "temporal-bench-$BENCH_TEMPORAL_PORT"' EXIT
+start_temporal "temporal-bench-$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_PORT" none
 export TEMPORAL_ADDRESS="127.0.0.1:$BENCH_TEMPORAL_PORT"
 npx tsx "bench/$name.ts" "$@"

@@ -69,6 +69,7 @@ start_temporal() {
   log "starting Temporal dev server ($name) on 127.0.0.1:$port${db_file:+, state in $db_file}"
   nohup "$cli" "${args[@]}" >"$logfile" 2>&1 &
   echo $! >"$pidfile"
+  STARTED_TEMPORAL+=("$name")
   local i
   for i in $(seq 1 120); do
     if "$cli" operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; then return 0; fi
@@ -79,6 +80,17 @@ start_temporal() {
     sleep 0.5
   done
   die "the Temporal dev server did not become healthy in 60 s; log: $logfile"
+}
+
+# Names of the dev servers this shell started (a reused server is not ours to stop).
+STARTED_TEMPORAL=()
+
+# stop_started_temporal <name>: stop it only if this shell started it (for EXIT traps).
+stop_started_temporal() {
+  local n
+  for n in "${STARTED_TEMPORAL[@]}"; do
+    if [ "$n" = "$1" ]; then stop_temporal "$1"; return 0; fi
+  done
 }
 
 stop_temporal() { # name

@@ -10,14 +10,14 @@ TEST_TEMPORAL_PORT="${TEST_TEMPORAL_PORT:-7244}"
 started_pg=0
 started_redis=0
 cleanup() {
-  stop_temporal temporal-test
+  stop_started_temporal "temporal-test-$TEST_TEMPORAL_PORT"
   if [ "$started_pg" = 1 ]; then bash scripts/postgres.sh stop >/dev/null 2>&1 || true; fi
   if [ "$started_redis" = 1 ]; then bash scripts/redis.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
 # In-memory dev server on its own port, so tests never touch the demo's state.
-start_temporal temporal-test "$TEST_TEMPORAL_PORT" none
+start_temporal "temporal-test-$TEST_TEMPORAL_PORT" "$TEST_TEMPORAL_PORT" none
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
 
 if [ -z "${TEST_POSTGRES_URL:-}" ]; then

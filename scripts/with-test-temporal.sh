@@ -4,8 +4,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_node_deps
 TEST_TEMPORAL_PORT="${TEST_TEMPORAL_PORT:-7244}"
-trap 'stop_temporal temporal-test' EXIT
-start_temporal temporal-test "$TEST_TEMPORAL_PORT" none
+trap 'stop_started_temporal "temporal-test-$TEST_TEMPORAL_PORT"' EXIT
+start_temporal "temporal-test-$TEST_TEMPORAL_PORT" "$TEST_TEMPORAL_PORT" none
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
 TEMPORAL_CLI="$(temporal_cli)"
 export TEMPORAL_CLI

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { createActivities, type Activities } from '../activities';
 import { createConsensusActivities, type ConsensusActivities } from '../activities/consensus';
+import { createImprovementActivities, type ImprovementActivities } from '../activities/improvement';
 import { createResilienceActivities, type ResilienceActivities } from '../activities/resilience';
 import { createRoutingActivities, type RoutingActivities } from '../activities/routing';
 import { createPrismaEmbeddingCache, defaultConsensusRegistry, embeddingModelFromConfig } from './consensus';
@@ -20,6 +21,7 @@ import type { Logger } from './logger';
 import { applyMigrations } from './memory/migrate';
 import { createMemoryStore, type MemoryStore } from './memory/repository';
 import { createPrismaClient, databaseProviderOf } from './memory/client';
+import { createImprovementStore } from './improvement/store';
 import { createResilience } from './resilience';
 import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
@@ -34,7 +36,7 @@ import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type Po
 export interface WorkerRuntime {
   config: Config;
   /** Request activities, the routing-policy workflow's, consensus (embeddings) and resilience activities. */
-  activities: Activities & RoutingActivities & ConsensusActivities & ResilienceActivities;
+  activities: Activities & RoutingActivities & ConsensusActivities & ResilienceActivities & ImprovementActivities;
   memory: MemoryStore;
   evaluators: ComplexityEvaluatorRegistry;
   consensus: ConsensusRegistry;
@@ -163,6 +165,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       ...routingActivities,
       ...createConsensusActivities({ embeddingModel, logger }),
       ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, logger }),
+      ...createImprovementActivities({ config, store: createImprovementStore(db, env.DATABASE_URL), connectors, logger }),
     };
     if (emulated.length > 0) {
       logger.warn({ emulated, emulatorUrl }, 'providers without API keys are served by the local provider emulator (development answers, not real models)');
