@@ -22,7 +22,9 @@ import type { ModelConnector } from '../src/providers/types';
 import { seededRandom } from '../src/routing/bandit';
 import type { ComplexityEvaluatorRegistry } from '../src/routing/complexity';
 import { planRoute, rankRoute, validateRequest, withObservedLatency } from '../src/routing/planner';
-import { configWithPolicy, type RoutingPolicy } from '../src/routing/policy';
+import { applyUpdate, configWithPolicy, knownProvidersFromConfig, type RoutingPolicy } from '../src/routing/policy';
+import { variantFor, type VariantEffect } from '../src/improvement/live';
+import type { Experiment } from '../src/improvement/experiments';
 import { statsLookup, type RoutingStatsSnapshot, type StatsLookup } from '../src/routing/stats';
 import type { Complexity, GenerateResponse, OrchestrateRequest, ProviderTarget, RoutePlan } from '../src/types';
 
@@ -45,6 +47,8 @@ export interface ActivityDependencies {
    * attempt before it goes out, so every worker sees the same state. Absent: neither applies.
    */
   resilience?: { circuits: CircuitBreaker; rateLimiter: RateLimiter };
+  /** Running A/B experiments (src/improvement/live.ts); absent: no request is assigned. */
+  experiments?: { running(taskType: string): Experiment[] };
 }
 
 export interface CallProviderInput {
@@ -98,6 +102,35 @@ export function createActivities(deps: ActivityDependencies) {
     indexed = next;
     return next.lookup;
   };
+
+  const known = knownProvidersFromConfig(config);
+
+  /**
+   * The running experiment (if any) that takes this request, and the routing policy its variant
+   * plans with. A variant that cannot apply here (an update this policy rejects, a strategy not
+   * registered) leaves the request out of the experiment, so no variant's figures include requests
+   * that did not run it.
+   */
+  function experimentFor(request: OrchestrateRequest, workflowId: string | undefined): { effect: VariantEffect; policy: RoutingPolicy | null } | null {
+    if (!deps.experiments) return null;
+    const running = deps.experiments.running(request.taskType);
+    if (running.length === 0) return null;
+    const effect = variantFor(running, { requestId: request.requestId ?? workflowId ?? request.prompt, taskType: request.taskType });
+    if (!effect) return null;
+    if (effect.consensusStrategy !== null && !deps.consensus.names().includes(effect.consensusStrategy)) {
+      logger.warn({ experiment: effect.experimentId, strategy: effect.consensusStrategy }, 'experiment variant names an unregistered consensus strategy; request left out of the experiment');
+      return null;
+    }
+    if (!effect.routingUpdate) return { effect, policy: null };
+    const { policy } = deps.routing();
+    const applied = applyUpdate(policy, effect.routingUpdate, known, policy.updatedAt);
+    if (!applied.ok) {
+      logger.warn({ experiment: effect.experimentId, variant: effect.variant, error: applied.error.message }, 'experiment variant does not apply to the current policy; request left out of the experiment');
+      return null;
+    }
+    // The variant's policy keeps the base version: the request records the base version and its variant.
+    return { effect, policy: { ...applied.policy, version: policy.version } };
+  }
 
   /**
    * Before a call attempt goes out: its circuits (provider, provider:model) must let it through
@@ -154,19 +187,24 @@ export function createActivities(deps: ActivityDependencies) {
     async planRequest({ request }: { request: OrchestrateRequest }): Promise<RoutePlan> {
       try {
         const { policy, stats } = deps.routing();
-        const routed = effectiveConfig(policy);
-        const valid = validateRequest(routed, request);
+        const valid = validateRequest(effectiveConfig(policy), request);
+        const workflowId = Context.current().info.workflowExecution?.workflowId;
+        const experiment = experimentFor(valid, workflowId);
+        const planningPolicy = experiment?.policy ?? policy;
+        const routed = effectiveConfig(planningPolicy);
         const override = valid.complexityOverride;
         const assessment = override
           ? { complexity: override, score: OVERRIDE_SCORES[override], features: {} }
           : await deps.evaluators.evaluate(valid.prompt, { taskType: valid.taskType, threshold: config.routing.complexity_threshold });
-        const plan = planRoute({
+        let plan = planRoute({
           config: routed,
           request: valid,
           assessment,
           complexitySource: override ? 'override' : 'evaluator',
           routingPolicyVersion: policy.version,
         });
+        const strategy = experiment?.effect.consensusStrategy ?? plan.consensusStrategy;
+        if (strategy !== plan.consensusStrategy) plan = { ...plan, consensusStrategy: strategy, consensus: { ...plan.consensus, strategy, embedAsTheyArrive: strategy === 'similarity' } };
         if (!deps.consensus.names().includes(plan.consensusStrategy)) {
           const where = valid.consensusStrategy !== undefined ? 'consensusStrategy' : `consensus.task_types.${valid.taskType} / consensus.default_strategy`;
           throw new InvalidRequest(`${where}: unknown consensus strategy "${plan.consensusStrategy}" (registered: ${deps.consensus.names().join(', ')})`, [
@@ -174,10 +212,16 @@ export function createActivities(deps: ActivityDependencies) {
           ]);
         }
         const lookup = lookupFor(stats);
-        const seed = Context.current().info.workflowExecution?.workflowId ?? valid.requestId ?? valid.prompt;
-        const ranked = rankRoute({ plan, policy, taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
+        const seed = workflowId ?? valid.requestId ?? valid.prompt;
+        const ranked = rankRoute({ plan, policy: planningPolicy, taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
         const observed = lookup ? withObservedLatency(ranked, valid.taskType, lookup) : ranked;
-        return { ...observed, resilience: resiliencePlan(config, valid, observed) };
+        const effect = experiment?.effect;
+        const systemPrompt = effect?.systemPrompt !== undefined ? (effect.systemPrompt ?? undefined) : valid.systemPrompt;
+        return {
+          ...observed,
+          experiment: effect ? { id: effect.experimentId, variant: effect.variant, kind: effect.kind, ...(effect.systemPrompt !== undefined && { systemPrompt: effect.systemPrompt }) } : null,
+          resilience: resiliencePlan(config, { ...valid, ...(systemPrompt === undefined ? { systemPrompt: undefined } : { systemPrompt }) }, observed),
+        };
       } catch (err) {
         throw toFailure(err);
       }

@@ -21,6 +21,7 @@ import type { Logger } from './logger';
 import { applyMigrations } from './memory/migrate';
 import { createMemoryStore, type MemoryStore } from './memory/repository';
 import { createPrismaClient, databaseProviderOf } from './memory/client';
+import { RunningExperiments } from './improvement/live';
 import { createImprovementStore } from './improvement/store';
 import { createResilience } from './resilience';
 import { createStatsQueries } from './memory/stats-queries';
@@ -49,6 +50,8 @@ export interface WorkerRuntime {
   routingPolicyVersion: number;
   /** The routing policy requests are planned with (refreshed from the routing-policy workflow or the database). */
   policyCache: RoutingPolicyCache;
+  /** Running A/B experiments requests are assigned to. */
+  experiments: RunningExperiments;
   close(): Promise<void>;
 }
 
@@ -150,6 +153,12 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     await policyCache.refresh();
     policyCache.start();
     closers.unshift(() => policyCache.stop());
+    // Running A/B experiments, refreshed every few seconds; planning assigns requests to their variants.
+    const improvementStore = createImprovementStore(db, env.DATABASE_URL);
+    const experiments = new RunningExperiments({ load: () => improvementStore.listExperiments({ status: 'running', limit: 100 }), logger });
+    await experiments.refresh();
+    experiments.start();
+    closers.unshift(() => experiments.stop());
     const activities = {
       ...createActivities({
         config,
@@ -159,13 +168,14 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
         consensus,
         routing: () => ({ policy: policyCache.current(), stats: policyCache.stats() }),
         resilience: { circuits: resilience.circuits, rateLimiter: resilience.rateLimiter },
+        experiments,
         logger,
         maxRetryAfterMs: config.resilience.max_retry_after_s * 1000,
       }),
       ...routingActivities,
       ...createConsensusActivities({ embeddingModel, logger }),
       ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, logger }),
-      ...createImprovementActivities({ config, store: createImprovementStore(db, env.DATABASE_URL), connectors, logger }),
+      ...createImprovementActivities({ config, store: improvementStore, connectors, logger }),
     };
     if (emulated.length > 0) {
       logger.warn({ emulated, emulatorUrl }, 'providers without API keys are served by the local provider emulator (development answers, not real models)');
@@ -181,6 +191,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       emulator,
       routingPolicyVersion,
       policyCache,
+      experiments,
       async close() {
         for (const close of closers) await close();
       },

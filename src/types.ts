@@ -139,6 +139,11 @@ export interface RoutePlan {
   routingPolicyVersion: number;
   /** Why the targets are in this order (performance_based routing); null for static routes. */
   routingDecision: RoutingDecision | null;
+  /**
+   * The A/B experiment variant this request runs (recorded on the interaction); for a prompt
+   * experiment, the system prompt the providers get. Absent in plans recorded before experiments.
+   */
+  experiment?: { id: string; variant: string; kind: string; systemPrompt?: string | null | undefined } | null | undefined;
 }
 
 /** The outcome of one provider-call activity, success or failure, as the workflow saw it. */

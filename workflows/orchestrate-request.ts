@@ -319,11 +319,18 @@ class FanOut {
   waitedMs = 0;
   latencySavedMs: number | null = null;
 
-  constructor(
-    private readonly request: OrchestrateRequest,
-    plan: RoutePlan,
-  ) {
+  private readonly request: OrchestrateRequest;
+
+  constructor(request: OrchestrateRequest, plan: RoutePlan) {
     this.queue = [...plan.fallbacks];
+    // A prompt experiment's variant gives the providers its own system prompt.
+    const experiment = plan.experiment;
+    if (experiment?.kind === 'prompt_template' && experiment.systemPrompt !== undefined) {
+      const { systemPrompt: _replaced, ...rest } = request;
+      this.request = experiment.systemPrompt === null ? rest : { ...rest, systemPrompt: experiment.systemPrompt };
+    } else {
+      this.request = request;
+    }
   }
 
   start(target: ProviderTarget, hedged = false): void {
@@ -647,6 +654,8 @@ function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: Provider
     cancelledCalls: fan.cancelled,
     latencySavedMs: fan.cancelled > 0 ? fan.latencySavedMs : null,
     cacheHit: cache !== undefined,
+    experimentId: plan.experiment?.id ?? null,
+    variant: plan.experiment?.variant ?? null,
     status: o.status,
     errorType: o.status === 'failed' ? o.errorType : null,
     errorMessage: o.status === 'failed' ? o.errorMessage : null,
