@@ -77,6 +77,8 @@ export interface ProviderTarget {
   timeoutMs: number;
   maxAttempts: number;
   initialBackoffMs: number;
+  /** Context window in tokens (`models.<provider>.context_windows`); absent when not configured. */
+  contextWindow?: number | undefined;
   /** Latency this provider/model has shown for such requests (routing statistics); absent when unknown. */
   observedLatencyMs?: { p50: number; p95: number } | undefined;
 }

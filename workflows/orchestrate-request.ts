@@ -373,12 +373,30 @@ class FanOut {
     return this.queue.splice(0);
   }
 
+  /**
+   * The next fallback. After a context-length failure, fallbacks whose known context window is no
+   * larger than the failed model's are passed over (they would fail the same way).
+   */
   nextFallback(): ProviderTarget | undefined {
-    return this.queue.shift();
+    const needs = this.contextNeeded();
+    if (needs === null) return this.queue.shift();
+    const i = this.queue.findIndex((t) => t.contextWindow === undefined || t.contextWindow > needs);
+    if (i < 0) return undefined;
+    return this.queue.splice(i, 1)[0];
+  }
+
+  /** The largest known context window that was too small for this request (null: none known). */
+  private contextNeeded(): number | null {
+    let needs: number | null = null;
+    for (const o of this.done.values()) {
+      if (o.errorType === 'ProviderContextLengthExceeded' && o.target.contextWindow !== undefined) needs = Math.max(needs ?? 0, o.target.contextWindow);
+    }
+    return needs;
   }
 
   hasFallback(): boolean {
-    return this.queue.length > 0;
+    const needs = this.contextNeeded();
+    return this.queue.some((t) => needs === null || t.contextWindow === undefined || t.contextWindow > needs);
   }
 
   /** Resolves when one running call has settled. */

@@ -28,6 +28,8 @@ export const ProviderConfigSchema = z
     base_url: z.url().optional(),
     max_tokens: z.number().int().positive().default(1024),
     temperature: z.number().min(0).max(2).default(0.7),
+    /** Context window in tokens per model: a context-length failure fails over to a larger window. */
+    context_windows: z.record(modelId, z.number().int().positive()).default({}),
   })
   .strict();
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;

@@ -65,8 +65,10 @@ function target(config: Config, selector: string): ProviderTarget {
   const resolved = resolveSelector(config, selector);
   if (!resolved) throw new ModelProviderNotFound(`unknown provider in route: ${selector}`, { selector });
   const perf = config.performance.models[resolved.provider];
+  const contextWindow = config.models[resolved.provider]?.context_windows[resolved.model];
   return {
     ...resolved,
+    ...(contextWindow !== undefined && { contextWindow }),
     timeoutMs: (perf?.timeout ?? config.performance.request_timeout) * 1000,
     maxAttempts: perf?.max_attempts ?? 3,
     initialBackoffMs: perf?.initial_backoff_ms ?? 500,

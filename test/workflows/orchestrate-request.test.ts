@@ -59,6 +59,8 @@ interface Behaviour {
   delaysMs?: Record<string, number>;
   /** Use the mock majority consensus (identical answers agree) instead of the fixed decision. */
   majority?: boolean;
+  /** Models with a context window at or below this many tokens fail with ProviderContextLengthExceeded. */
+  contextLimit?: number;
 }
 
 /** Identical answers agree: the largest group wins; agreement = share of agreeing pairs. */
@@ -86,6 +88,9 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder, be
     async callProvider(input: CallProviderInput) {
       rec.calls.push(input);
       if (failing.has(input.target.provider)) throw ApplicationFailure.nonRetryable('bad key', 'ProviderAuthError');
+      if (behaviour.contextLimit !== undefined && (input.target.contextWindow ?? Infinity) <= behaviour.contextLimit) {
+        throw ApplicationFailure.nonRetryable('prompt is too long', 'ProviderContextLengthExceeded');
+      }
       const delay = behaviour.delaysMs?.[input.target.provider] ?? 0;
       if (delay > 0) {
         const ctx = Context.current();
@@ -253,5 +258,16 @@ describe('orchestrateRequest (mocked activities)', () => {
     expect(cause.type).toBe('ConsensusNotReached');
     expect(cause.message).toMatch(/confidence 0\.333 \(agreement 0\.000\) is below consensus\.confidence_threshold 0\.9 after asking 3 provider\(s\) \(1 added/);
     expect(rec.persisted[0]).toMatchObject({ status: 'failed', errorType: 'ConsensusNotReached' });
+  });
+
+  it('a context-length failure fails over to a model with a larger window, passing over smaller ones', async () => {
+    const small = (p: string) => ({ ...target(p), contextWindow: 8_000 });
+    const plan = basePlan({ targets: [small('a')], fallbacks: [small('b'), { ...target('c'), contextWindow: 128_000 }, target('d')], minProviders: 1, requireConsensus: false });
+    const { result, rec } = await run(plan, [], 'context-length', { contextLimit: 8_000 });
+    expect(rec.calls.map((c) => c.target.provider)).toEqual(['a', 'c']);
+    expect(result!.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
+      ['a', 'failed', 'ProviderContextLengthExceeded'],
+      ['c', 'succeeded', null],
+    ]);
   });
 });
