@@ -53,9 +53,20 @@ export function printResult(result: OrchestrationResult, webUiUrl: string, emula
   out(`  workflow           ${m.workflowId}`);
   out(`  complexity         ${m.complexity} (score ${m.complexityScore})`);
   out(`  route              rule ${m.routingRule ?? 'default'}, policy v${m.routingPolicyVersion}`);
-  out(`  providers used     ${m.providersUsed.join(', ')}`);
-  out(`  consensus          ${m.consensusApplied ? `${m.consensusStrategy}, confidence ${m.confidence}, agreement ${m.agreement}` : 'not applied (one answer)'}`);
+  if (m.routingDecision) {
+    const d = m.routingDecision;
+    out(`  ranking            ${d.ranking.join(' > ')}${d.explored ? ' (exploration pick)' : ''} [${d.method}, ${d.objective.kind}]`);
+  }
+  if (m.cacheHit) out(`  cache              hit: answer from ${m.cachedFrom ?? 'an earlier request'}, no provider called`);
+  out(`  providers used     ${m.providersUsed.join(', ') || '-'}`);
+  const threshold = m.thresholdMet === null ? '' : m.thresholdMet ? ', threshold met' : ', threshold NOT met';
+  out(`  consensus          ${m.consensusApplied ? `${m.consensusStrategy}, confidence ${m.confidence}, agreement ${m.agreement}${threshold}` : 'not applied (one answer)'}`);
+  if (m.lowConfidence) out(`  LOW CONFIDENCE     below consensus.confidence_threshold after asking ${m.escalated} more provider(s)`);
+  else if (m.escalated > 0) out(`  escalation         ${m.escalated} provider(s) added for agreement`);
   if (m.dissenting.length > 0) out(`  dissenting         ${m.dissenting.join(', ')}`);
+  if (m.cancelledCalls > 0) out(`  early stop         ${m.cancelledCalls} call(s) cancelled${m.latencySavedMs !== null ? `, ~${m.latencySavedMs} ms saved` : ''}`);
+  if (m.hedgedCalls > 0) out(`  hedging            ${m.hedgedCalls} hedge call(s) started`);
+  if (m.waitedMs > 0) out(`  waited             ${m.waitedMs} ms for cooling-down or rate-limited providers`);
   out(`  processing time    ${m.processingTimeMs} ms`);
   out(`  tokens             ${m.tokensIn} in / ${m.tokensOut} out`);
   out(`  cost               $${m.costUsd.toFixed(6)}`);
