@@ -12,6 +12,7 @@ import type { Logger } from '../src/logger';
 import type { FeedbackInput, InteractionRecord, MemoryStore } from '../src/memory/repository';
 import { ProviderCallError } from '../src/providers/errors';
 import { circuitKeysFor, countsAgainstCircuit, type CircuitBreaker } from '../src/resilience/circuit-breaker';
+import type { ConcurrencyLimiter } from '../src/resilience/concurrency';
 import { estimatePromptTokens } from '../src/resilience/estimate';
 import { providerScope, type RateLimiter } from '../src/resilience/rate-limit';
 import { responseCacheKey } from '../src/resilience/response-cache';
@@ -46,7 +47,7 @@ export interface ActivityDependencies {
    * Shared circuit breakers and rate limits (src/resilience): checked by every provider call
    * attempt before it goes out, so every worker sees the same state. Absent: neither applies.
    */
-  resilience?: { circuits: CircuitBreaker; rateLimiter: RateLimiter };
+  resilience?: { circuits: CircuitBreaker; rateLimiter: RateLimiter; concurrency?: ConcurrencyLimiter };
   /** Running A/B experiments (src/improvement/live.ts); absent: no request is assigned. */
   experiments?: { running(taskType: string): Experiment[] };
 }
@@ -54,6 +55,8 @@ export interface ActivityDependencies {
 export interface CallProviderInput {
   callIndex: number;
   target: ProviderTarget;
+  /** Started after waiting for a full provider: wait up to this long for a concurrency slot. */
+  waitForSlotMs?: number;
   prompt: string;
   systemPrompt?: string;
   temperature?: number;
@@ -104,6 +107,40 @@ export function createActivities(deps: ActivityDependencies) {
   };
 
   const known = knownProvidersFromConfig(config);
+
+  /**
+   * A slot among the provider's `performance.models.<provider>.max_concurrent` calls in flight
+   * across all workers (a lease in the database, renewed while the call runs, released after).
+   * Full: a first attempt fails over at once (ConcurrencyLimitReached, with when to ask again);
+   * a call the workflow started after waiting (`waitForSlotMs`) waits that long for a slot.
+   */
+  async function takeSlot(input: CallProviderInput, kind: string, holder: string, signal: AbortSignal): Promise<{ release(): Promise<void> } | null> {
+    const limiter = deps.resilience?.concurrency;
+    const max = config.performance.models[input.target.provider]?.max_concurrent;
+    if (!limiter || max === undefined) return null;
+    const args = { scope: providerScope(input.target.provider), max, leaseMs: LEASE_MS, holder };
+    const lease = input.waitForSlotMs ? await limiter.acquireWaiting({ ...args, waitMs: input.waitForSlotMs, signal }) : await limiter.acquire(args);
+    if (!lease.granted) {
+      throw ApplicationFailure.create({
+        message: `${input.target.provider} (${kind}): ${lease.reason}; ask again in ${lease.retryAfterMs} ms`,
+        type: 'ConcurrencyLimitReached',
+        nonRetryable: true,
+        details: [{ provider: input.target.provider, model: input.target.model, availableAtMs: Date.now() + lease.retryAfterMs }],
+      });
+    }
+    const renewal = setInterval(() => {
+      limiter.renew(lease.leaseId, LEASE_MS).then(
+        (held) => held || logger.warn({ provider: input.target.provider }, 'concurrency lease lost'),
+        (e: unknown) => logger.warn({ err: (e as Error).message }, 'concurrency lease renew failed'),
+      );
+    }, LEASE_MS / 3);
+    return {
+      async release() {
+        clearInterval(renewal);
+        await limiter.release(lease.leaseId).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'concurrency lease release failed'));
+      },
+    };
+  }
 
   /**
    * The running experiment (if any) that takes this request, and the routing policy its variant
@@ -235,7 +272,6 @@ export function createActivities(deps: ActivityDependencies) {
       if (!connector) {
         throw ApplicationFailure.nonRetryable(`provider "${target.provider}" has no connector on this worker`, 'ModelProviderNotFound');
       }
-      const probing = await admitCall(input, connector.kind);
       // Heartbeats carry cancellation to a running call (early stop, a lost hedge). The first one
       // goes out after a second, so quick calls cost no extra round trip; the SDK throttles the rest.
       let heartbeat: NodeJS.Timeout | null = null;
@@ -243,7 +279,13 @@ export function createActivities(deps: ActivityDependencies) {
         ctx.heartbeat();
         heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       }, HEARTBEAT_EVERY_MS);
+      // The provider's shared concurrency slot first: a refusal then uses no rate-limit slot and claims no probe.
+      const lease = await takeSlot(input, connector.kind, `${ctx.info.workflowExecution?.workflowId ?? '-'}/${ctx.info.activityId}#${ctx.info.attempt}`, ctx.cancellationSignal).catch((err: unknown) => {
+        clearTimeout(first);
+        throw err;
+      });
       try {
+        const probing = await admitCall(input, connector.kind);
         const response = await connector.generate(
           {
             model: target.model,
@@ -286,6 +328,7 @@ export function createActivities(deps: ActivityDependencies) {
       } finally {
         clearTimeout(first);
         if (heartbeat) clearInterval(heartbeat);
+        await lease?.release();
       }
     },
 
@@ -331,6 +374,8 @@ export function createActivities(deps: ActivityDependencies) {
 export type Activities = ReturnType<typeof createActivities>;
 
 const HEARTBEAT_EVERY_MS = 1000;
+/** A concurrency lease outlives a killed worker by at most this long. */
+const LEASE_MS = 30_000;
 
 /** Cache key, admission and token estimates, deadline and hedging for a planned request. */
 function resiliencePlan(config: Config, request: OrchestrateRequest, plan: RoutePlan): RoutePlan['resilience'] {

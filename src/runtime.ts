@@ -167,7 +167,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
         evaluators,
         consensus,
         routing: () => ({ policy: policyCache.current(), stats: policyCache.stats() }),
-        resilience: { circuits: resilience.circuits, rateLimiter: resilience.rateLimiter },
+        resilience: { circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, concurrency: resilience.concurrency },
         experiments,
         logger,
         maxRetryAfterMs: config.resilience.max_retry_after_s * 1000,

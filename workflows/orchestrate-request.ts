@@ -69,7 +69,7 @@ function providerCall(target: ProviderTarget): Activities['callProvider'] {
       maximumAttempts: target.maxAttempts,
       initialInterval: target.initialBackoffMs,
       backoffCoefficient: 2,
-      nonRetryableErrorTypes: ['ModelProviderNotFound', 'CircuitOpen', 'RateLimitExceeded'],
+      nonRetryableErrorTypes: ['ModelProviderNotFound', 'CircuitOpen', 'RateLimitExceeded', 'ConcurrencyLimitReached'],
     },
   }).callProvider;
 }
@@ -333,7 +333,7 @@ class FanOut {
     }
   }
 
-  start(target: ProviderTarget, hedged = false): void {
+  start(target: ProviderTarget, hedged = false, waitForSlotMs?: number): void {
     const callIndex = this.nextIndex++;
     const scope = new CancellationScope();
     const request = this.request;
@@ -343,6 +343,7 @@ class FanOut {
         providerCall(target)({
           callIndex,
           target,
+          ...(waitForSlotMs !== undefined && waitForSlotMs > 0 && { waitForSlotMs }),
           prompt: request.prompt,
           ...(request.systemPrompt !== undefined && { systemPrompt: request.systemPrompt }),
           ...(request.temperature !== undefined && { temperature: request.temperature }),
@@ -450,14 +451,18 @@ class FanOut {
     return out.sort((a, b) => a.availableAtMs - b.availableAtMs || a.callIndex - b.callIndex);
   }
 
-  /** Sleep on a durable timer, then call these targets again. */
-  async waitAndRetry(until: number, calls: { callIndex: number; target: ProviderTarget }[]): Promise<void> {
+  /**
+   * Sleep on a durable timer, then call these targets again; a provider that is still full is then
+   * waited for inside the call (up to SLOT_WAIT_MS, never past the deadline) instead of by more timers.
+   */
+  async waitAndRetry(until: number, calls: { callIndex: number; target: ProviderTarget }[], deadline: number): Promise<void> {
     const ms = Math.max(0, until - Date.now());
     if (ms > 0) await sleep(ms);
     this.waitedMs += ms;
     for (const c of calls) {
       this.retried.add(c.callIndex);
-      this.start(c.target);
+      // Half the attempt's timeout at most: the call itself needs the rest.
+      this.start(c.target, false, Math.max(0, Math.min(SLOT_WAIT_MS, c.target.timeoutMs / 2, deadline - Date.now())));
     }
   }
 
@@ -534,7 +539,7 @@ async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan,
     if (missing <= 0 || waitable.length === 0) return { decision: null };
     const until = waitable[0]!.availableAtMs;
     if (until >= deadline) return { decision: null };
-    await fan.waitAndRetry(until, waitable.filter((w) => w.availableAtMs <= until + WAIT_GROUPING_MS).slice(0, missing));
+    await fan.waitAndRetry(until, waitable.filter((w) => w.availableAtMs <= until + WAIT_GROUPING_MS).slice(0, missing), deadline);
   }
 }
 
@@ -551,6 +556,9 @@ async function embedNew(fan: FanOut, plan: RoutePlan, ok: Succeeded[]): Promise<
   fresh.forEach((o) => fan.embedded.add(o.callIndex));
   await compute.embedResponses({ texts: fresh.map((o) => o.response.content) });
 }
+
+/** How long a call started after a wait may wait inside the activity for a concurrency slot. */
+const SLOT_WAIT_MS = 10_000;
 
 /** Calls callable again within this much of the earliest are retried after the same wait. */
 const WAIT_GROUPING_MS = 1_000;

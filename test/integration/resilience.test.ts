@@ -246,3 +246,37 @@ describe('rate limits, quotas, budgets, cache and hedging', () => {
     ]);
   });
 });
+
+describe('concurrent calls per provider, across workers', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack({
+      label: 'concurrency',
+      configure: (c) => {
+        const fastConfig = fast(c);
+        return { ...fastConfig, performance: { ...fastConfig.performance, models: { ...fastConfig.performance.models, google: { max_concurrent: 1, timeout: 10, max_attempts: 2, initial_backoff_ms: 200 } } } };
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a provider at its limit: the second request fails over at once, or waits for the slot when it has nothing else', async () => {
+    const slow = (i: number, extra: Partial<OrchestrateRequest>) => stack.client.processRequest(qa(`Name a moon ${i}. [[emulate@gemini-2.0-flash:latency=1500]]`, { userId: rid('conc'), ...extra }));
+    const [a, b] = await Promise.all([slow(1, { providers: ['google', 'openai'], minProviders: 1 }), slow(2, { providers: ['google', 'openai'], minProviders: 1 })]);
+    const routes = [a, b].map((r) => r.metadata.providers.map((p) => `${p.provider}:${p.status}:${p.errorType ?? ''}`));
+    // Exactly one got the slot; the other was refused by the shared limit and answered by openai.
+    expect(routes.filter((r) => r.length === 1 && r[0] === 'google:succeeded:')).toHaveLength(1);
+    expect(routes.filter((r) => r[0] === 'google:failed:ConcurrencyLimitReached' && r[1] === 'openai:succeeded:')).toHaveLength(1);
+
+    const [c, d] = await Promise.all([slow(3, { providers: ['google'] }), slow(4, { providers: ['google'] })]);
+    const waited = [c, d].find((r) => r.metadata.waitedMs > 0);
+    expect(waited, 'one request waited for the slot').toBeDefined();
+    expect(waited!.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
+      ['google', 'failed', 'ConcurrencyLimitReached'],
+      ['google', 'succeeded', null],
+    ]);
+  }, 30_000);
+});
+
