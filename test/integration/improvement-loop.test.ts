@@ -13,9 +13,8 @@
  *    records the variant): a routing variant that avoids a failing model concludes as the winner
  *    and its rule is applied; two identical prompt variants conclude with no winner.
  *
- * Settings that make a run meaningful at this volume: circuit breakers off (an open circuit would
- * skip the failing model and hide its failures), one attempt per call (a failure is a failure),
- * min_calls_per_test 20.
+ * The traffic and the settings that make a run meaningful at this volume (circuit breakers off,
+ * one attempt per call, min_calls_per_test 20) are in ../helpers/improvement-traffic.ts.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -23,130 +22,45 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runImprovement } from '../../client/improvement';
 import { ensureRoutingPolicyWorkflow, showRouting, type RoutingClientOptions } from '../../client/routing';
-import type { Config, RoutingRule } from '../../src/config/schema';
 import { TASK_QUEUE } from '../../src/constants';
 import { assignVariant } from '../../src/improvement/assignment';
-import type { Experiment } from '../../src/improvement/experiments';
 import { ensureImprovementSchedule, triggerImprovementNow } from '../../src/improvement/schedule';
 import { openImprovementStore, type ImprovementStoreHandle } from '../../src/improvement/store';
 import { ROUTING_POLICY_WORKFLOW_ID } from '../../src/routing/constants';
-import type { OrchestrateRequest, OrchestrationResult } from '../../src/types';
 import type { ImprovementWorkflowResult, improvementWorkflow } from '../../workflows/improvement';
 import { currentPolicyQuery, policyHistoryQuery } from '../../workflows/routing-policy';
 import { REPO_ROOT } from '../helpers/config';
+import {
+  DEGRADED,
+  DEGRADED_REQUESTS,
+  PER_ARM,
+  betterRoutingExperiment,
+  defaultRouteRequest,
+  degradeHistory,
+  equalPromptExperiment,
+  faulted,
+  firstProvider,
+  improvementConfig,
+  planningWith,
+  results,
+  send,
+  sleep,
+  summaryRequests,
+  translationRequests,
+} from '../helpers/improvement-traffic';
 import { startStack, type TestStack } from '../helpers/stack';
 
 const execFileAsync = promisify(execFile);
-const run = Date.now().toString(36);
-const DEGRADED = 'openai:gpt-4o-mini';
-const HEALTHY_REQUESTS = 40;
-const DEGRADED_REQUESTS = 40;
-const CONCURRENCY = 6;
-
-/** Translation requests go to gpt-4o only, with no fallback: when it fails, the request fails. */
-const TRANSLATION_RULE: RoutingRule = { id: 'translation-route', task_type: 'translation', complexity: 'any', providers: ['openai:gpt-4o'], require_consensus: false, fallback: [] };
-
-function configure(improvement: Partial<Config['improvement']>) {
-  return (c: Config): Config => ({
-    ...c,
-    routing: { ...c.routing, rules: [...c.routing.rules, TRANSLATION_RULE] },
-    resilience: { ...c.resilience, circuit_breaker: { ...c.resilience.circuit_breaker, enabled: false } },
-    performance: { ...c.performance, models: Object.fromEntries(Object.entries(c.performance.models).map(([p, m]) => [p, { ...m, max_attempts: 1 }])) },
-    improvement: { ...c.improvement, min_calls_per_test: 20, ...improvement },
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function concurrently<T>(items: readonly T[], task: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await task(items[i]!, i);
-      }
-    }),
-  );
-}
-
-type Outcome = { requestId: string; result: OrchestrationResult | null; error: string | null };
-
-async function send(stack: TestStack, requests: readonly OrchestrateRequest[]): Promise<Outcome[]> {
-  const out: Outcome[] = new Array<Outcome>(requests.length);
-  await concurrently(requests, async (request, i) => {
-    try {
-      out[i] = { requestId: request.requestId!, result: await stack.client.processRequest(request), error: null };
-    } catch (err) {
-      out[i] = { requestId: request.requestId!, result: null, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
-    }
-  });
-  return out;
-}
-
-/** Question-answering requests that name the three providers: one is called, the others are its failover chain. */
-function failoverRequests(label: string, n: number): OrchestrateRequest[] {
-  return Array.from({ length: n }, (_, i) => ({
-    prompt: `Name a planet of the solar system (${label} ${i}).`,
-    taskType: 'question_answering',
-    userId: 'user-improvement',
-    providers: ['openai', 'anthropic', 'google'],
-    minProviders: 1,
-    requireConsensus: false,
-    complexityOverride: 'simple' as const,
-    requestId: `improvement-loop-${run}-${label}-${i}`,
-  }));
-}
-
-/** A request on the default route (no providers named). */
-function defaultRouteRequest(label: string, i: number): OrchestrateRequest {
-  return { prompt: `Name a moon of Jupiter (${label} ${i}).`, taskType: 'question_answering', userId: 'user-improvement', complexityOverride: 'simple', requestId: `improvement-loop-${run}-${label}-${i}` };
-}
-
-function results(outcomes: readonly Outcome[]): OrchestrationResult[] {
-  const failed = outcomes.filter((o) => o.result === null);
-  if (failed.length > 0) throw new Error(`${failed.length} request(s) failed, e.g. ${failed[0]!.error}`);
-  return outcomes.map((o) => o.result!);
-}
-
-/**
- * A healthy stretch, then gpt-4o-mini fails 60% of its calls (HTTP 500): the history an
- * improvement run compares. Returns the window that holds the degraded stretch (the window
- * before it, of the same length, holds the healthy one).
- */
-async function degradeHistory(stack: TestStack, label: string): Promise<{ windowEnd: string; windowHours: number; healthy: OrchestrationResult[]; degraded: OrchestrationResult[] }> {
-  const t0 = Date.now();
-  const healthy = results(await send(stack, failoverRequests(`${label}-healthy`, HEALTHY_REQUESTS)));
-  await sleep(50);
-  const split = Date.now();
-  await sleep(50);
-  stack.runtime.emulator!.setModelSettings('gpt-4o-mini', { faults: [{ kind: 500, rate: 0.6 }] });
-  const degraded = results(await send(stack, failoverRequests(`${label}-degraded`, DEGRADED_REQUESTS)));
-  const span = Math.max(split - t0, Date.now() - split) + 2_000;
-  return { windowEnd: new Date(split + span).toISOString(), windowHours: span / 3_600_000, healthy, degraded };
-}
-
-/** Wait until the worker plans with `version`. */
-async function planningWith(stack: TestStack, version: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (stack.runtime.policyCache.current().version !== version) {
-    if (Date.now() > deadline) throw new Error(`the worker still plans with v${stack.runtime.policyCache.current().version}, not v${version}`);
-    await sleep(50);
-  }
-}
-
-function firstProvider(r: OrchestrationResult): string {
-  return r.metadata.providers[0]!.provider;
-}
+const run = `improvement-loop-${Date.now().toString(36)}`;
 
 describe('the improvement loop on real traffic', () => {
   let stack: TestStack;
   let store: ImprovementStoreHandle;
   let routing: RoutingClientOptions;
-  const scheduleId = `improvement-loop-${run}`;
+  const scheduleId = run;
 
   beforeAll(async () => {
-    stack = await startStack({ label: 'improvement-loop', policyRefreshMs: 200, configure: configure({ min_data_points: 60, auto_apply_threshold: 0.9 }) });
+    stack = await startStack({ label: 'improvement-loop', policyRefreshMs: 200, configure: improvementConfig({ min_data_points: 60, auto_apply_threshold: 0.9 }) });
     store = openImprovementStore(stack.databaseUrl);
     routing = { client: stack.temporal.client, taskQueue: stack.temporal.taskQueue, workflowId: stack.routingPolicyWorkflowId };
     await ensureRoutingPolicyWorkflow(routing);
@@ -161,9 +75,9 @@ describe('the improvement loop on real traffic', () => {
   it('a provider that degrades is demoted by the scheduled run (triggered now) through a signal; the next requests follow', async () => {
     const before = (await showRouting(routing)).policy;
     await planningWith(stack, before.version);
-    const beforeDemotion = await stack.client.processRequest(defaultRouteRequest('before', 0));
+    const beforeDemotion = await stack.client.processRequest(defaultRouteRequest(run, 'before', 0));
     expect(firstProvider(beforeDemotion)).toBe('openai');
-    const { windowEnd, windowHours, degraded } = await degradeHistory(stack, 'auto');
+    const { windowEnd, windowHours, degraded } = await degradeHistory(stack, run, 'auto');
 
     // The history is real: openai was called first every time, and failed over when it failed.
     const failedOver = degraded.filter((r) => r.metadata.providers[0]?.status === 'failed');
@@ -223,7 +137,7 @@ describe('the improvement loop on real traffic', () => {
 
     // The next default-route requests no longer start with openai.
     await planningWith(stack, policy.version);
-    const after = results(await send(stack, Array.from({ length: 6 }, (_, i) => defaultRouteRequest('after', i))));
+    const after = results(await send(stack, Array.from({ length: 6 }, (_, i) => defaultRouteRequest(run, 'after', i))));
     for (const a of after) {
       expect(a.metadata.routingPolicyVersion).toBe(policy.version);
       expect(firstProvider(a)).toBe('anthropic');
@@ -233,68 +147,13 @@ describe('the improvement loop on real traffic', () => {
 
   it('experiments on live traffic: a clearly better routing variant wins and is applied; equal prompt variants conclude with no winner', async () => {
     stack.runtime.emulator!.resetFaults();
-    const better = await store.createExperiment({
-      id: `translation-route-${run}`,
-      name: 'translation on gemini instead of gpt-4o',
-      kind: 'routing_policy',
-      taskType: 'translation',
-      variants: [
-        { name: 'control', share: 0.5, config: {} },
-        { name: 'google-route', share: 0.5, config: { update: { kind: 'set_rule', rule: { id: 'translation-route', task_type: 'translation', providers: ['google'] } } } },
-      ],
-      trafficShare: 1,
-      minSamples: 20,
-      createdBy: 'test:improvement-loop',
-    });
-    const equal = await store.createExperiment({
-      id: `summary-prompt-${run}`,
-      name: 'the same prompt twice',
-      kind: 'prompt_template',
-      taskType: 'summarization',
-      variants: [
-        { name: 'a', share: 0.5, config: { systemPrompt: null } },
-        { name: 'b', share: 0.5, config: { systemPrompt: null } },
-      ],
-      trafficShare: 1,
-      minSamples: 20,
-      createdBy: 'test:improvement-loop',
-    });
+    const better = await store.createExperiment(betterRoutingExperiment(`translation-${run}`));
+    const equal = await store.createExperiment(equalPromptExperiment(`summary-${run}`));
     await stack.runtime.experiments.refresh();
-
-    // Request ids until each arm has 24 requests (assignment is a hash of the request id).
-    const perArm = 24;
-    const plan = (e: Experiment, label: string) => {
-      const arms = new Map<string, string[]>(e.variants.map((v) => [v.name, []]));
-      for (let i = 0; [...arms.values()].some((ids) => ids.length < perArm); i++) {
-        const requestId = `improvement-loop-${run}-${label}-${i}`;
-        const ids = arms.get(assignVariant(e, requestId)!)!;
-        if (ids.length < perArm) ids.push(requestId);
-      }
-      return arms;
-    };
-    // gpt-4o fails 3 in 5 translation requests in both arms; only the control's route calls it.
-    const translation: OrchestrateRequest[] = [...plan(better, 'translate')].flatMap(([, ids]) =>
-      ids.map((requestId, k) => ({
-        prompt: `Translate "good morning" into language number ${k}.${k % 5 < 3 ? ' [[emulate@gpt-4o:500]]' : ''}`,
-        taskType: 'translation',
-        userId: 'user-improvement',
-        complexityOverride: 'simple' as const,
-        requestId,
-      })),
-    );
-    // Every provider fails 1 in 3 summarization requests, the same requests in both arms.
-    const summaries: OrchestrateRequest[] = [...plan(equal, 'summary')].flatMap(([, ids]) =>
-      ids.map((requestId, k) => ({
-        prompt: `Summarise in one line: the meeting moved to room ${k}.${k % 3 === 0 ? ' [[emulate:500]]' : ''}`,
-        taskType: 'summarization',
-        userId: 'user-improvement',
-        complexityOverride: 'simple' as const,
-        requestId,
-      })),
-    );
+    const translation = translationRequests(better, run);
+    const summaries = summaryRequests(equal, run);
     const outcomes = await send(stack, [...translation, ...summaries]);
     // Failed: the control's translations that hit the fault, and every faulted summary.
-    const faulted = (q: OrchestrateRequest) => q.prompt.includes('[[emulate');
     const expectedFailures = translation.filter((q) => faulted(q) && assignVariant(better, q.requestId!) === 'control').length + summaries.filter(faulted).length;
     expect(expectedFailures).toBe(15 + 16);
     expect(outcomes.filter((o) => o.result === null).map((o) => o.requestId).sort()).toEqual([...translation, ...summaries].filter((q) => faulted(q) && (q.taskType === 'summarization' || assignVariant(better, q.requestId!) === 'control')).map((q) => q.requestId).sort());
@@ -311,7 +170,7 @@ describe('the improvement loop on real traffic', () => {
     }
     // The google arm never called gpt-4o.
     const googleArm = outcomes.slice(0, translation.length).filter((o) => assignVariant(better, o.requestId) === 'google-route');
-    expect(googleArm).toHaveLength(perArm);
+    expect(googleArm).toHaveLength(PER_ARM);
     for (const o of googleArm) expect(o.result!.metadata.providersUsed).toEqual(['google']);
 
     // One run (manual, its history window empty): only the experiments are analysed.
@@ -327,13 +186,17 @@ describe('the improvement loop on real traffic', () => {
     expect(r.proposals.some((p) => p.summary.includes(equal.id))).toBe(false);
     const concluded = await store.getExperiment(better.id);
     expect(concluded).toMatchObject({ status: 'concluded', result: { analysis: { winner: 'google-route' } } });
+    expect(concluded.result!.analysis.variants.map((v) => [v.name, v.samples, v.goodRate])).toEqual([
+      ['control', PER_ARM, 9 / 24],
+      ['google-route', PER_ARM, 1],
+    ]);
     const ended = await store.getExperiment(equal.id);
     expect(ended).toMatchObject({ status: 'concluded', result: { analysis: { winner: null } } });
     expect(ended.reason).toMatch(/no winner/);
     const arms = ended.result!.analysis.variants;
     expect(arms.map((v) => [v.name, v.samples, v.goodRate])).toEqual([
-      ['a', perArm, 16 / 24],
-      ['b', perArm, 16 / 24],
+      ['a', PER_ARM, 16 / 24],
+      ['b', PER_ARM, 16 / 24],
     ]);
 
     // The winning rule is the policy now: the next translation request goes to gemini, outside the ended experiment.
@@ -342,7 +205,7 @@ describe('the improvement loop on real traffic', () => {
     expect(policy.rules.find((x) => x.id === 'translation-route')?.providers).toEqual(['google']);
     await planningWith(stack, policy.version);
     await stack.runtime.experiments.refresh();
-    const next = await stack.client.processRequest({ prompt: 'Translate "thank you" into French.', taskType: 'translation', userId: 'user-improvement', complexityOverride: 'simple', requestId: `improvement-loop-${run}-translate-after` });
+    const next = await stack.client.processRequest({ prompt: 'Translate "thank you" into French.', taskType: 'translation', userId: 'user-improvement', complexityOverride: 'simple', requestId: `${run}-translate-after` });
     expect(next.metadata.providersUsed).toEqual(['google']);
     expect(next.metadata.routingPolicyVersion).toBe(policy.version);
     expect((await stack.runtime.memory.getInteraction(next.metadata.workflowId))?.experimentId).toBeNull();
@@ -366,7 +229,7 @@ describe('thresholds not met: the proposal waits for a person, and the CLI appli
   };
 
   beforeAll(async () => {
-    stack = await startStack({ label: 'improvement-cli', taskQueue: TASK_QUEUE, policyRefreshMs: 200, configure: configure({ min_data_points: 100_000, auto_apply_threshold: 0.9 }) });
+    stack = await startStack({ label: 'improvement-cli', taskQueue: TASK_QUEUE, policyRefreshMs: 200, configure: improvementConfig({ min_data_points: 100_000, auto_apply_threshold: 0.9 }) });
     store = openImprovementStore(stack.databaseUrl);
     await terminateDefaultRoutingPolicy(stack);
   });
@@ -384,7 +247,7 @@ describe('thresholds not met: the proposal waits for a person, and the CLI appli
   }
 
   it('pending with too few data points; `improvement approve` demotes it through the signal and the next requests follow', async () => {
-    const { windowEnd, windowHours } = await degradeHistory(stack, 'pending');
+    const { windowEnd, windowHours } = await degradeHistory(stack, run, 'pending');
     const r = (await runImprovement({ client: stack.temporal.client, taskQueue: TASK_QUEUE }, { requestedBy: 'test:pending', windowEnd, windowHours })).result!;
     const proposal = r.proposals.find((p) => p.kind === 'demote');
     expect(proposal).toMatchObject({ decision: 'pending', status: 'pending', appliedVersion: null });
@@ -397,7 +260,7 @@ describe('thresholds not met: the proposal waits for a person, and the CLI appli
     const before = await routingPolicy.query(currentPolicyQuery);
     expect(Object.keys(before.demoted)).toEqual([]);
     await planningWith(stack, before.version);
-    expect(firstProvider(await stack.client.processRequest(defaultRouteRequest('pending-before', 0)))).toBe('openai');
+    expect(firstProvider(await stack.client.processRequest(defaultRouteRequest(run, 'pending-before', 0)))).toBe('openai');
 
     const listed = await cli('improvement', 'proposals', '--status', 'pending');
     expect(listed.stdout).toContain(proposal!.id);
@@ -411,7 +274,7 @@ describe('thresholds not met: the proposal waits for a person, and the CLI appli
     expect(await store.getProposal(proposal!.id)).toMatchObject({ status: 'applied', decidedBy: 'cli:dana', appliedVersion: version });
 
     await planningWith(stack, version);
-    const next = await stack.client.processRequest(defaultRouteRequest('pending-after', 0));
+    const next = await stack.client.processRequest(defaultRouteRequest(run, 'pending-after', 0));
     expect(next.metadata.routingPolicyVersion).toBe(version);
     expect(firstProvider(next)).toBe('anthropic');
   }, 240_000);
