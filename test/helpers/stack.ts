@@ -39,6 +39,8 @@ export interface StackOptions {
   logDestination?: DestinationStream;
   /** How often the worker re-reads the routing policy (default 2000 ms). */
   policyRefreshMs?: number;
+  /** The routing-policy workflow this worker reads (default: one private to the stack). */
+  routingPolicyWorkflowId?: string;
 }
 
 export async function startStack(options: StackOptions): Promise<TestStack> {
@@ -49,7 +51,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   const base = repoConfig();
   const config = (options.configure ?? ((c) => c))({ ...base, emulator: { ...base.emulator, mode: 'always', latency_ms: 5 } });
   const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'warn' });
-  const routingPolicyWorkflowId = `routing-policy-${temporal.taskQueue}`;
+  const routingPolicyWorkflowId = options.routingPolicyWorkflowId ?? `routing-policy-${temporal.taskQueue}`;
   const runtime = await createWorkerRuntime({
     config,
     env,
