@@ -10,7 +10,8 @@
  * (b) experiment: a routing variant with a better good-outcome rate (90% vs 80%) on half of one
  *     task type's traffic, five seeds; how many requests until it concludes, and how much of the
  *     task type's traffic the better variant serves during the experiment and after it (its rule
- *     applied, or not). No target in the issue.
+ *     applied, or not), and the winner's good rate as its proposal estimates it (shrunk, with a 95%
+ *     interval) beside the one seen when it stopped and the true 90%. No target in the issue.
  * (c) false alarms: 20 scheduled runs over identical providers. Target: no change applied.
  *
  * What is real and what is simulated:
@@ -22,9 +23,11 @@
  * - simulated: the history the runs analyse. Requests are generated (seeded) with their provider
  *   calls and written with the repository's own persistInteraction (the shape the request workflow
  *   writes), spread over simulated time so that 200 requests make one scheduled interval (one
- *   simulated hour; each run analyses that hour against the one before). Experiment assignment in
- *   the generated traffic is the real assignment function (assignRequest), and the route of a
- *   request follows the routing-policy workflow's current policy.
+ *   simulated hour; each run analyses that hour against the one before, and against its
+ *   last-healthy baseline: what the activity loads, today the older half of the hour before).
+ *   Experiment assignment in the generated traffic is the real assignment function
+ *   (assignRequest), and the route of a request follows the routing-policy workflow's current
+ *   policy.
  *
  * The improvement settings are config.yaml's (min_data_points, auto_apply_threshold, anomaly
  * alpha, minimum effects), except the window, which is one interval.
@@ -279,6 +282,10 @@ interface ExperimentFigures {
   goodRateDuring: number;
   goodRateAfter: number | null;
   realRequestsAfter: { sent: number; onBetterRoute: number } | null;
+  /** The winner's good rate seen when the experiment stopped, and the proposal's estimated effect (shrunk, with its 95% interval). */
+  observedGoodRate: number | null;
+  estimatedGoodRate: number | null;
+  estimatedInterval: [number, number] | null;
 }
 
 const TRANSLATION_RULE: RoutingRule = { id: 'translation-route', task_type: 'translation', complexity: 'any', providers: ['openai:gpt-4o'], require_consensus: false, fallback: [] };
@@ -371,6 +378,9 @@ async function experimentScenario(b: Bench, index: number, replicate: number, ro
     goodRateDuring: 0,
     goodRateAfter: null,
     realRequestsAfter: null,
+    observedGoodRate: null,
+    estimatedGoodRate: null,
+    estimatedInterval: null,
   };
   let running = true;
   const during = { n: 0, better: 0, good: 0 };
@@ -402,6 +412,13 @@ async function experimentScenario(b: Bench, index: number, replicate: number, ro
       const proposal = r.proposals.find((p) => p.summary.includes(experiment.id)) ?? null;
       const stored = await b.store.getExperiment(experiment.id);
       Object.assign(fig, { action: e.action, winner: e.winner, reason: stored.reason, requestsUntilEnded: k * INTERVAL, proposalStatus: proposal?.status ?? null, appliedVersion: proposal?.appliedVersion ?? null });
+      if (proposal) {
+        const p = await b.store.getProposal(proposal.id);
+        const num = (x: unknown) => (typeof x === 'number' ? x : null);
+        const low = num(p.evidence.figures['estimatedGoodRateLow95']);
+        const high = num(p.evidence.figures['estimatedGoodRateHigh95']);
+        Object.assign(fig, { observedGoodRate: num(p.evidence.figures['goodRate']), estimatedGoodRate: p.estimatedEffect.expected, estimatedInterval: low !== null && high !== null ? [low, high] : null });
+      }
     }
   }
   if (running) {
@@ -432,6 +449,11 @@ async function experimentScenario(b: Bench, index: number, replicate: number, ro
       `${fig.realRequestsAfter ? `; real requests after: ${fig.realRequestsAfter.onBetterRoute}/${fig.realRequestsAfter.sent} on gemini` : ''}`,
   );
   if (fig.reason) console.log(`      ${fig.reason}`);
+  if (fig.estimatedGoodRate !== null) {
+    console.log(
+      `      winner's good rate: ${pctOf(fig.observedGoodRate)} seen at the stop, estimated ${pctOf(fig.estimatedGoodRate)}${fig.estimatedInterval ? ` (95% interval ${pctOf(fig.estimatedInterval[0])} to ${pctOf(fig.estimatedInterval[1])})` : ''}; true ${pctOf(GOOD_RATE[BETTER]!)}`,
+    );
+  }
   return fig;
 }
 
@@ -568,6 +590,10 @@ async function main(): Promise<void> {
   const shareDuring = mean(experiments.map((e) => e.betterShareDuring));
   const shareAfter = mean(experiments.map((e) => e.betterShareAfter ?? 0));
   const ended = experiments.map((e) => e.requestsUntilEnded).filter((x): x is number => x !== null);
+  const estimated = experiments.filter((e) => e.estimatedGoodRate !== null && e.observedGoodRate !== null);
+  const observedMean = mean(estimated.map((e) => e.observedGoodRate!));
+  const estimatedMean = mean(estimated.map((e) => e.estimatedGoodRate!));
+  const covered = estimated.filter((e) => e.estimatedInterval !== null && e.estimatedInterval[0] <= GOOD_RATE[BETTER]! && GOOD_RATE[BETTER]! <= e.estimatedInterval[1]).length;
   const withinTarget = (d: Detection) => d.detected && d.runsAfterOnset !== null && d.runsAfterOnset <= TARGET_RUNS;
   const byScenario = scenarios.map((s) => {
     const ds = detections.filter((d) => d.key === s.key);
@@ -615,8 +641,18 @@ async function main(): Promise<void> {
         better_share_during_mean: shareDuring === null ? null : round(shareDuring, 3),
         better_share_after_mean: shareAfter === null ? null : round(shareAfter, 3),
         traffic_gained_mean: shareDuring === null || shareAfter === null ? null : round(shareAfter - shareDuring, 3),
+        winner_good_rate: { true: GOOD_RATE[BETTER], observed_at_stop_mean: observedMean === null ? null : round(observedMean, 4), estimated_mean: estimatedMean === null ? null : round(estimatedMean, 4), interval_covers_true: `${covered}/${estimated.length}` },
         real_requests_after: experiments[0]?.realRequestsAfter ? { sent: experiments[0].realRequestsAfter.sent, on_better_route: experiments[0].realRequestsAfter.onBetterRoute } : null,
-        per_replicate: experiments.map((e) => ({ action: e.action, winner: e.winner, requests_until_ended: e.requestsUntilEnded, applied: e.proposalStatus === 'applied', better_share_during: round(e.betterShareDuring, 3), better_share_after: e.betterShareAfter === null ? null : round(e.betterShareAfter, 3) })),
+        per_replicate: experiments.map((e) => ({
+          action: e.action,
+          winner: e.winner,
+          requests_until_ended: e.requestsUntilEnded,
+          applied: e.proposalStatus === 'applied',
+          better_share_during: round(e.betterShareDuring, 3),
+          better_share_after: e.betterShareAfter === null ? null : round(e.betterShareAfter, 3),
+          observed_good_rate: e.observedGoodRate === null ? null : round(e.observedGoodRate, 4),
+          estimated_good_rate: e.estimatedGoodRate === null ? null : round(e.estimatedGoodRate, 4),
+        })),
       },
       false_alarms: { runs: quiet.runs, changes_applied: quiet.changesApplied, runs_with_proposals: quiet.runsWithProposals, proposals_by_kind: quiet.proposalsByKind, warmup_changes_applied: detections.reduce((s, d) => s + d.warmupFalseAlarms, 0) },
       targets: {

@@ -9,11 +9,18 @@
  * - error rate against each other model in the same window (one-sided z-tests combined as an
  *   intersection-union test: worse than every other model; a larger effect is required, since
  *   models differ a little by nature),
- * - latency of successful calls against the previous window (Mann-Whitney U, two-sided).
+ * - latency of successful calls against the previous window (Mann-Whitney U, two-sided),
+ * - error rate and latency against the model's "last healthy" baseline (one-sided: worse only):
+ *   its longer history before the previous window when the caller loads it (`baseline`), else the
+ *   older half of the previous window (its requests before the median completion time). The
+ *   previous window alone misses two things: a rise that starts mid-interval is split across two
+ *   windows (each run sees half of it, and the next run's reference has already moved), and a
+ *   rise missed by its first run is never caught later (the reference is already degraded).
  * Latency is never compared across models: a bigger model is slower by design, not degraded.
- * Every test of a run counts in a Bonferroni correction, and an anomaly also needs an effect
+ * Every test of a run counts in one Bonferroni correction, and an anomaly also needs an effect
  * worth acting on (`minErrorRateIncrease`, `minLatencyRatio`): with identical providers a run
- * makes a dozen tests and finds nothing, run after run.
+ * makes fifteen tests (three models) and finds nothing, run after run. Each anomaly names its
+ * reference (basis and window), its test and sidedness, and its raw and adjusted p-values.
  *
  * Pure and deterministic: rows in, JSON out.
  */
@@ -152,7 +159,8 @@ export interface TaskTypeRow {
 }
 
 export type AnomalyMetric = 'error_rate' | 'latency';
-export type AnomalyBasis = 'trend' | 'peers';
+/** trend: the previous window; peers: the other models now; baseline: the model's last-healthy baseline (see WindowAnalysis.baseline). */
+export type AnomalyBasis = 'trend' | 'peers' | 'baseline';
 
 export interface Anomaly {
   selector: string;
@@ -163,9 +171,13 @@ export interface Anomaly {
   direction: 'worse' | 'better';
   /** Error rate, or median latency (ms), now. */
   current: number;
-  /** The same figure for the reference (previous window, or the other models). */
+  /** The same figure for the reference (previous window, the other models, or the baseline). */
   reference: number;
+  /** When the reference was observed (the current window for peers). */
+  referenceWindow: TimeWindow;
   test: 'two-proportion z' | 'Mann-Whitney U';
+  /** 'greater': one-sided, the model worse than the reference (baseline and peer tests). */
+  alternative: 'two-sided' | 'greater';
   statistic: number;
   pValue: number;
   /** Bonferroni-adjusted over `tests`. */
@@ -183,9 +195,22 @@ export interface WindowTotals {
   costUsd: number;
 }
 
+/**
+ * The reference of the "last healthy" tests. history: the interactions the caller loaded from
+ * before the previous window; previous_older_half: the previous window's requests completed before
+ * its median completion time (what a run has when nothing older is loaded).
+ */
+export interface BaselineInfo {
+  source: 'history' | 'previous_older_half';
+  window: TimeWindow;
+  interactions: number;
+}
+
 export interface WindowAnalysis {
   window: TimeWindow;
   previousWindow: TimeWindow;
+  /** Null when there is nothing to compare with (no earlier rows). */
+  baseline: BaselineInfo | null;
   totals: { current: WindowTotals; previous: WindowTotals };
   groups: GroupRow[];
   /** Groups left out of `groups` by the cap. */
@@ -361,9 +386,23 @@ interface PendingTest {
   pValue: number;
 }
 
+interface Reference {
+  accs: Map<string, Acc>;
+  window: TimeWindow;
+}
+
+interface Baseline extends Reference {
+  info: BaselineInfo;
+}
+
+function baselineLabel(b: BaselineInfo): string {
+  const span = `${b.window.start} to ${b.window.end}`;
+  return b.source === 'history' ? `last-healthy baseline, its history before the previous window, ${span}` : `last-healthy baseline, the older half of the previous window, ${span}`;
+}
+
 /** The anomaly tests of one run, Bonferroni-corrected together. */
-function detectAnomalies(current: Map<string, Acc>, previous: Map<string, Acc>, settings: AnalysisSettings): { anomalies: Anomaly[]; tests: number } {
-  const models = [...current.values()].filter((a) => a.key.level === 'model').sort((x, y) => (keyId(x.key) < keyId(y.key) ? -1 : 1));
+function detectAnomalies(current: Reference, previous: Reference, baseline: Baseline | null, settings: AnalysisSettings): { anomalies: Anomaly[]; tests: number } {
+  const models = [...current.accs.values()].filter((a) => a.key.level === 'model').sort((x, y) => (keyId(x.key) < keyId(y.key) ? -1 : 1));
   const pending: PendingTest[] = [];
   const min = settings.minCallsPerTest;
 
@@ -371,7 +410,8 @@ function detectAnomalies(current: Map<string, Acc>, previous: Map<string, Acc>, 
     const selector = `${a.key.provider}:${a.key.model}`;
     const base = { selector, provider: a.key.provider, model: a.key.model! };
     const decided = a.succeeded + a.failed;
-    const prev = previous.get(keyId(a.key));
+    const prev = previous.accs.get(keyId(a.key));
+    const healthy = baseline?.accs.get(keyId(a.key));
 
     // Error rate against the previous window.
     if (prev && decided >= min && prev.succeeded + prev.failed >= min) {
@@ -390,14 +430,16 @@ function detectAnomalies(current: Map<string, Acc>, previous: Map<string, Acc>, 
             direction: worse ? 'worse' : 'better',
             current: r.pB,
             reference: r.pA,
+            referenceWindow: previous.window,
             test: 'two-proportion z',
+            alternative: 'two-sided',
             statistic: r.z,
             pValue: r.pValue,
             adjustedPValue: adjusted,
             tests,
             currentObservations: decided,
             referenceObservations: prevDecided,
-            description: `${selector} error rate ${pct(r.pB)} vs ${pct(r.pA)} in the previous window (${decided} and ${prevDecided} calls)`,
+            description: `${selector} error rate ${pct(r.pB)} vs ${pct(r.pA)} in the previous window (${decided} and ${prevDecided} calls; two-sided two-proportion z-test)`,
           };
         },
       });
@@ -424,14 +466,16 @@ function detectAnomalies(current: Map<string, Acc>, previous: Map<string, Acc>, 
             direction: 'worse',
             current: weakest.r.pB,
             reference: peerFailed / peers,
+            referenceWindow: current.window,
             test: 'two-proportion z',
+            alternative: 'greater',
             statistic: weakest.r.z,
             pValue: weakest.r.pValue,
             adjustedPValue: adjusted,
             tests,
             currentObservations: decided,
             referenceObservations: peers,
-            description: `${selector} error rate ${pct(weakest.r.pB)} vs ${pct(peerFailed / peers)} for the other models, higher than each of them (${decided} and ${peers} calls)`,
+            description: `${selector} error rate ${pct(weakest.r.pB)} vs ${pct(peerFailed / peers)} for the other models, higher than each of them (${decided} and ${peers} calls; one-sided two-proportion z-tests, intersection-union)`,
           };
         },
       });
@@ -456,23 +500,109 @@ function detectAnomalies(current: Map<string, Acc>, previous: Map<string, Acc>, 
             direction: worse ? 'worse' : 'better',
             current: now,
             reference: before,
+            referenceWindow: previous.window,
             test: 'Mann-Whitney U',
+            alternative: 'two-sided',
             statistic: r.z,
             pValue: r.pValue,
             adjustedPValue: adjusted,
             tests,
             currentObservations: a.latencies.length,
             referenceObservations: prev.latencies.length,
-            description: `${selector} median latency ${Math.round(now)} ms vs ${Math.round(before)} ms in the previous window (${a.latencies.length} and ${prev.latencies.length} successful calls)`,
+            description: `${selector} median latency ${Math.round(now)} ms vs ${Math.round(before)} ms in the previous window (${a.latencies.length} and ${prev.latencies.length} successful calls; two-sided Mann-Whitney U)`,
           };
         },
       });
     }
+
+    // Against the last-healthy baseline, worse only (one-sided): the rise the previous window no
+    // longer shows, because it started within it or was missed by the run that first saw it.
+    if (baseline && healthy) {
+      const label = baselineLabel(baseline.info);
+      const healthyDecided = healthy.succeeded + healthy.failed;
+      if (decided >= min && healthyDecided >= min) {
+        const r = twoProportionZTest({ successes: healthy.failed, total: healthyDecided }, { successes: a.failed, total: decided }, 'greater');
+        pending.push({
+          pValue: r.pValue,
+          make: (adjusted, tests) => {
+            if (r.difference < settings.minErrorRateIncrease || adjusted >= settings.anomalyAlpha) return null;
+            return {
+              ...base,
+              metric: 'error_rate',
+              basis: 'baseline',
+              direction: 'worse',
+              current: r.pB,
+              reference: r.pA,
+              referenceWindow: baseline.window,
+              test: 'two-proportion z',
+              alternative: 'greater',
+              statistic: r.z,
+              pValue: r.pValue,
+              adjustedPValue: adjusted,
+              tests,
+              currentObservations: decided,
+              referenceObservations: healthyDecided,
+              description: `${selector} error rate ${pct(r.pB)} vs ${pct(r.pA)} in its ${label} (${decided} and ${healthyDecided} calls; one-sided two-proportion z-test)`,
+            };
+          },
+        });
+      }
+      if (a.latencies.length >= min && healthy.latencies.length >= min) {
+        const r = mannWhitneyU(a.latencies, healthy.latencies, 'greater');
+        const now = percentile(a.latencies, 0.5)!;
+        const before = percentile(healthy.latencies, 0.5)!;
+        pending.push({
+          pValue: r.pValue,
+          make: (adjusted, tests) => {
+            const rise = before > 0 ? now / before : now > 0 ? Infinity : 1;
+            if (rise < settings.minLatencyRatio || adjusted >= settings.anomalyAlpha) return null;
+            return {
+              ...base,
+              metric: 'latency',
+              basis: 'baseline',
+              direction: 'worse',
+              current: now,
+              reference: before,
+              referenceWindow: baseline.window,
+              test: 'Mann-Whitney U',
+              alternative: 'greater',
+              statistic: r.z,
+              pValue: r.pValue,
+              adjustedPValue: adjusted,
+              tests,
+              currentObservations: a.latencies.length,
+              referenceObservations: healthy.latencies.length,
+              description: `${selector} median latency ${Math.round(now)} ms vs ${Math.round(before)} ms in its ${label} (${a.latencies.length} and ${healthy.latencies.length} successful calls; one-sided Mann-Whitney U)`,
+            };
+          },
+        });
+      }
+    }
   }
 
   const tests = pending.length;
-  const anomalies = pending.map((t) => t.make(bonferroni(t.pValue, tests), tests)).filter((x): x is Anomaly => x !== null);
+  const found = pending.map((t) => t.make(bonferroni(t.pValue, tests), tests)).filter((x): x is Anomaly => x !== null);
+  // A baseline anomaly is reported only when the previous window did not already show the same
+  // degradation (it would say the same thing twice); its test counts in the correction either way.
+  const anomalies = found.filter((x) => x.basis !== 'baseline' || !found.some((y) => y.basis === 'trend' && y.direction === 'worse' && y.selector === x.selector && y.metric === x.metric));
   return { anomalies, tests };
+}
+
+/**
+ * The last-healthy baseline: the loaded history before the previous window when there is any,
+ * else the previous window's requests completed before its median completion time.
+ */
+function baselineOf(previous: readonly InteractionRow[], previousWindow: TimeWindow, history: { rows: readonly InteractionRow[]; window: TimeWindow } | undefined): Baseline | null {
+  if (history && history.rows.length > 0) {
+    return { accs: accumulate(history.rows), window: history.window, info: { source: 'history', window: history.window, interactions: history.rows.length } };
+  }
+  if (previous.length === 0) return null;
+  const times = previous.map((r) => Date.parse(r.completedAt)).sort((x, y) => x - y);
+  const split = times[Math.floor(times.length / 2)]!;
+  const older = previous.filter((r) => Date.parse(r.completedAt) < split);
+  if (older.length === 0) return null;
+  const window = { start: previousWindow.start, end: new Date(split).toISOString() };
+  return { accs: accumulate(older), window, info: { source: 'previous_older_half', window, interactions: older.length } };
 }
 
 function pct(x: number): string {
@@ -481,8 +611,21 @@ function pct(x: number): string {
 
 const LEVEL_ORDER: Record<GroupLevel, number> = { provider: 0, model: 1, task: 2, cell: 3 };
 
-/** Analyse the current window against the previous one. */
-export function analyseWindow(input: { current: readonly InteractionRow[]; previous: readonly InteractionRow[]; window: TimeWindow; previousWindow: TimeWindow; settings: AnalysisSettings }): WindowAnalysis {
+export interface AnalyseWindowInput {
+  current: readonly InteractionRow[];
+  previous: readonly InteractionRow[];
+  window: TimeWindow;
+  previousWindow: TimeWindow;
+  /**
+   * Longer history before the previous window (ending where it starts), for the last-healthy
+   * tests; without it (or empty), the older half of the previous window is the baseline.
+   */
+  baseline?: { rows: readonly InteractionRow[]; window: TimeWindow };
+  settings: AnalysisSettings;
+}
+
+/** Analyse the current window against the previous one and the last-healthy baseline. */
+export function analyseWindow(input: AnalyseWindowInput): WindowAnalysis {
   const { settings } = input;
   const cur = accumulate(input.current);
   const prev = accumulate(input.previous);
@@ -505,10 +648,12 @@ export function analyseWindow(input: { current: readonly InteractionRow[]; previ
     return { taskType, current: taskTypeMetrics(input.current.filter((r) => r.taskType === taskType)), previous: prevRows.length > 0 ? taskTypeMetrics(prevRows) : null };
   });
 
-  const { anomalies, tests } = detectAnomalies(cur, prev, settings);
+  const baseline = baselineOf(input.previous, input.previousWindow, input.baseline);
+  const { anomalies, tests } = detectAnomalies({ accs: cur, window: input.window }, { accs: prev, window: input.previousWindow }, baseline, settings);
   return {
     window: input.window,
     previousWindow: input.previousWindow,
+    baseline: baseline?.info ?? null,
     totals: { current: totalsOf(input.current), previous: totalsOf(input.previous) },
     groups,
     groupsOmitted: all.length - groups.length,

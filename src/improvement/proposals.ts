@@ -12,7 +12,13 @@
  * - weights: 1 - the adjusted p-value of the agreement test against every other model;
  * - timeout / hedging: the posterior probability that timeouts (or calls slower than three times
  *   the median) exceed 2% (5%) of calls. Configuration changes are never applied automatically;
- * - an experiment's winner: its Bayesian P(better than the control).
+ * - an experiment's winner: its Bayesian P(better than the control). Its estimated effect is not
+ *   the rates seen when the experiment stopped (an early stop overstates the gap) but shrunk
+ *   posterior means, with a 95% interval (`shrunkExperimentEstimate`).
+ *
+ * A demotion's evidence lists every significant "worse" anomaly of the model: which reference
+ * (the previous window, the other models, or the model's last-healthy baseline, with its
+ * window), which test and sidedness, its p-value and the Bonferroni-adjusted one.
  *
  * `decide` applies a routing change automatically only with at least `minDataPoints` data points
  * and a confidence of at least `autoApplyThreshold`; everything else waits for a person.
@@ -177,6 +183,16 @@ function testOf(a: Anomaly): EvidenceTest {
   return { name: a.test, statistic: round(a.statistic, 4), pValue: a.pValue, adjustedPValue: a.adjustedPValue, observations: a.currentObservations + a.referenceObservations, description: a.description };
 }
 
+/** What an anomaly was compared with, and when that was observed. */
+function basisText(a: Anomaly): string {
+  const w = ` ${a.referenceWindow.start} to ${a.referenceWindow.end}`;
+  return a.basis === 'peers' ? 'the other models now' : a.basis === 'baseline' ? `last-healthy baseline${w}` : `previous window${w}`;
+}
+
+function referenceText(a: Anomaly, figure: string): string {
+  return a.basis === 'peers' ? `${figure} for the others` : a.basis === 'baseline' ? `${figure} in its last-healthy baseline` : `was ${figure}`;
+}
+
 const round = (x: number, digits = 6) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 function isDemoted(policy: PolicyView | null, provider: string, model: string): boolean {
@@ -198,19 +214,26 @@ function demotions(ctx: ProposalContext): Proposal[] {
     const confidence = round(1 - strongest.adjustedPValue, 9);
     const dataPoints = strongest.currentObservations + strongest.referenceObservations;
     const id = proposalId(ctx.reportId, 'demote', selector);
-    const reason = `improvement report ${ctx.reportId}: ${evidence.map((a) => a.description).join('; ')} (adjusted p = ${strongest.adjustedPValue.toExponential(2)})`;
+    const reason = `improvement report ${ctx.reportId}: ${evidence.map((a) => `${a.description}, p = ${a.pValue.toExponential(2)}, adjusted ${a.adjustedPValue.toExponential(2)} over ${a.tests} tests`).join('; ')}`;
     const errorAnomaly = evidence.find((a) => a.metric === 'error_rate');
     const latencyAnomaly = evidence.find((a) => a.metric === 'latency');
     out.push({
       id,
       kind: 'demote',
       target: selector,
-      summary: `demote ${selector}: ${evidence.map((a) => (a.metric === 'error_rate' ? `error rate ${pct(a.current)} (was ${pct(a.reference)}${a.basis === 'peers' ? ' for the others' : ''})` : `median latency ${Math.round(a.current)} ms (was ${Math.round(a.reference)} ms)`)).join(', ')}`,
+      summary: `demote ${selector}: ${evidence.map((a) => (a.metric === 'error_rate' ? `error rate ${pct(a.current)} (${referenceText(a, pct(a.reference))})` : `median latency ${Math.round(a.current)} ms (${referenceText(a, `${Math.round(a.reference)} ms`)})`)).join(', ')}`,
       change: routingUpdate({ kind: 'demote', target: selector, id, source: `improvement:${ctx.reportId}`, reason: clip(reason, 2000) }),
       evidence: {
         summary: `${evidence.length} significant degradation(s) of ${selector} among ${strongest.tests} tests this run`,
         tests: evidence.map(testOf),
-        figures: { errorRate: errorAnomaly?.current ?? null, referenceErrorRate: errorAnomaly?.reference ?? null, latencyP50Ms: latencyAnomaly?.current ?? null, referenceLatencyP50Ms: latencyAnomaly?.reference ?? null },
+        figures: {
+          errorRate: errorAnomaly?.current ?? null,
+          referenceErrorRate: errorAnomaly?.reference ?? null,
+          errorRateBasis: errorAnomaly ? basisText(errorAnomaly) : null,
+          latencyP50Ms: latencyAnomaly?.current ?? null,
+          referenceLatencyP50Ms: latencyAnomaly?.reference ?? null,
+          latencyBasis: latencyAnomaly ? basisText(latencyAnomaly) : null,
+        },
       },
       estimatedEffect: errorAnomaly
         ? {
@@ -462,33 +485,126 @@ export function buildProposals(ctx: ProposalContext): Proposal[] {
   return [...demote, ...promotions(ctx, demoting), ...weightProposals(ctx, demoting), ...timeoutProposals(ctx), ...hedgingProposals(ctx)];
 }
 
+/** A tenth of the planned samples per arm, at least this many pseudo-observations. */
+const MIN_PRIOR_STRENGTH = 10;
+
+function betaQuantile(q: number, a: number, b: number): number {
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (regularizedIncompleteBeta(mid, a, b) < q) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export interface ShrunkExperimentEstimate {
+  /** Pseudo-observations of each arm's prior. */
+  priorStrength: number;
+  /** The prior's centre: both arms' pooled good rate. */
+  pooledRate: number;
+  control: number;
+  variant: number;
+  /** Central 95% posterior interval of the variant's good rate. */
+  variantLow: number;
+  variantHigh: number;
+  /** Central 95% interval of the gain (variant - control), normal approximation of the two posteriors. */
+  gainLow: number;
+  gainHigh: number;
+}
+
+/**
+ * The good rates a concluded experiment's arms are expected to have, shrunk: each arm's rate has
+ * a Beta prior centred on both arms' pooled rate, worth `priorStrength` observations (a tenth of
+ * the planned samples per arm, at least 10): the variants are alike unless the data say
+ * otherwise. The posterior means are what is reported. An experiment stops as soon as the gap it
+ * sees is large enough, so the rates seen at the stop overstate the gap, the more so the earlier
+ * it stops (in 3000 simulated runs of the bench's experiment, 80% vs 90% with a look every 50
+ * samples per arm, the winners stopped at 78.5% vs 91.1% on average, and at 92.9% for the variant
+ * when they stopped at the second look); the shrunk estimates average 79.3% vs 90.3%.
+ */
+export function shrunkExperimentEstimate(control: { successes: number; total: number }, variant: { successes: number; total: number }, plannedSamplesPerArm: number): ShrunkExperimentEstimate {
+  const priorStrength = Math.max(MIN_PRIOR_STRENGTH, plannedSamplesPerArm / 10);
+  const pooledRate = (control.successes + variant.successes) / Math.max(1, control.total + variant.total);
+  const posterior = (s: { successes: number; total: number }) => ({ a: s.successes + priorStrength * pooledRate, b: s.total - s.successes + priorStrength * (1 - pooledRate) });
+  const pa = posterior(control);
+  const pb = posterior(variant);
+  const meanOf = (x: { a: number; b: number }) => x.a / (x.a + x.b);
+  const varianceOf = (x: { a: number; b: number }) => (x.a * x.b) / ((x.a + x.b) ** 2 * (x.a + x.b + 1));
+  const gain = meanOf(pb) - meanOf(pa);
+  const sd = Math.sqrt(varianceOf(pa) + varianceOf(pb));
+  return {
+    priorStrength,
+    pooledRate,
+    control: meanOf(pa),
+    variant: meanOf(pb),
+    variantLow: betaQuantile(0.025, pb.a, pb.b),
+    variantHigh: betaQuantile(0.975, pb.a, pb.b),
+    gainLow: gain - 1.959964 * sd,
+    gainHigh: gain + 1.959964 * sd,
+  };
+}
+
 /** The proposal an experiment's winning variant becomes (none for the control or no winner). */
-export function proposalFromExperiment(reportId: string, experiment: Pick<Experiment, 'id' | 'kind' | 'variants' | 'taskType' | 'name'>, analysis: ExperimentAnalysis): Proposal | null {
+export function proposalFromExperiment(
+  reportId: string,
+  experiment: Pick<Experiment, 'id' | 'kind' | 'variants' | 'taskType' | 'name'> & Partial<Pick<Experiment, 'minSamples'>>,
+  analysis: ExperimentAnalysis,
+): Proposal | null {
   const winner = analysis.winner;
   if (analysis.action !== 'conclude' || winner === null || winner === analysis.control) return null;
   const comparison = analysis.comparisons.find((c) => c.variant === winner);
   if (!comparison?.good || comparison.probabilityBetter === null) return null;
-  const samples = analysis.variants.filter((v) => v.name === winner || v.name === analysis.control).reduce((s, v) => s + v.samples, 0);
+  const arms = analysis.variants.filter((v) => v.name === winner || v.name === analysis.control);
+  const samples = arms.reduce((s, v) => s + v.samples, 0);
+  const nA = analysis.variants.find((v) => v.name === analysis.control)?.samples ?? 0;
+  const nB = analysis.variants.find((v) => v.name === winner)?.samples ?? 0;
+  const g = comparison.good;
   const target = `experiment:${experiment.id}`;
+  // Planned samples per arm: the experiment's, else what this look's information fraction implies.
+  const planned = experiment.minSamples ?? (analysis.look.fraction > 0 ? Math.min(nA, nB) / analysis.look.fraction : Math.min(nA, nB));
+  const est = shrunkExperimentEstimate({ successes: Math.round(g.pA * nA), total: nA }, { successes: Math.round(g.pB * nB), total: nB }, planned);
+  const shrinkage = `posterior means with a Beta prior on each arm centred on their pooled rate ${pct(est.pooledRate)}, worth ${round(est.priorStrength, 1)} observations (a tenth of the planned ${Math.round(planned)} per arm, at least ${MIN_PRIOR_STRENGTH}): an experiment stopped as soon as its gap looked large overstates that gap, the more so the earlier it stops`;
   const evidence: Evidence = {
     summary: analysis.reason,
     tests: [
       {
         name: 'two-proportion z (good outcomes)',
-        statistic: round(comparison.good.z, 4),
-        pValue: comparison.good.pValue,
-        adjustedPValue: Math.min(1, comparison.good.pValue * Math.max(1, analysis.comparisons.length)),
+        statistic: round(g.z, 4),
+        pValue: g.pValue,
+        adjustedPValue: Math.min(1, g.pValue * Math.max(1, analysis.comparisons.length)),
         observations: samples,
-        description: `good outcomes ${pct(comparison.good.pB)} vs ${pct(comparison.good.pA)} (alpha this look ${analysis.alphaPerComparison.toExponential(2)})`,
+        description: `good outcomes ${pct(g.pB)} vs ${pct(g.pA)} observed at the stop, ${nB} and ${nA} samples (alpha this look ${analysis.alphaPerComparison.toExponential(2)})`,
+      },
+      {
+        name: 'Beta-Binomial posterior (shrunk estimate)',
+        statistic: null,
+        pValue: null,
+        adjustedPValue: null,
+        observations: samples,
+        description: `expected good outcomes ${pct(est.variant)} (95% interval ${pct(est.variantLow)} to ${pct(est.variantHigh)}) vs ${pct(est.control)} for the control, gain ${points(est.variant - est.control)} (95% interval ${points(est.gainLow)} to ${points(est.gainHigh)}): ${shrinkage}`,
       },
     ],
-    figures: { goodRate: round(comparison.good.pB), controlGoodRate: round(comparison.good.pA), probabilityBetter: round(comparison.probabilityBetter), samples },
+    figures: {
+      goodRate: round(g.pB),
+      controlGoodRate: round(g.pA),
+      estimatedGoodRate: round(est.variant),
+      estimatedControlGoodRate: round(est.control),
+      estimatedGoodRateLow95: round(est.variantLow),
+      estimatedGoodRateHigh95: round(est.variantHigh),
+      estimatedGainLow95: round(est.gainLow),
+      estimatedGainHigh95: round(est.gainHigh),
+      priorPseudoObservations: round(est.priorStrength, 3),
+      probabilityBetter: round(comparison.probabilityBetter),
+      samples,
+    },
   };
   const estimatedEffect: EstimatedEffect = {
     metric: 'good_outcome_rate',
-    current: round(comparison.good.pA),
-    expected: round(comparison.good.pB),
-    description: `${experiment.taskType} requests: good outcomes from ${pct(comparison.good.pA)} to about ${pct(comparison.good.pB)}`,
+    current: round(est.control),
+    expected: round(est.variant),
+    description: `${experiment.taskType} requests: good outcomes from about ${pct(est.control)} to about ${pct(est.variant)} (95% interval ${pct(est.variantLow)} to ${pct(est.variantHigh)}); shrunk from the ${pct(g.pA)} vs ${pct(g.pB)} observed when the experiment stopped (${shrinkage})`,
   };
   const update = variantRoutingUpdate(experiment, winner);
   if (update) {
@@ -532,6 +648,10 @@ export function proposalFromExperiment(reportId: string, experiment: Pick<Experi
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
+}
+
+function points(x: number): string {
+  return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} points`;
 }
 
 function clip(text: string, max: number): string {

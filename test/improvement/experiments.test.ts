@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyseExperiment, decisionFloor, ExperimentInputSchema, nextLooks, previousFraction, variantRoutingUpdate, type ExperimentObservation, type ExperimentRecord } from '../../src/improvement/experiments';
-import { decide, proposalFromExperiment } from '../../src/improvement/proposals';
+import { decide, proposalFromExperiment, shrunkExperimentEstimate } from '../../src/improvement/proposals';
+import { minSampleSizePerArm } from '../../src/improvement/statistics';
 import { seededRandom } from '../../src/routing/bandit';
 
 const experiment = {
@@ -143,5 +144,76 @@ describe('experiment analysis', () => {
     expect(previousFraction(null)).toBe(0);
     const below = analyseExperiment(experiment, observations('looks-floor', 10, { control: { good: 0.7 }, 'anthropic-first': { good: 0.7 } }), options);
     expect(nextLooks(record.looks, below)).toEqual(record.looks);
+  });
+});
+
+describe('the estimated effect of a winner (shrunk, not the rates seen at the stop)', () => {
+  it('posterior means with a Beta prior on each arm centred on their pooled rate, worth a tenth of the planned samples per arm', () => {
+    // 95 of 100 vs 80 of 100, planned 200 per arm: 20 pseudo-observations at the pooled 87.5%.
+    const e = shrunkExperimentEstimate({ successes: 80, total: 100 }, { successes: 95, total: 100 }, 200);
+    expect(e.priorStrength).toBe(20);
+    expect(e.pooledRate).toBeCloseTo(0.875, 12);
+    expect(e.variant).toBeCloseTo((95 + 20 * 0.875) / 120, 12);
+    expect(e.control).toBeCloseTo((80 + 20 * 0.875) / 120, 12);
+    expect(e.variantLow).toBeLessThan(e.variant);
+    expect(e.variantHigh).toBeGreaterThan(e.variant);
+    expect(e.variantHigh).toBeLessThan(1);
+    expect(e.gainLow).toBeGreaterThan(0);
+    expect(e.gainHigh).toBeGreaterThan(e.variant - e.control);
+    // A small plan still gets a prior of 10 observations; a sample far beyond its plan is barely moved.
+    expect(shrunkExperimentEstimate({ successes: 8, total: 10 }, { successes: 10, total: 10 }, 30).priorStrength).toBe(10);
+    const big = shrunkExperimentEstimate({ successes: 80_000, total: 100_000 }, { successes: 90_000, total: 100_000 }, 1000);
+    expect(big.variant).toBeGreaterThan(0.8995);
+  });
+
+  it('an early stop: the proposal reports the shrunk rates and an interval, and says why in its evidence', () => {
+    const obs = observations('early-win', 100, { control: { good: 0.6 }, 'anthropic-first': { good: 0.85 } });
+    const a = analyseExperiment(experiment, obs, options);
+    expect(a).toMatchObject({ action: 'conclude', winner: 'anthropic-first', look: { final: false } });
+    const p = proposalFromExperiment('r-early', experiment, a)!;
+    const observedB = a.comparisons[0]!.good!.pB;
+    const observedA = a.comparisons[0]!.good!.pA;
+    expect(p.estimatedEffect.metric).toBe('good_outcome_rate');
+    expect(p.estimatedEffect.expected!).toBeLessThan(observedB);
+    expect(p.estimatedEffect.expected!).toBeGreaterThan(observedA);
+    expect(p.estimatedEffect.current!).toBeGreaterThan(observedA);
+    expect(p.estimatedEffect.description).toMatch(/shrunk from the \d+\.\d% vs \d+\.\d% observed when the experiment stopped/);
+    expect(p.estimatedEffect.description).toMatch(/95% interval/);
+    expect(p.evidence.figures).toMatchObject({ goodRate: expect.closeTo(observedB, 6) as unknown, controlGoodRate: expect.closeTo(observedA, 6) as unknown, estimatedGoodRate: p.estimatedEffect.expected, priorPseudoObservations: 30 });
+    expect(p.evidence.figures['estimatedGoodRateLow95']).toBeLessThan(p.estimatedEffect.expected!);
+    const posterior = p.evidence.tests.find((t) => t.name === 'Beta-Binomial posterior (shrunk estimate)');
+    expect(posterior?.description).toMatch(/Beta prior on each arm centred on their pooled rate .* worth 30 observations \(a tenth of the planned 300 per arm, at least 10\)/);
+    // The decision and its confidence are not changed by the estimate.
+    expect(p.confidence).toBeCloseTo(a.comparisons[0]!.probabilityBetter!, 9);
+    // Without minSamples, the planned size comes from the look's information fraction.
+    const { minSamples: _minSamples, ...withoutPlan } = experiment;
+    expect(proposalFromExperiment('r-early', withoutPlan, a)!.estimatedEffect).toEqual(p.estimatedEffect);
+  });
+
+  it("over many experiments like the bench's (80% vs 90%, a look every 50 per arm), the shrunk estimate is about right where the rates at the stop overshoot", () => {
+    const minSamples = minSampleSizePerArm({ baseline: 0.8, minDetectableEffect: 0.1 });
+    const exp = { ...experiment, minSamples };
+    const estimates: { observed: number; expected: number; observedControl: number; current: number }[] = [];
+    for (let k = 0; k < 150; k++) {
+      let record = null as ExperimentRecord | null;
+      for (let look = 1; look <= 8; look++) {
+        const obs = observations(`bench-like-${k}`, 50 * look, { control: { good: 0.8 }, 'anthropic-first': { good: 0.9 } });
+        const a = analyseExperiment(exp, obs, { ...options, previousFraction: previousFraction(record) });
+        record = { looks: nextLooks(record?.looks ?? [], a), analysis: a };
+        if (a.action === 'continue') continue;
+        const p = proposalFromExperiment(`r-${k}`, exp, a);
+        if (p) estimates.push({ observed: a.comparisons[0]!.good!.pB, expected: p.estimatedEffect.expected!, observedControl: a.comparisons[0]!.good!.pA, current: p.estimatedEffect.current! });
+        break;
+      }
+    }
+    const mean = (f: (x: (typeof estimates)[number]) => number) => estimates.reduce((s, x) => s + f(x), 0) / estimates.length;
+    expect(estimates.length).toBeGreaterThan(80);
+    // The rates at the stop: the winner high, the control low.
+    expect(mean((x) => x.observed)).toBeGreaterThan(0.905);
+    expect(mean((x) => x.observedControl)).toBeLessThan(0.795);
+    // Shrunk: within a point of the truth on average, and closer than the raw rates.
+    expect(Math.abs(mean((x) => x.expected) - 0.9)).toBeLessThan(0.01);
+    expect(Math.abs(mean((x) => x.expected) - 0.9)).toBeLessThan(Math.abs(mean((x) => x.observed) - 0.9));
+    expect(Math.abs(mean((x) => x.current) - 0.8)).toBeLessThan(Math.abs(mean((x) => x.observedControl) - 0.8));
   });
 });
