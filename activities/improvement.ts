@@ -86,6 +86,8 @@ export interface ProposalDecisionRecord {
 }
 
 const HOUR_MS = 3_600_000;
+/** Intervals of history before the previous window that form the last-healthy baseline. */
+const BASELINE_INTERVALS = 4;
 
 function failure(err: unknown): unknown {
   if (err instanceof ImprovementError) return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: true, details: [err.details] });
@@ -139,7 +141,14 @@ export function createImprovementActivities(deps: ImprovementActivityDependencie
         const span = s.windowHours * HOUR_MS;
         const window = { start: new Date(end - span).toISOString(), end: new Date(end).toISOString() };
         const previousWindow = { start: new Date(end - 2 * span).toISOString(), end: window.start };
-        const [current, previous] = await Promise.all([store.loadInteractions(window, maxRows), store.loadInteractions(previousWindow, maxRows)]);
+        // The model's longer history before the previous window (four intervals): the last-healthy
+        // baseline that catches a rise the window-to-window comparison missed.
+        const historyWindow = { start: new Date(end - (2 + BASELINE_INTERVALS) * span).toISOString(), end: previousWindow.start };
+        const [current, previous, history] = await Promise.all([
+          store.loadInteractions(window, maxRows),
+          store.loadInteractions(previousWindow, maxRows),
+          store.loadInteractions(historyWindow, maxRows),
+        ]);
         const notes: string[] = [];
         let latest: { version: number; policy: RoutingPolicy } | null = null;
         try {
@@ -162,8 +171,9 @@ export function createImprovementActivities(deps: ImprovementActivityDependencie
         }
         if (current.truncated) notes.push(`the window has more than ${maxRows} requests: the newest ${maxRows} were analysed`);
         if (previous.truncated) notes.push(`the previous window has more than ${maxRows} requests: the newest ${maxRows} were analysed`);
+        if (history.truncated) notes.push(`the baseline history has more than ${maxRows} requests: the newest ${maxRows} were analysed`);
         const settings: AnalysisSettings = { anomalyAlpha: s.anomalyAlpha, minErrorRateIncrease: s.minErrorRateIncrease, minLatencyRatio: s.minLatencyRatio, minCallsPerTest: s.minCallsPerTest };
-        const analysis = analyseWindow({ current: current.rows, previous: previous.rows, window, previousWindow, settings });
+        const analysis = analyseWindow({ current: current.rows, previous: previous.rows, window, previousWindow, baseline: { rows: history.rows, window: historyWindow }, settings });
         const policy: PolicyView | null = latest ? { version: latest.version, demoted: Object.keys(latest.policy.demoted), weights: latest.policy.weights } : null;
         if (!policy) notes.push('no routing policy version is recorded yet: nothing can be promoted');
         const timeouts: Record<string, number> = {};
