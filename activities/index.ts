@@ -107,6 +107,8 @@ export function createActivities(deps: ActivityDependencies) {
   };
 
   const known = knownProvidersFromConfig(config);
+  /** Circuit keys last seen closed, and when (see admitCall). */
+  const closedCircuits = new Map<string, number>();
 
   /**
    * A slot among the provider's `performance.models.<provider>.max_concurrent` calls in flight
@@ -184,7 +186,13 @@ export function createActivities(deps: ActivityDependencies) {
     if (guard.circuits.options.enabled) {
       // Provider first: a model-level probe is not claimed while the whole provider cools down.
       for (const key of circuitKeysFor(target.provider, target.model)) {
+        // A circuit seen closed within the last second is taken as still closed (one read per key
+        // per second, not per call): another worker's opening is noticed within that second.
+        const closedAt = closedCircuits.get(key);
+        if (closedAt !== undefined && Date.now() - closedAt < CLOSED_CIRCUIT_TTL_MS) continue;
         const check = await guard.circuits.check([key]);
+        if (check.available.includes(key) && check.probing.length === 0) closedCircuits.set(key, Date.now());
+        else closedCircuits.delete(key);
         const cooling = check.coolingDown[0];
         if (cooling) {
           throw ApplicationFailure.create({
@@ -311,7 +319,10 @@ export function createActivities(deps: ActivityDependencies) {
               logger.warn({ key, err: (e as Error).message }, 'circuit update failed');
               return null;
             });
-            if (outcome?.state === 'open') availableAtMs = Date.now() + circuits.options.cooldownMs;
+            if (outcome?.state === 'open') {
+              availableAtMs = Date.now() + circuits.options.cooldownMs;
+              closedCircuits.delete(key);
+            }
           }
         }
         if (err instanceof ProviderCallError) {
@@ -374,6 +385,8 @@ export function createActivities(deps: ActivityDependencies) {
 export type Activities = ReturnType<typeof createActivities>;
 
 const HEARTBEAT_EVERY_MS = 1000;
+/** How long a circuit seen closed is trusted without reading it again. */
+const CLOSED_CIRCUIT_TTL_MS = 1_000;
 /** A concurrency lease outlives a killed worker by at most this long. */
 const LEASE_MS = 30_000;
 

@@ -135,10 +135,12 @@ export function createConcurrencyLimiter(database: ResilienceDatabase, options: 
     checkPositiveInteger('leaseMs', leaseMs);
     return db.$transaction(async (tx) => {
       await lock(tx, scope);
-      // One after the other: an interactive transaction is one connection.
-      await tx.callLease.deleteMany({ where: { scope, expiresAt: { lte: now } } });
-      const active = { scope, expiresAt: { gt: now } };
-      const inFlight = await tx.callLease.count({ where: active });
+      // One read of the scope's leases (at most max live ones plus any expired): the count, the
+      // earliest expiry, and whether there is anything expired to delete. Common case: three statements.
+      const rows = await tx.callLease.findMany({ where: { scope }, select: { expiresAt: true } });
+      const live = rows.filter((r) => r.expiresAt.getTime() > now.getTime());
+      if (live.length < rows.length) await tx.callLease.deleteMany({ where: { scope, expiresAt: { lte: now } } });
+      const inFlight = live.length;
       if (inFlight < max) {
         const lease = await tx.callLease.create({
           data: { id: randomUUID(), scope, holder: holder ?? null, expiresAt: new Date(now.getTime() + leaseMs), createdAt: now },
@@ -146,8 +148,8 @@ export function createConcurrencyLimiter(database: ResilienceDatabase, options: 
         });
         return { granted: true, leaseId: lease.id, expiresAt: lease.expiresAt } satisfies LeaseGrant;
       }
-      const earliest = await tx.callLease.findFirst({ where: active, orderBy: { expiresAt: 'asc' }, select: { expiresAt: true } });
-      const untilExpiry = earliest ? earliest.expiresAt.getTime() - now.getTime() : pollIntervalMs;
+      const earliest = Math.min(...live.map((r) => r.expiresAt.getTime()));
+      const untilExpiry = earliest - now.getTime();
       return {
         granted: false,
         retryAfterMs: Math.max(1, Math.min(pollIntervalMs, untilExpiry)),
