@@ -7,18 +7,12 @@
  * connectors, in the same process and run. Server, worker, emulator and load generator share
  * this machine's cores, so figures are for this machine only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { OrchestratorClient } from '../client/orchestrator-client';
-import { loadEnv } from '../src/config/env';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../src/config/load';
-import { createLogger } from '../src/logger';
+import type { Config } from '../src/config/schema';
 import { buildConnectors } from '../src/providers/registry';
-import { createWorkerRuntime } from '../src/runtime';
 import type { OrchestrateRequest } from '../src/types';
+import { startBenchStack } from './harness';
 import { percentile, round, runConcurrent } from './stats';
 
 const PROVIDER_LATENCY_MS = Number(process.env['BENCH_PROVIDER_LATENCY_MS'] ?? 50);
@@ -42,26 +36,14 @@ function request(i: number, tag: string): OrchestrateRequest {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-overhead-'));
-  const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '' });
-  const base = loadConfig(env.CONFIG_PATH);
-  const config = { ...base, emulator: { ...base.emulator, mode: 'always' as const, latency_ms: PROVIDER_LATENCY_MS } };
-  const runtime = await createWorkerRuntime({ config, env, logger: createLogger('error', 'bench'), secrets: {}, emulatorPort: 0 });
-  const { connectors } = buildConnectors({ config, env: {}, emulatorUrl: runtime.emulatorUrl! });
-
-  const taskQueue = `bench-overhead-${Date.now().toString(36)}`;
-  const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new OrchestratorClient({ client: new Client({ connection }), config, env, taskQueue });
-  const worker = await Worker.create({
-    connection: native,
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
-    activities: runtime.activities,
-    maxConcurrentWorkflowTaskExecutions: 100,
-    maxConcurrentActivityTaskExecutions: 300,
-    maxConcurrentLocalActivityExecutions: 100,
+  let config!: Config;
+  const stack = await startBenchStack('overhead', (env) => {
+    const base = loadConfig(env.CONFIG_PATH);
+    config = { ...base, emulator: { ...base.emulator, mode: 'always' as const, latency_ms: PROVIDER_LATENCY_MS } };
+    return config;
   });
+  const { runtime, client, worker, native, taskQueue } = stack;
+  const { connectors } = buildConnectors({ config, env: {}, emulatorUrl: runtime.emulatorUrl! });
 
   // The floor: an empty workflow on its own worker and queue, same server, same client.
   const noopQueue = `${taskQueue}-noop`;
@@ -143,10 +125,7 @@ async function main(): Promise<void> {
     console.log('  the dev server (see the event times in any request history); planning, consensus and persistence run as local activities.');
   }
 
-  await native.close();
-  await connection.close();
-  await runtime.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack.close();
 
   console.log(
     JSON.stringify({

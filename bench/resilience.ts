@@ -7,19 +7,13 @@
  * and the provider calls each request made (attempts, and calls cancelled by early stop).
  * The default resilience settings of config.yaml apply (circuit breaker on, 5 failures in 60 s).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { OrchestratorClient } from '../client/orchestrator-client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
 import type { Config } from '../src/config/schema';
-import { createLogger } from '../src/logger';
 import { createPrismaClient } from '../src/memory/client';
-import { createWorkerRuntime } from '../src/runtime';
 import type { OrchestrateRequest } from '../src/types';
+import { startBenchStack } from './harness';
 import { percentile, round, runConcurrent } from './stats';
 
 const REQUESTS = Number(process.env['BENCH_RESILIENCE_REQUESTS'] ?? 500);
@@ -55,24 +49,8 @@ interface RunFigures {
 }
 
 async function runScenario(label: string, config: Config, tag: string): Promise<RunFigures> {
-  const dir = mkdtempSync(join(tmpdir(), `bench-res-${tag}-`));
-  const databaseUrl = `file:${join(dir, 'bench.db')}`;
-  const env = loadEnv({ ...process.env, DATABASE_URL: databaseUrl, EMULATOR_URL: '' });
-  const runtime = await createWorkerRuntime({ config, env, logger: createLogger('error', 'bench'), secrets: {}, emulatorPort: 0 });
-  const taskQueue = `bench-resilience-${tag}-${Date.now().toString(36)}`;
-  const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new OrchestratorClient({ client: new Client({ connection }), config, env, taskQueue });
-  const worker = await Worker.create({
-    connection: native,
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
-    activities: runtime.activities,
-    maxConcurrentWorkflowTaskExecutions: 100,
-    maxConcurrentActivityTaskExecutions: 300,
-    maxConcurrentLocalActivityExecutions: 100,
-    maxHeartbeatThrottleInterval: '1s',
-  });
+  const stack = await startBenchStack(`resilience-${tag}`, () => config);
+  const { client, worker, databaseUrl } = stack;
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
   let succeeded = 0;
@@ -92,10 +70,7 @@ async function runScenario(label: string, config: Config, tag: string): Promise<
   const db = createPrismaClient(databaseUrl);
   const calls = await db.providerCall.findMany({ select: { attempts: true, status: true, errorType: true } });
   await db.$disconnect();
-  await native.close();
-  await connection.close();
-  await runtime.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack.close();
   const per = (x: number) => round(x / REQUESTS, 2);
   return {
     label,

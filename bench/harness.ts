@@ -1,0 +1,62 @@
+/**
+ * The stack a benchmark runs on: the real worker runtime (emulator for every provider, a SQLite
+ * file in a temp folder), a worker on a private task queue of the bench dev server, and a client.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import { OrchestratorClient } from '../client/orchestrator-client';
+import { loadEnv, type Env } from '../src/config/env';
+import type { Config } from '../src/config/schema';
+import { createLogger } from '../src/logger';
+import { createWorkerRuntime, type WorkerRuntime } from '../src/runtime';
+
+export interface BenchStack {
+  env: Env;
+  databaseUrl: string;
+  runtime: WorkerRuntime;
+  client: OrchestratorClient;
+  worker: Worker;
+  native: NativeConnection;
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+export async function startBenchStack(tag: string, configure: (env: Env) => Config): Promise<BenchStack> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${tag}-`));
+  const databaseUrl = `file:${join(dir, 'bench.db')}`;
+  const env = loadEnv({ ...process.env, DATABASE_URL: databaseUrl, EMULATOR_URL: '' });
+  const config = configure(env);
+  const runtime = await createWorkerRuntime({ config, env, logger: createLogger('error', 'bench'), secrets: {}, emulatorPort: 0 });
+  const taskQueue = `bench-${tag}-${Date.now().toString(36)}`;
+  const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const client = new OrchestratorClient({ client: new Client({ connection }), config, env, taskQueue });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
+    activities: runtime.activities,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentActivityTaskExecutions: 300,
+    maxConcurrentLocalActivityExecutions: 100,
+    maxHeartbeatThrottleInterval: '1s',
+  });
+  return {
+    env,
+    databaseUrl,
+    runtime,
+    client,
+    worker,
+    native,
+    taskQueue,
+    async close() {
+      await native.close();
+      await connection.close();
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
