@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { OrchestratorClient } from '../../client/orchestrator-client';
+import { IMPROVEMENT_SCHEDULE_ID } from '../../src/improvement/constants';
+import { ROUTING_POLICY_WORKFLOW_ID } from '../../src/routing/constants';
 import { loadEnv } from '../../src/config/env';
 import { TASK_QUEUE } from '../../src/constants';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server';
@@ -89,6 +91,11 @@ afterAll(async () => {
 describe('worker killed mid fan-out', () => {
   it('completes on a new worker without repeating finished provider calls or persisting twice', async () => {
     const first = await startWorker();
+    // At start the worker also ensured the long-lived routing-policy workflow and the improvement schedule.
+    const policy = await temporal.client.workflow.getHandle(ROUTING_POLICY_WORKFLOW_ID).describe();
+    expect(policy.status.name).toBe('RUNNING');
+    const schedule = await temporal.client.schedule.getHandle(IMPROVEMENT_SCHEDULE_ID).describe();
+    expect(schedule.spec.intervals?.[0]?.every).toBe(repoConfig().improvement.analysis_interval * 3_600_000);
     const client = new OrchestratorClient({ client: temporal.client, config: repoConfig(), env: loadEnv({ TEMPORAL_ADDRESS: temporal.address }), taskQueue: TASK_QUEUE });
     const { workflowId } = await client.start({
       prompt: 'What is 5 * 5? [[emulate@gemini-2.0-flash:latency=2500]]',
