@@ -13,6 +13,7 @@ import type { FeedbackInput, InteractionRecord, MemoryStore } from '../src/memor
 import { ProviderCallError } from '../src/providers/errors';
 import { circuitKeysFor, countsAgainstCircuit, type CircuitBreaker } from '../src/resilience/circuit-breaker';
 import type { ConcurrencyLimiter } from '../src/resilience/concurrency';
+import { FailureRateWindow } from '../src/resilience/failure-rate';
 import { estimatePromptTokens } from '../src/resilience/estimate';
 import { providerScope, type RateLimiter } from '../src/resilience/rate-limit';
 import { responseCacheKey } from '../src/resilience/response-cache';
@@ -109,6 +110,8 @@ export function createActivities(deps: ActivityDependencies) {
   const known = knownProvidersFromConfig(config);
   /** Circuit keys last seen closed, and when (see admitCall). */
   const closedCircuits = new Map<string, number>();
+  /** This worker's recent call outcomes per circuit key (the failure-rate gate of the circuits). */
+  const outcomes = new FailureRateWindow(config.resilience.circuit_breaker.window_s * 1000);
 
   /**
    * A slot among the provider's `performance.models.<provider>.max_concurrent` calls in flight
@@ -305,6 +308,7 @@ export function createActivities(deps: ActivityDependencies) {
           { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs },
         );
         const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
+        for (const key of circuitKeysFor(target.provider, target.model)) outcomes.record(key, false);
         // A successful probe closes its circuit; a closed circuit needs no write per call.
         for (const key of probing) await deps.resilience?.circuits.recordSuccess(key).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
         return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
@@ -312,9 +316,13 @@ export function createActivities(deps: ActivityDependencies) {
         // A health failure counts against the circuits; if one is open now, the provider is cooling
         // down and the workflow may wait for it (availableAtMs) instead of giving up at once.
         let availableAtMs: number | null = null;
-        if (err instanceof ProviderCallError && countsAgainstCircuit(err.type) && deps.resilience) {
+        const health = err instanceof ProviderCallError && countsAgainstCircuit(err.type);
+        if (health) for (const key of circuitKeysFor(target.provider, target.model)) outcomes.record(key, true);
+        if (err instanceof ProviderCallError && health && deps.resilience) {
           const circuits = deps.resilience.circuits;
           for (const key of circuitKeysFor(target.provider, target.model)) {
+            // A busy provider with a few errors is not cut off: only a high failure rate counts.
+            if (outcomes.failureRate(key) < config.resilience.circuit_breaker.min_failure_rate) continue;
             const outcome = await circuits.recordFailure(key, err.type, err.message).catch((e: unknown) => {
               logger.warn({ key, err: (e as Error).message }, 'circuit update failed');
               return null;

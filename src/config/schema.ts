@@ -131,6 +131,11 @@ export const CircuitBreakerSettingsSchema = z
     window_s: z.number().positive().default(60),
     /** Seconds an open circuit skips the provider; then one probe call is let through. */
     cooldown_s: z.number().positive().default(30),
+    /**
+     * A failure counts against the circuit only while at least this share of the worker's calls to
+     * that provider (or model) failed within window_s: a busy provider with a few errors stays closed.
+     */
+    min_failure_rate: z.number().min(0).max(1).default(0.5),
   })
   .strict();
 export type CircuitBreakerSettings = z.infer<typeof CircuitBreakerSettingsSchema>;

@@ -114,7 +114,7 @@ describe('circuit breakers shared through the database', () => {
       configure: (c) =>
         fast(
           c,
-          { circuit_breaker: { enabled: true, failure_threshold: 2, window_s: 60, cooldown_s: 3 } },
+          { circuit_breaker: { enabled: true, failure_threshold: 2, window_s: 60, cooldown_s: 3, min_failure_rate: 0.5 } },
           { request_timeout: 7, models: Object.fromEntries(Object.keys(c.models).map((p) => [p, { max_concurrent: 20, timeout: 2, max_attempts: 1, initial_backoff_ms: 200 }])) },
         ),
     });
@@ -155,6 +155,16 @@ describe('circuit breakers shared through the database', () => {
     ]);
     expect(await circuit('openai')).toMatchObject({ state: 'closed' });
   }, 30_000);
+
+  it('a busy provider with a few errors stays closed: failures count only at a high failure rate', async () => {
+    for (let i = 0; i < 8; i++) await stack.client.processRequest(qa(`Name a spice ${i}.`, { providers: ['anthropic'] }));
+    for (let i = 0; i < 3; i++) {
+      const r = await stack.client.processRequest(qa(`Name a herb ${i}. [[emulate@claude-haiku-4-5:500]]`, { providers: ['anthropic', 'openai'], minProviders: 1 }));
+      expect(r.metadata.providers[0]).toMatchObject({ provider: 'anthropic', status: 'failed', errorType: 'ProviderServerError' });
+    }
+    // 3 failures of 11 calls (27 %) < 50 %: more failures than failure_threshold (2), and still closed.
+    expect((await circuit('anthropic'))?.state ?? 'closed').toBe('closed');
+  });
 
   it('every provider down: retries after each cooldown, then a clear InsufficientResponses at the deadline', async () => {
     for (let i = 0; i < 2; i++) await expectFailure(stack.client.processRequest(qa(`Name a lake ${i}. [[emulate:500]]`, { providers: ['google'] })), InsufficientResponses);
