@@ -293,6 +293,7 @@ export function createActivities(deps: ActivityDependencies) {
       // The provider's shared concurrency slot first: a refusal then uses no rate-limit slot and claims no probe.
       const lease = await takeSlot(input, connector.kind, `${ctx.info.workflowExecution?.workflowId ?? '-'}/${ctx.info.activityId}#${ctx.info.attempt}`, ctx.cancellationSignal).catch((err: unknown) => {
         clearTimeout(first);
+        if (heartbeat) clearInterval(heartbeat);
         throw err;
       });
       try {
