@@ -19,7 +19,7 @@ function failureOf(error: unknown): ApplicationFailure {
 describe('resilience configuration', () => {
   it('the repository config.yaml parses with permissive defaults', () => {
     expect(repoConfig().resilience).toEqual({
-      circuit_breaker: { enabled: true, failure_threshold: 5, window_s: 60, cooldown_s: 30 },
+      circuit_breaker: { enabled: true, failure_threshold: 5, window_s: 60, cooldown_s: 30, min_failure_rate: 0.5 },
       rate_limits: {},
       quotas: { period: 'day' },
       budgets: { period: 'month' },
