@@ -4,7 +4,7 @@
  *   npm run cli -- status <workflowId>
  *   npm run cli -- list --query 'TaskType = "code_generation"'
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
 import { OrchestratorError } from '../src/errors';
@@ -13,22 +13,7 @@ import { ComplexitySchema, type OrchestrateRequest, type OrchestrationResult } f
 import { OrchestratorClient } from './orchestrator-client';
 import { addImprovementCommands } from './improvement-cli';
 import { addRoutingCommands } from './routing-cli';
-
-function intArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
-    return n;
-  };
-}
-
-function floatArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
-    return n;
-  };
-}
+import { floatArg, intArg } from './cli-args';
 
 async function withClient<T>(fn: (client: OrchestratorClient) => Promise<T>): Promise<T> {
   const env = loadEnv();

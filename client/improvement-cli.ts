@@ -15,9 +15,8 @@
  * from and written to the database (DATABASE_URL). Errors exit non-zero with their code.
  */
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
 import type { Config } from '../src/config/schema';
@@ -31,6 +30,7 @@ import { minSampleSizePerArm } from '../src/improvement/statistics';
 import { openImprovementStore, type ImprovementStore, type StoredProposal } from '../src/improvement/store';
 import { clientConnectionOptions } from '../src/temporal/connection';
 import type { ProposalDecisionResult } from '../workflows/improvement';
+import { cliUser, numberArg } from './cli-args';
 import {
   approveProposal,
   createExperiment,
@@ -73,26 +73,6 @@ async function connectFromEnv(): Promise<ImprovementConnection> {
       await store.close();
       await connection.close();
     },
-  };
-}
-
-function defaultUser(): string {
-  let user = process.env['USER'];
-  if (!user) {
-    try {
-      user = userInfo().username;
-    } catch {
-      user = 'unknown';
-    }
-  }
-  return `cli:${user}`;
-}
-
-function numberArg(name: string, integer = false) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'}`);
-    return n;
   };
 }
 
@@ -172,7 +152,7 @@ export function addImprovementCommands(program: Command, cli: ImprovementCliOpti
         runImprovement(
           c.improvement,
           {
-            requestedBy: o.by ?? defaultUser(),
+            requestedBy: o.by ?? cliUser(),
             ...(o.windowHours !== undefined && { windowHours: o.windowHours }),
             ...(o.minDataPoints !== undefined && { minDataPoints: o.minDataPoints }),
             ...(o.autoApplyThreshold !== undefined && { autoApplyThreshold: o.autoApplyThreshold }),
@@ -234,7 +214,7 @@ export function addImprovementCommands(program: Command, cli: ImprovementCliOpti
       .option('--by <who>', 'who decides (default cli:<user>)')
       .option('--json', 'print the outcome as JSON')
       .action(async (id: string, o: { reason?: string; by?: string; json?: boolean }) => {
-        const options = { proposalId: id, decidedBy: o.by ?? defaultUser(), ...(o.reason !== undefined && { reason: o.reason }) };
+        const options = { proposalId: id, decidedBy: o.by ?? cliUser(), ...(o.reason !== undefined && { reason: o.reason }) };
         const result = await withConnection((c) => (decision === 'approve' ? approveProposal(c.improvement, options) : rejectProposal(c.improvement, options)));
         if (o.json) out(JSON.stringify(result, null, 2));
         else printDecision(result, out);
@@ -301,7 +281,7 @@ export function addImprovementCommands(program: Command, cli: ImprovementCliOpti
             variants,
             trafficShare: o.trafficShare,
             minSamples,
-            createdBy: o.by ?? defaultUser(),
+            createdBy: o.by ?? cliUser(),
             ...(o.id !== undefined && { id: o.id }),
             ...(o.reason !== undefined && { reason: o.reason }),
           }),
@@ -349,7 +329,7 @@ export function addImprovementCommands(program: Command, cli: ImprovementCliOpti
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <who>', 'who stops it (default cli:<user>)')
     .action(async (id: string, o: { reason: string; by?: string }) => {
-      const e = await withConnection((c) => stopExperiment(c.store, id, { by: o.by ?? defaultUser(), reason: o.reason }));
+      const e = await withConnection((c) => stopExperiment(c.store, id, { by: o.by ?? cliUser(), reason: o.reason }));
       out(`stopped experiment ${e.id}: ${e.reason ?? ''}`);
     });
 

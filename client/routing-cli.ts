@@ -5,7 +5,6 @@
  *   routing rollback <version> [--reason "..."]
  * A rejected change exits non-zero with the workflow's reason.
  */
-import { userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadEnv } from '../src/config/env';
@@ -13,6 +12,7 @@ import { InvalidRequest } from '../src/errors';
 import { ruleId, type RoutingPolicy, type RoutingRuleInput } from '../src/routing/policy';
 import { clientConnectionOptions } from '../src/temporal/connection';
 import { rollback, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions, type RoutingView } from './routing';
+import { cliUser, intArg } from './cli-args';
 
 export interface RoutingCliOptions {
   /** How to reach Temporal (default: from the environment, as the rest of the CLI). */
@@ -25,26 +25,6 @@ async function connectFromEnv(): Promise<{ routing: RoutingClientOptions; close(
   const env = loadEnv();
   const connection = await Connection.connect(clientConnectionOptions(env));
   return { routing: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) }, close: () => connection.close() };
-}
-
-function defaultSource(): string {
-  let user = process.env['USER'];
-  if (!user) {
-    try {
-      user = userInfo().username;
-    } catch {
-      user = 'unknown';
-    }
-  }
-  return `cli:${user}`;
-}
-
-function intArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
-    return n;
-  };
 }
 
 function listArg(v: string): string[] {
@@ -161,7 +141,7 @@ export function addRoutingCommands(program: Command, cli: RoutingCliOptions = {}
         ...(o.minProviders !== undefined && { min_providers: o.minProviders }),
         ...(o.id !== undefined && { id: o.id }),
       };
-      const result = await withRouting((r) => setRule(r, { rule, source: o.source ?? defaultSource(), reason: o.reason }));
+      const result = await withRouting((r) => setRule(r, { rule, source: o.source ?? cliUser(), reason: o.reason }));
       if (o.json) out(JSON.stringify(result, null, 2));
       report(result, out);
     });
@@ -174,7 +154,7 @@ export function addRoutingCommands(program: Command, cli: RoutingCliOptions = {}
     .option('--source <who>', 'who changes it (default cli:<user>)')
     .option('--json', 'print the outcome as JSON')
     .action(async (version: number, o: { reason: string; source?: string; json?: boolean }) => {
-      const result = await withRouting((r) => rollback(r, { version, source: o.source ?? defaultSource(), reason: o.reason }));
+      const result = await withRouting((r) => rollback(r, { version, source: o.source ?? cliUser(), reason: o.reason }));
       if (o.json) out(JSON.stringify(result, null, 2));
       report(result, out);
     });
