@@ -153,7 +153,7 @@ export function createActivities(deps: ActivityDependencies) {
    * registered) leaves the request out of the experiment, so no variant's figures include requests
    * that did not run it.
    */
-  function experimentFor(request: OrchestrateRequest, workflowId: string | undefined): { effect: VariantEffect; policy: RoutingPolicy | null } | null {
+  function experimentFor(request: OrchestrateRequest, workflowId: string | undefined, policy: RoutingPolicy): { effect: VariantEffect; policy: RoutingPolicy | null } | null {
     if (!deps.experiments) return null;
     const running = deps.experiments.running(request.taskType);
     if (running.length === 0) return null;
@@ -164,7 +164,6 @@ export function createActivities(deps: ActivityDependencies) {
       return null;
     }
     if (!effect.routingUpdate) return { effect, policy: null };
-    const { policy } = deps.routing();
     const applied = applyUpdate(policy, effect.routingUpdate, known, policy.updatedAt);
     if (!applied.ok) {
       logger.warn({ experiment: effect.experimentId, variant: effect.variant, error: applied.error.message }, 'experiment variant does not apply to the current policy; request left out of the experiment');
@@ -237,7 +236,7 @@ export function createActivities(deps: ActivityDependencies) {
         const { policy, stats } = deps.routing();
         const valid = validateRequest(effectiveConfig(policy), request);
         const workflowId = Context.current().info.workflowExecution?.workflowId;
-        const experiment = experimentFor(valid, workflowId);
+        const experiment = experimentFor(valid, workflowId, policy);
         const planningPolicy = experiment?.policy ?? policy;
         const routed = effectiveConfig(planningPolicy);
         const override = valid.complexityOverride;

@@ -26,23 +26,15 @@ import {
   type ExperimentObservation,
   type ExperimentRecord,
 } from './experiments';
-import { EstimatedEffectSchema, EvidenceSchema, ProposalChangeSchema, ProposalKindSchema, ProposalStatusSchema, type EstimatedEffect, type Evidence, type ProposalChange, type ProposalKind, type ProposalStatus } from './proposals';
+import { EstimatedEffectSchema, EvidenceSchema, ProposalChangeSchema, ProposalKindSchema, ProposalStatusSchema, type Proposal, type ProposalChange, type ProposalStatus } from './proposals';
 import type { ImprovementReport, ReportProposal } from './report';
 
 // ---------------------------------------------------------------------------------------------
 // Types
 
-export interface StoredProposal {
-  id: string;
+/** A proposal as stored: the proposal itself, its report, and what became of it. */
+export interface StoredProposal extends Proposal {
   reportId: string;
-  kind: ProposalKind;
-  target: string;
-  summary: string;
-  change: ProposalChange;
-  evidence: Evidence;
-  estimatedEffect: EstimatedEffect;
-  confidence: number;
-  dataPoints: number;
   status: ProposalStatus;
   decisionReason: string | null;
   /** What happened when it was decided (routing outcome, rejection reason, ...). */
