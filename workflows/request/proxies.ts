@@ -1,0 +1,46 @@
+/** The request workflow's activity proxies: one per retry/timeout profile. */
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+import type { ConsensusActivities } from '../../activities/consensus';
+import type { ResilienceActivities } from '../../activities/resilience';
+import type { ProviderTarget } from '../../src/types';
+
+const HEARTBEAT_TIMEOUT_MS = 5_000;
+
+type WorkerActivities = Activities & ResilienceActivities & ConsensusActivities;
+
+/** Local compute: planning, consensus and cache lookups run in the worker, recorded as markers. */
+export const compute = proxyLocalActivities<WorkerActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3, initialInterval: '200ms' },
+});
+
+/**
+ * Database writes: a local activity, so persisting costs no extra round trip through the server
+ * (one workflow task fewer per request). Idempotent by workflow id, so a retry or a replay after
+ * a worker crash never duplicates rows; retried with backoff while the database is away.
+ */
+export const database = proxyLocalActivities<WorkerActivities>({
+  startToCloseTimeout: '30s',
+  localRetryThreshold: '10s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+});
+
+/**
+ * Provider calls: one proxy per target, with that provider's timeout and retry policy from config.
+ * Calls longer than a second heartbeat, so a cancelled call (early stop, a lost hedge) is aborted
+ * at the provider, and a call on a worker that died is retried after the heartbeat timeout instead
+ * of the full attempt timeout.
+ */
+export function providerCall(target: ProviderTarget): Activities['callProvider'] {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: target.timeoutMs,
+    ...(target.timeoutMs > HEARTBEAT_TIMEOUT_MS && { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS }),
+    retry: {
+      maximumAttempts: target.maxAttempts,
+      initialInterval: target.initialBackoffMs,
+      backoffCoefficient: 2,
+      nonRetryableErrorTypes: ['ModelProviderNotFound', 'CircuitOpen', 'RateLimitExceeded', 'ConcurrencyLimitReached'],
+    },
+  }).callProvider;
+}

@@ -1,0 +1,67 @@
+/** The stored interaction: what persistInteraction writes for a finished or failed request. */
+import { workflowInfo } from '@temporalio/workflow';
+import type { InteractionRecord } from '../../src/memory/repository';
+import type { OrchestrateRequest, ProviderCallOutcome, RoutePlan } from '../../src/types';
+import type { FanOut } from './fan-out';
+import { totals, type CacheMeta, type Outcome } from './outcome';
+
+export type RecordOutcome = { status: 'failed'; errorType: string; errorMessage: string } | ({ status: 'completed' } & Outcome);
+
+export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: RecordOutcome, cache?: CacheMeta): InteractionRecord {
+  const { providersUsed, tokensIn, tokensOut, costUsd } = totals(outcomes);
+  const now = Date.now();
+  const done = o.status === 'completed' ? o : null;
+  return {
+    workflowId: workflowInfo().workflowId,
+    requestId: request.requestId ?? null,
+    userId: request.userId,
+    taskType: request.taskType,
+    complexity: plan.complexity,
+    complexityScore: plan.complexityScore,
+    prompt: request.prompt,
+    systemPrompt: request.systemPrompt ?? null,
+    response: done?.response ?? null,
+    confidence: done?.confidence ?? null,
+    agreement: done?.agreement ?? null,
+    consensusStrategy: done?.consensusStrategy ?? 'none',
+    consensusApplied: done?.consensusApplied ?? false,
+    thresholdMet: done?.thresholdMet ?? null,
+    lowConfidence: done?.lowConfidence ?? false,
+    dissenting: done?.dissenting ?? [],
+    consensusDetails: done?.consensusDetails ?? null,
+    cancelledCalls: fan.cancelled,
+    latencySavedMs: fan.cancelled > 0 ? fan.latencySavedMs : null,
+    cacheHit: cache !== undefined,
+    experimentId: plan.experiment?.id ?? null,
+    variant: plan.experiment?.variant ?? null,
+    status: o.status,
+    errorType: o.status === 'failed' ? o.errorType : null,
+    errorMessage: o.status === 'failed' ? o.errorMessage : null,
+    routingPolicyVersion: plan.routingPolicyVersion,
+    routingRule: plan.ruleId,
+    routingDecision: plan.routingDecision,
+    providersUsed,
+    tokensIn,
+    tokensOut,
+    costUsd,
+    processingTimeMs: now - startedAt,
+    startedAt: new Date(startedAt),
+    completedAt: new Date(now),
+    providerCalls: outcomes.map((c) => ({
+      callIndex: c.callIndex,
+      provider: c.provider,
+      model: c.model,
+      attempts: c.attempts,
+      status: c.status,
+      hedged: c.hedged ?? false,
+      errorType: c.errorType,
+      errorMessage: c.errorMessage,
+      latencyMs: c.response?.latencyMs ?? null,
+      tokensIn: c.response?.tokensIn ?? 0,
+      tokensOut: c.response?.tokensOut ?? 0,
+      costUsd: c.response?.costUsd ?? 0,
+      finishReason: c.response?.finishReason ?? null,
+      providerRequestId: c.response?.providerRequestId ?? null,
+    })),
+  };
+}
