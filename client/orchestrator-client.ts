@@ -18,7 +18,7 @@ import type { Config } from '../src/config/schema';
 import { FEEDBACK_WORKFLOW_PREFIX, SearchAttributes, TASK_QUEUE, requestWorkflowId } from '../src/constants';
 import { FeedbackInputSchema } from '../src/memory/repository';
 import { InvalidRequest, isOrchestratorErrorCode, orchestratorErrorFrom, zodIssues } from '../src/errors';
-import { validateRequest } from '../src/routing/planner';
+import { configuredConsensusStrategies, validateRequest } from '../src/routing/planner';
 import { clientConnectionOptions, webUiWorkflowUrl } from '../src/temporal/connection';
 import { OrchestrateRequestSchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import type { orchestrateRequest, recordFeedbackWorkflow } from '../workflows';
@@ -77,7 +77,8 @@ export class OrchestratorClient {
 
   /** Validate without starting anything. Throws InvalidRequest / ModelProviderNotFound. */
   validate(input: unknown): OrchestrateRequest {
-    if (this.config) return validateRequest(this.config, input);
+    // The worker's planning checks against its registry; a client knows the strategies its config declares.
+    if (this.config) return validateRequest(this.config, input, { consensusStrategies: configuredConsensusStrategies(this.config) });
     const parsed = OrchestrateRequestSchema.safeParse(input);
     if (!parsed.success) {
       const issues = zodIssues(parsed.error);

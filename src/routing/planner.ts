@@ -12,8 +12,36 @@ import type { ComplexityAssessment } from './complexity';
 import type { RoutingPolicy } from './policy';
 import type { RoutingStatsSnapshot, StatsLookup } from './stats';
 
-/** Validate a request against the schema and the configuration. Throws a typed error; changes nothing. */
-export function validateRequest(config: Config, input: unknown): OrchestrateRequest {
+/** The consensus strategies every worker registers (src/consensus/index.ts `defaultConsensusRegistry`). */
+export const BUILT_IN_CONSENSUS_STRATEGIES: readonly string[] = ['lexical', 'similarity', 'voting', 'confidence'];
+
+/**
+ * The strategy names a worker built from this configuration knows: the built-in ones, `judge` when
+ * `consensus.strategies.judge` is set, and every other name under `consensus.strategies` (a custom
+ * strategy registered in the worker's `setup`, declared there so clients know it, settings may be `{}`).
+ */
+export function configuredConsensusStrategies(config: Config): string[] {
+  const declared = Object.entries(config.consensus.strategies)
+    .filter(([, settings]) => settings !== undefined)
+    .map(([name]) => name);
+  return [...new Set([...BUILT_IN_CONSENSUS_STRATEGIES, ...declared])];
+}
+
+export interface ValidateRequestOptions {
+  /**
+   * Check the request's consensus strategy (its own, else the task type's, else the default)
+   * against these names. The client passes `configuredConsensusStrategies(config)`; the worker
+   * checks against its registry instead, which may hold strategies registered in code.
+   */
+  consensusStrategies?: readonly string[];
+}
+
+/**
+ * Validate a request against the schema and the configuration. Throws a typed error; changes nothing.
+ * Every check here is one the worker's planning makes too, so a client holding the configuration
+ * refuses what the worker would refuse before any workflow starts.
+ */
+export function validateRequest(config: Config, input: unknown, options: ValidateRequestOptions = {}): OrchestrateRequest {
   const parsed = OrchestrateRequestSchema.safeParse(input);
   if (!parsed.success) {
     const issues = zodIssues(parsed.error);
@@ -25,12 +53,28 @@ export function validateRequest(config: Config, input: unknown): OrchestrateRequ
     if (problem) throw new ModelProviderNotFound(`providers: ${problem}`, { selector });
   }
   if (request.minProviders !== undefined) {
+    // With the complexity given, the route is known exactly; otherwise the largest one the task type can get.
     const available = maxRouteSize(config, request);
     if (request.minProviders > available) {
       throw new InvalidRequest(
-        `minProviders ${request.minProviders} exceeds the ${available} provider(s) available to task type "${request.taskType}"`,
+        `minProviders ${request.minProviders} exceeds the ${available} provider(s) available to task type "${request.taskType}"${request.complexityOverride ? ` at complexity ${request.complexityOverride}` : ''}`,
         [{ path: 'minProviders', message: `at most ${available}` }],
       );
+    }
+  }
+  if (options.consensusStrategies) {
+    const known = options.consensusStrategies;
+    const strategy = request.consensusStrategy ?? config.consensus.task_types[request.taskType] ?? config.consensus.default_strategy;
+    if (!known.includes(strategy)) {
+      const where =
+        request.consensusStrategy !== undefined
+          ? 'consensusStrategy'
+          : config.consensus.task_types[request.taskType] !== undefined
+            ? `consensus.task_types.${request.taskType}`
+            : 'consensus.default_strategy';
+      throw new InvalidRequest(`${where}: unknown consensus strategy "${strategy}" (registered: ${known.join(', ')})`, [
+        { path: 'consensusStrategy', message: `one of ${known.join(', ')}` },
+      ]);
     }
   }
   return request;
@@ -42,6 +86,10 @@ function unique(selectors: string[]): string[] {
 
 function maxRouteSize(config: Config, request: OrchestrateRequest): number {
   if (request.providers) return unique(request.providers).length;
+  if (request.complexityOverride) {
+    const rule = matchRule(config.routing.rules, request.taskType, request.complexityOverride)?.rule;
+    return rule ? unique([...rule.providers, ...rule.fallback]).length : unique([...config.routing.default_providers, ...config.routing.default_fallback]).length;
+  }
   const routes = config.routing.rules
     .filter((r) => r.task_type === request.taskType)
     .map((r) => unique([...r.providers, ...r.fallback]).length);
