@@ -5,20 +5,20 @@
  *   npm run cli -- list --query 'TaskType = "code_generation"'
  */
 import { Command, Option } from 'commander';
-import { loadEnv } from '../src/config/env';
-import { loadConfig } from '../src/config/load';
 import { OrchestratorError } from '../src/errors';
 import { ImprovementError } from '../src/improvement/errors';
 import { ComplexitySchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
-import { OrchestratorClient } from './orchestrator-client';
+import type { OrchestratorClient } from './orchestrator-client';
 import { addImprovementCommands } from './improvement-cli';
 import { addRoutingCommands } from './routing-cli';
 import { floatArg, intArg } from './cli-args';
 
 async function withClient<T>(fn: (client: OrchestratorClient) => Promise<T>): Promise<T> {
+  // Loaded on use, not at the top: `--help` and argument errors need none of this (start-up time).
+  const [{ loadEnv }, { loadConfig }, orchestrator] = await Promise.all([import('../src/config/env'), import('../src/config/load'), import('./orchestrator-client')]);
   const env = loadEnv();
   const config = loadConfig(env.CONFIG_PATH);
-  const client = await OrchestratorClient.connect({ env, config });
+  const client = await orchestrator.OrchestratorClient.connect({ env, config });
   try {
     return await fn(client);
   } finally {
