@@ -9,7 +9,7 @@
  * Stops gracefully on SIGINT/SIGTERM: in-flight activities finish, then the process exits.
  */
 import { Client, Connection } from '@temporalio/client';
-import { ensureRoutingPolicyWorkflow } from './client/routing';
+import { applyBaseConfig } from './client/routing';
 import { ensureImprovementSchedule } from './src/improvement/schedule';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadEnv } from './src/config/env';
@@ -20,6 +20,7 @@ import { createLogger } from './src/logger';
 import { createWorkerRuntime, type WorkerRuntime } from './src/runtime';
 import { clientConnectionOptions, ensureSearchAttributes, workerConnectionOptions } from './src/temporal/connection';
 import { installTemporalLogger } from './src/temporal/runtime-logger';
+import { selectWorkflowSource, workflowWorkerOptions } from './src/temporal/workflow-bundle';
 
 export interface RunWorkerOptions {
   /**
@@ -54,11 +55,14 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   }
   await options.setup?.(runtime);
   const connection = await NativeConnection.connect(workerConnectionOptions(env));
+  // The bundle npm run build wrote, when it was built from the sources on disk; else bundle them now.
+  const workflowSource = selectWorkflowSource();
+  logger.info({ workflows: workflowSource.kind === 'bundle' ? workflowSource.codePath : workflowSource.workflowsPath, reason: workflowSource.reason }, 'workflow code');
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUE,
-    workflowsPath: require.resolve('./workflows'),
+    ...workflowWorkerOptions(workflowSource),
     activities: runtime.activities,
     maxConcurrentActivityTaskExecutions: config.performance.max_concurrent_requests * 4,
     maxConcurrentWorkflowTaskExecutions: config.performance.max_concurrent_requests,
@@ -66,11 +70,12 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     maxHeartbeatThrottleInterval: '2s',
     shutdownGraceTime: '10s',
   });
-  // The long-lived routing-policy workflow: started once, by whichever worker comes first.
+  // The long-lived routing-policy workflow (started by whichever worker comes first) hears this
+  // worker's config.yaml base: a different one becomes a new version once a worker polls. No waiting.
   try {
-    await ensureRoutingPolicyWorkflow({ client, taskQueue: TASK_QUEUE });
+    await applyBaseConfig({ client, taskQueue: TASK_QUEUE }, runtime.routingBase);
   } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'could not start the routing-policy workflow; planning uses the stored policy');
+    logger.warn({ err: (err as Error).message }, 'could not reach the routing-policy workflow; planning uses the stored policy');
   }
   // The scheduled self-improvement run (created or updated idempotently; paused when improvement.enable is false).
   try {
@@ -80,7 +85,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     logger.warn({ err: (err as Error).message }, 'could not create or update the improvement schedule');
   }
   logger.info(
-    { taskQueue: TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion },
+    { taskQueue: TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion, routingBase: runtime.routingBase.hash, startupMs: Math.round(process.uptime() * 1000) },
     'worker started',
   );
   // Worker.run() installs SIGINT/SIGTERM handlers that call worker.shutdown().

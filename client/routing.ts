@@ -3,25 +3,29 @@
  * routing update. Changes are signals to the routing-policy workflow (started if absent, with
  * signalWithStart); each carries an id, and the call waits (briefly) for the workflow to report
  * what became of it: accepted as version N, unchanged, or rejected with the reason.
+ * A worker announces its config.yaml base at start with applyBaseConfig (and does not wait).
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TASK_QUEUE } from '../src/constants';
 import { InvalidRequest, zodIssues } from '../src/errors';
 import { ROUTING_POLICY_WORKFLOW_ID, ROUTING_POLICY_WORKFLOW_TYPE } from '../src/routing/constants';
-import { RoutingRollbackSchema, RoutingUpdateSchema, type RoutingPolicy, type RoutingRollback, type RoutingRuleInput, type RoutingUpdate } from '../src/routing/policy';
+import { RoutingRollbackSchema, RoutingUpdateSchema, type RoutingBaseConfig, type RoutingPolicy, type RoutingRollback, type RoutingRuleInput, type RoutingUpdate } from '../src/routing/policy';
 import type { RoutingStatsSnapshot } from '../src/routing/stats';
 import {
+  applyBaseConfigSignal,
   applyRoutingUpdateSignal,
   currentPolicyQuery,
   policyHistoryQuery,
   rejectedRoutingChangesQuery,
   rollbackRoutingPolicySignal,
+  routingBaseQuery,
   routingChangeOutcomeQuery,
   routingStatsQuery,
   type ChangeOutcome,
   type PolicyVersionEntry,
   type RejectedChange,
+  type RoutingBaseView,
   type RoutingPolicyWorkflowInput,
   type routingPolicyWorkflow,
 } from '../workflows/routing-policy';
@@ -43,6 +47,8 @@ export interface RoutingView {
   history: PolicyVersionEntry[];
   rejections: RejectedChange[];
   stats: RoutingStatsSnapshot | null;
+  /** The config.yaml base and the run-time changes on it (null before a chain from an older version heard from a worker). */
+  base: RoutingBaseView | null;
 }
 
 /** The outcome the workflow reported, or `pending` when it had not applied the change within waitMs. */
@@ -83,13 +89,15 @@ export async function ensureRoutingPolicyWorkflow(o: RoutingClientOptions): Prom
 export async function showRouting(o: RoutingClientOptions): Promise<RoutingView> {
   const handle = await ensureRoutingPolicyWorkflow(o);
   return eventually(o.waitMs ?? 10_000, async () => {
-    const [policy, history, rejections, stats] = await Promise.all([
+    const [policy, history, rejections, stats, base] = await Promise.all([
       handle.query(currentPolicyQuery),
       handle.query(policyHistoryQuery),
       handle.query(rejectedRoutingChangesQuery),
       handle.query(routingStatsQuery),
+      // A workflow still on code from before the base existed has no such query.
+      handle.query(routingBaseQuery).catch(() => null),
     ]);
-    return { policy, history, rejections, stats };
+    return { policy, history, rejections, stats, base };
   });
 }
 
@@ -122,6 +130,22 @@ export async function applyRoutingUpdate(o: RoutingClientOptions, update: Routin
     signalArgs: [withId],
   });
   return awaitOutcome(o, handle, withId.id);
+}
+
+/**
+ * Announce a worker's config.yaml routing base (runtime.routingBase) to the routing-policy workflow,
+ * starting the workflow when absent (signalWithStart). Returns once the server has the signal;
+ * it never waits for a worker. A different base becomes a new version (source config.yaml);
+ * the same base changes nothing. With `wait`, waits up to waitMs for the outcome (tests).
+ */
+export async function applyBaseConfig(o: RoutingClientOptions, announced: RoutingBaseConfig, wait = false): Promise<RoutingChangeResult> {
+  const withId = { ...announced, id: announced.id ?? `${announced.source}:${randomUUID()}` };
+  const handle = await o.client.workflow.signalWithStart<typeof routingPolicyWorkflow, [RoutingBaseConfig]>(ROUTING_POLICY_WORKFLOW_TYPE, {
+    ...startOptions(o),
+    signal: applyBaseConfigSignal,
+    signalArgs: [withId],
+  });
+  return wait ? awaitOutcome(o, handle, withId.id) : { id: withId.id, status: 'pending' };
 }
 
 export interface SetRuleInput {

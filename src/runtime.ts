@@ -1,10 +1,15 @@
 /**
  * Everything a worker process needs besides its Temporal connection: configuration, the
  * provider connectors (with the local emulator for providers that have no key), the database
- * (migrated), the registries, and the routing policy version. Shared by worker.ts, the tests
+ * (migrated), the registries, and the routing policy cache. Shared by worker.ts, the tests
  * and the benchmarks so they all run the same wiring.
+ *
+ * Nothing here waits on the routing-policy workflow: the first policy is the latest stored version
+ * (or config.yaml's base when none is stored), and the cache asks the workflow in the background,
+ * each query bounded, so a worker that is the only one able to answer it never stalls its own start.
  */
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Client } from '@temporalio/client';
 import { createActivities, type Activities } from '../activities';
 import { createConsensusActivities, type ConsensusActivities } from '../activities/consensus';
@@ -31,7 +36,7 @@ import type { ModelConnector } from './providers/types';
 import { ComplexityEvaluatorRegistry } from './routing/complexity';
 import { LlmComplexityEvaluator } from './routing/llm-evaluator';
 import { ROUTING_POLICY_WORKFLOW_ID } from './routing/constants';
-import { policyFromConfig } from './routing/policy';
+import { baseFromConfig, canonicalBase, knownProvidersFromConfig, policyFromConfig, type RoutingBaseConfig } from './routing/policy';
 import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type PolicySource } from './routing/policy-cache';
 
 export interface WorkerRuntime {
@@ -46,8 +51,10 @@ export interface WorkerRuntime {
   emulatorUrl: string | null;
   /** The in-process emulator, when this runtime started one (tests drive its fault settings). */
   emulator: RunningEmulator | null;
-  /** The policy version recorded for this worker's config.yaml at start. */
+  /** The policy version planning started with (the latest stored one; 0 when none is stored yet). */
   routingPolicyVersion: number;
+  /** This worker's config.yaml routing base, announced to the routing-policy workflow at start (client/routing.ts applyBaseConfig). */
+  routingBase: RoutingBaseConfig;
   /** The routing policy requests are planned with (refreshed from the routing-policy workflow or the database). */
   policyCache: RoutingPolicyCache;
   /** Running A/B experiments requests are assigned to. */
@@ -75,6 +82,8 @@ export interface RuntimeOptions {
   routingPolicyWorkflowId?: string;
   /** How often the worker re-reads the policy (default 2000 ms). */
   policyRefreshMs?: number;
+  /** How long one query to the routing-policy workflow may take before the database answers instead (default 2000 ms). */
+  policyQueryTimeoutMs?: number;
 }
 
 /** The LLM complexity evaluator when `routing.llm_evaluator.enabled`, else null (the default evaluator). */
@@ -86,8 +95,19 @@ function llmEvaluator(config: Config, connectors: ReadonlyMap<string, ModelConne
   return new LlmComplexityEvaluator({ connector, model: settings.model ?? config.models[settings.provider]!.default_model, timeoutMs: settings.timeout * 1000, logger });
 }
 
-export function configHash(config: Config): string {
-  return createHash('sha256').update(JSON.stringify({ models: config.models, routing: config.routing, consensus: config.consensus })).digest('hex').slice(0, 16);
+/**
+ * The routing base of a configuration as a worker announces it: only the fields the policy takes
+ * from config.yaml (strategy, rules, default route) are hashed, so a change elsewhere (a base URL,
+ * prices, consensus settings) never makes a routing version.
+ */
+export function routingBaseConfig(config: Config): RoutingBaseConfig {
+  const base = baseFromConfig(config);
+  return {
+    base,
+    knownProviders: knownProvidersFromConfig(config),
+    hash: createHash('sha256').update(canonicalBase(base)).digest('hex').slice(0, 16),
+    source: `worker@${hostname()}:${process.pid}`,
+  };
 }
 
 export async function createWorkerRuntime(options: RuntimeOptions): Promise<WorkerRuntime> {
@@ -119,13 +139,6 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     const db = createPrismaClient(env.DATABASE_URL);
     const memory = createMemoryStore(env.DATABASE_URL, { client: db });
     closers.unshift(() => memory.close());
-    const hash = configHash(config);
-    const routingPolicyVersion = await memory.ensurePolicyVersion({
-      policy: { strategy: config.routing.default_strategy, default_providers: config.routing.default_providers, rules: config.routing.rules },
-      configHash: hash,
-      source: 'config.yaml',
-      reason: 'routing rules loaded from configuration',
-    });
     const evaluators = new ComplexityEvaluatorRegistry(llmEvaluator(config, connectors, logger) ?? undefined);
     // Embeddings cached by content hash in memory and in the database (shared by every worker).
     const loadEmbeddingModel = embeddingModelFromConfig(config.consensus, { persistentCache: createPrismaEmbeddingCache({ client: db, provider: databaseProviderOf(env.DATABASE_URL) }) });
@@ -140,17 +153,23 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     closers.unshift(() => resilience.close());
     const queries = createStatsQueries(db, env.DATABASE_URL);
     const routingActivities = createRoutingActivities({ config, memory, queries, logger });
-    const sources: PolicySource[] = [databasePolicySource(memory)];
-    if (options.temporalClient) sources.unshift(workflowPolicySource(options.temporalClient, options.routingPolicyWorkflowId ?? ROUTING_POLICY_WORKFLOW_ID));
+    // The routing-policy workflow is the one writer of policy versions; the worker only reads them.
+    const stored = databasePolicySource(memory);
+    const sources: PolicySource[] = [stored];
+    if (options.temporalClient) {
+      sources.unshift(workflowPolicySource(options.temporalClient, options.routingPolicyWorkflowId ?? ROUTING_POLICY_WORKFLOW_ID, { timeoutMs: options.policyQueryTimeoutMs ?? 2000 }));
+    }
+    const initial = (await stored.load())?.policy ?? policyFromConfig(config, new Date().toISOString());
+    const routingPolicyVersion = initial.version;
     const policyCache = new RoutingPolicyCache({
       sources,
-      initial: { ...policyFromConfig(config, new Date().toISOString()), version: routingPolicyVersion },
+      initial,
       // Statistics for performance-based ranking when the source has none (the database source).
       loadStats: () => routingActivities.loadRoutingStats(),
       ...(options.policyRefreshMs !== undefined && { refreshIntervalMs: options.policyRefreshMs }),
       logger,
     });
-    await policyCache.refresh();
+    // In the background: the workflow may be answerable only once this worker polls.
     policyCache.start();
     closers.unshift(() => policyCache.stop());
     // Running A/B experiments, refreshed every few seconds; planning assigns requests to their variants.
@@ -190,6 +209,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       emulatorUrl,
       emulator,
       routingPolicyVersion,
+      routingBase: routingBaseConfig(config),
       policyCache,
       experiments,
       async close() {

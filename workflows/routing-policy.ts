@@ -8,6 +8,11 @@
  *   activity with its source and reason; the database assigns the number, and the policy only
  *   takes it (and becomes visible to queries) once the row exists. The write is idempotent by a
  *   change key, so retries and replays never duplicate a version.
+ * - config.yaml is the base: each worker announces its routing base at start (`applyBaseConfig`).
+ *   A base that differs from the one held becomes a new version (source `config.yaml`, the diff
+ *   in its reason) with the run-time changes re-applied on it; a run-time change that config.yaml
+ *   now overrides is dropped and reported by name (reason, rejections, log). The same base again
+ *   changes nothing. Behind patch `routing-config-base`.
  * - An invalid change is rejected with a typed error and kept in a bounded list (query).
  * - Continues as new when the server suggests it (or after `maxChangesPerRun` changes), after
  *   `condition(allHandlersFinished)`, carrying the state and every change not yet applied.
@@ -22,6 +27,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -29,13 +35,20 @@ import {
 import type { RoutingActivities } from '../activities/routing';
 import {
   applyUpdate,
+  baseOf,
+  describeBaseChange,
+  describeLayers,
   policyBody,
   policyError,
+  rebasePolicy,
   RoutingRollbackSchema,
+  sameBase,
   samePolicyContent,
   validatePolicy,
   type KnownProviders,
   type PolicyUpdateError,
+  type RoutingBase,
+  type RoutingBaseConfig,
   type RoutingPolicy,
   type RoutingRollback,
   type RoutingUpdate,
@@ -43,21 +56,21 @@ import {
 } from '../src/routing/policy';
 import type { RoutingStatsSnapshot } from '../src/routing/stats';
 
-export type { RoutingRollback, RoutingUpdate } from '../src/routing/policy';
+export type { RoutingBaseConfig, RoutingRollback, RoutingUpdate } from '../src/routing/policy';
 
 // ---------------------------------------------------------------------------------------------
 // Types carried in state and returned by queries
 
 /** A change as received, validated only when its turn comes. */
 export interface PendingChange {
-  type: 'update' | 'rollback';
+  type: 'update' | 'rollback' | 'base';
   payload: unknown;
   receivedAt: string;
 }
 
 export interface PolicyVersionEntry {
   version: number;
-  kind: 'seed' | 'rollback' | RoutingUpdateKind;
+  kind: 'seed' | 'rollback' | 'config' | RoutingUpdateKind;
   summary: string;
   source: string;
   reason: string;
@@ -68,7 +81,8 @@ export interface PolicyVersionEntry {
 
 export interface RejectedChange {
   id: string | null;
-  type: 'update' | 'rollback';
+  /** `base`: a run-time change dropped because the new config.yaml base overrides it. */
+  type: 'update' | 'rollback' | 'base';
   kind: string;
   source: string | null;
   reason: string | null;
@@ -99,6 +113,21 @@ export interface RoutingPolicyState {
   statsLoadedAt: number | null;
   /** Runs in this chain, this one included. */
   runs: number;
+  /**
+   * The config.yaml base the policy is layered on (absent in state carried from before patch
+   * `routing-config-base`: the seed's base is then looked up on the first announcement).
+   */
+  base?: { policy: RoutingBase; hash: string | null };
+  /** Providers from the last announced configuration (absent: each run's loadRoutingSetup). */
+  known?: KnownProviders;
+}
+
+/** The base and what is layered on it (routingBase query). */
+export interface RoutingBaseView {
+  base: RoutingBase;
+  hash: string | null;
+  /** The run-time changes on top of the base, by name (describeLayers). */
+  layers: string[];
 }
 
 export interface RoutingPolicyWorkflowInput {
@@ -125,6 +154,10 @@ export interface RoutingPolicyStatus {
 
 export const applyRoutingUpdateSignal = defineSignal<[RoutingUpdate]>('applyRoutingUpdate');
 export const rollbackRoutingPolicySignal = defineSignal<[RoutingRollback]>('rollbackRoutingPolicy');
+/** A worker's config.yaml routing base, sent at its start (signalWithStart). */
+export const applyBaseConfigSignal = defineSignal<[RoutingBaseConfig]>('applyBaseConfig');
+/** The config.yaml base and the run-time changes on it; null before the first announcement of a chain started before patch `routing-config-base`. */
+export const routingBaseQuery = defineQuery<RoutingBaseView | null>('routingBase');
 export const currentPolicyQuery = defineQuery<RoutingPolicy>('currentPolicy');
 /** Versions this workflow recorded, oldest first (the latest HISTORY_LIMIT). */
 export const policyHistoryQuery = defineQuery<PolicyVersionEntry[]>('policyHistory');
@@ -139,6 +172,8 @@ export const REJECTIONS_LIMIT = 50;
 const RECENT_LIMIT = 20;
 const OUTCOMES_LIMIT = 200;
 const DEFAULT_STATS_REFRESH_MS = 5 * 60 * 1000;
+/** Patch id of the config.yaml base (applyBaseConfig). */
+export const CONFIG_BASE_PATCH = 'routing-config-base';
 
 // ---------------------------------------------------------------------------------------------
 
@@ -194,6 +229,14 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
   setHandler(rollbackRoutingPolicySignal, (rollback) => {
     pending.push({ type: 'rollback', payload: rollback, receivedAt: now() });
   });
+  setHandler(applyBaseConfigSignal, (base) => {
+    // Code from before the patch had no handler: replaying its histories must not queue anything.
+    if (patched(CONFIG_BASE_PATCH)) pending.push({ type: 'base', payload: base, receivedAt: now() });
+  });
+  setHandler(routingBaseQuery, () => {
+    const s = ready();
+    return s.base ? { base: s.base.policy, hash: s.base.hash, layers: describeLayers(s.base.policy, s.policy) } : null;
+  });
   setHandler(currentPolicyQuery, () => ready().policy);
   setHandler(policyHistoryQuery, () => ready().history);
   setHandler(rejectedRoutingChangesQuery, () => ready().rejections);
@@ -205,7 +248,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
   });
 
   const setup = await database.loadRoutingSetup();
-  const known: KnownProviders = setup.knownProviders;
+  let known: KnownProviders = state?.known ?? setup.knownProviders;
   const changeKey = (n: number) => `routing-policy:${workflowInfo().firstExecutionRunId}:${n}`;
 
   if (!state) {
@@ -222,6 +265,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
       stats: null,
       statsLoadedAt: null,
       runs: 1,
+      base: { policy: baseOf(seed), hash: null },
     };
     log.info('routing policy seeded', { version });
   }
@@ -238,7 +282,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
       {
         id,
         type: change.type,
-        kind: change.type === 'rollback' ? 'rollback' : (field(change.payload, 'kind') ?? 'unknown'),
+        kind: change.type === 'rollback' ? 'rollback' : change.type === 'base' ? 'config' : (field(change.payload, 'kind') ?? 'unknown'),
         source: field(change.payload, 'source'),
         reason: field(change.payload, 'reason'),
         receivedAt: change.receivedAt,
@@ -253,7 +297,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
   }
 
   /** Persist `next` as a new version; on success it becomes the current policy. */
-  async function commit(change: PendingChange, next: RoutingPolicy, kind: PolicyVersionEntry['kind'], summary: string): Promise<void> {
+  async function commit(change: PendingChange, next: RoutingPolicy, kind: PolicyVersionEntry['kind'], summary: string): Promise<boolean> {
     // The number is used up even if the write fails, so a key never names two different policies.
     s.changes += 1;
     let version: number;
@@ -262,7 +306,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       reject(change, policyError(kind, [{ path: '(database)', code: 'PersistFailed', message: err.cause?.message ?? err.message }]));
-      return;
+      return false;
     }
     const policy: RoutingPolicy = { ...next, version };
     s.policy = policy;
@@ -271,11 +315,74 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
     const id = field(change.payload, 'id');
     if (id) outcome({ id, status: 'accepted', version, summary });
     log.info('routing policy changed', { version, kind, summary, source: next.source });
+    return true;
+  }
+
+  /** The base a chain from before the patch was seeded with: the seed version's rules and defaults. */
+  async function seededBase(): Promise<RoutingBase> {
+    const seed = s.history.find((h) => h.kind === 'seed');
+    const held = seed ? s.recent.find((p) => p.version === seed.version) : undefined;
+    if (held) return baseOf(held);
+    if (seed) {
+      const loaded = await database.loadPolicyVersion({ version: seed.version });
+      if (loaded.status === 'found') return baseOf(loaded.policy);
+    }
+    log.warn('the seed of the routing policy is not known any more; taking the current rules as the config.yaml base');
+    return baseOf(s.policy);
+  }
+
+  async function applyBase(change: PendingChange): Promise<void> {
+    const id = field(change.payload, 'id');
+    const announced = change.payload as Partial<RoutingBaseConfig> | null;
+    const base = announced?.base;
+    if (!announced || !base || !Array.isArray(base.rules) || !Array.isArray(base.defaultProviders) || !Array.isArray(base.defaultFallback) || typeof announced.knownProviders !== 'object' || announced.knownProviders === null) {
+      return reject(change, policyError('config', [{ path: '(root)', code: 'InvalidUpdate', message: 'expected { base: { strategy, rules, defaultProviders, defaultFallback }, knownProviders, hash, source }' }]));
+    }
+    const nextKnown = announced.knownProviders;
+    const nextBase: RoutingBase = { strategy: base.strategy, rules: base.rules, defaultProviders: base.defaultProviders, defaultFallback: base.defaultFallback };
+    const issues = validatePolicy({ ...s.policy, ...nextBase }, nextKnown);
+    if (issues.length > 0) return reject(change, policyError('config', issues));
+    const oldBase = s.base?.policy ?? (await seededBase());
+    const hash = typeof announced.hash === 'string' ? announced.hash : null;
+    const diff = describeBaseChange(oldBase, nextBase);
+    known = nextKnown;
+    s.known = nextKnown;
+    const at = now();
+    const rebased = rebasePolicy({ policy: s.policy, oldBase, newBase: nextBase, known, at, source: 'config.yaml', reason: '' });
+    const unchanged = () => {
+      s.base = { policy: nextBase, hash };
+      if (id) outcome({ id, status: 'unchanged', version: s.policy.version, summary: diff.length > 0 ? `config.yaml: ${diff.join('; ')}` : 'config.yaml unchanged' });
+    };
+    if (sameBase(oldBase, nextBase) && rebased.conflicts.length === 0) return unchanged();
+    if (samePolicyContent(rebased.policy, s.policy)) return unchanged();
+
+    const changed = diff.length > 0 ? diff.join('; ') : 'providers changed';
+    const conflicts = rebased.conflicts.map((c) => `${c.item} (${c.kind}${c.source ? ` by ${c.source}` : ''}): ${c.message}`);
+    const reason = [
+      `config.yaml changed: ${changed}`,
+      rebased.kept.length > 0 ? `run-time changes kept: ${rebased.kept.join(', ')}` : null,
+      conflicts.length > 0 ? `conflicts, config.yaml wins: ${conflicts.join('; ')}` : null,
+    ]
+      .filter((x): x is string => x !== null)
+      .join('. ');
+    const next: RoutingPolicy = { ...rebased.policy, reason };
+    if (!(await commit(change, next, 'config', `config.yaml: ${changed}`))) return;
+    s.base = { policy: nextBase, hash };
+    for (const c of rebased.conflicts) {
+      const error: PolicyUpdateError = { code: 'BaseConflict', message: `${c.item}: ${c.message}`, issues: c.issues };
+      pushBounded(
+        s.rejections,
+        { id: null, type: 'base', kind: c.kind, source: c.source, reason: `config.yaml change in v${s.policy.version}`, receivedAt: change.receivedAt, rejectedAt: at, error, payload: payloadText({ item: c.item }) },
+        REJECTIONS_LIMIT,
+      );
+      log.warn('run-time routing change overridden by config.yaml', { item: c.item, kind: c.kind, message: c.message, version: s.policy.version });
+    }
   }
 
   async function applyChange(change: PendingChange): Promise<void> {
     const at = now();
     const id = field(change.payload, 'id');
+    if (change.type === 'base') return applyBase(change);
     if (change.type === 'update') {
       const result = applyUpdate(s.policy, change.payload, known, at);
       if (!result.ok) return reject(change, result.error);
@@ -283,7 +390,8 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
         if (id) outcome({ id, status: 'unchanged', version: s.policy.version, summary: result.summary });
         return;
       }
-      return commit(change, result.policy, result.update.kind, result.summary);
+      await commit(change, result.policy, result.update.kind, result.summary);
+      return;
     }
 
     const parsed = RoutingRollbackSchema.safeParse(change.payload);
@@ -312,7 +420,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
       if (id) outcome({ id, status: 'unchanged', version: s.policy.version, summary });
       return;
     }
-    return commit(change, next, 'rollback', summary);
+    await commit(change, next, 'rollback', summary);
   }
 
   async function refreshStats(): Promise<void> {

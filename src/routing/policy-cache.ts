@@ -4,6 +4,13 @@
  * `refreshIntervalMs` (default 2 s) and on demand (`refresh()`), by querying the workflow, or by
  * reading the latest stored version when the workflow cannot answer; a new version therefore takes
  * effect within a refresh interval. A failed refresh keeps the last good policy.
+ *
+ * Each query is bounded (`timeoutMs`, default 2 s): a workflow nobody can answer yet (this worker is
+ * the only one and is still starting, or its last worker was killed) costs one timeout, then the
+ * stored version answers. Versions never go backwards: a source reporting an older version than
+ * the one in effect (the database just behind the workflow, or the other way round for a moment)
+ * is ignored; only the first source, reporting the same older version three refreshes in a row,
+ * is believed (with a warning: the database and the workflow disagree).
  */
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../logger';
@@ -25,14 +32,27 @@ export interface PolicySource {
   load(): Promise<PolicySnapshot | null>;
 }
 
-/** The routing-policy workflow, by query (currentPolicy + routingStats). */
-export function workflowPolicySource(client: Client, workflowId: string = ROUTING_POLICY_WORKFLOW_ID): PolicySource {
+export interface WorkflowPolicySourceOptions {
+  /** Longest wait for the workflow's answer (default 2000 ms); then the load fails and the next source answers. */
+  timeoutMs?: number;
+}
+
+/** The routing-policy workflow, by query (currentPolicy + routingStats), each load bounded by a deadline. */
+export function workflowPolicySource(client: Client, workflowId: string = ROUTING_POLICY_WORKFLOW_ID, options: WorkflowPolicySourceOptions = {}): PolicySource {
+  const timeoutMs = options.timeoutMs ?? 2000;
   return {
     name: `workflow ${workflowId}`,
     async load() {
       const handle = client.workflow.getHandle(workflowId);
-      const [policy, stats] = await Promise.all([handle.query(currentPolicyQuery), handle.query(routingStatsQuery)]);
-      return { policy, stats };
+      try {
+        const [policy, stats] = await client.withDeadline(Date.now() + timeoutMs, () => Promise.all([handle.query(currentPolicyQuery), handle.query(routingStatsQuery)]));
+        return { policy, stats };
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 4 /* DEADLINE_EXCEEDED */ || /deadline/i.test((err as Error).message)) {
+          throw new Error(`no answer within ${timeoutMs} ms (is a worker polling its task queue?)`);
+        }
+        throw err;
+      }
     },
   };
 }
@@ -75,6 +95,8 @@ export class RoutingPolicyCache {
   private timer: NodeJS.Timeout | null = null;
   private failing = false;
   private statsLoadedAt: number | null = null;
+  /** Consecutive refreshes in which the first source reported this older version. */
+  private behind: { version: number; count: number } | null = null;
   /** Epoch ms of the last successful refresh; null before the first. */
   lastRefreshedAt: number | null = null;
   /** The source of the current policy ('initial' until a refresh succeeds). */
@@ -104,13 +126,21 @@ export class RoutingPolicyCache {
 
   private async load(): Promise<RoutingPolicy> {
     const problems: string[] = [];
-    for (const source of this.options.sources) {
+    for (const [i, source] of this.options.sources.entries()) {
       try {
         const snapshot = await source.load();
         if (!snapshot) {
           problems.push(`${source.name}: nothing stored`);
           continue;
         }
+        if (snapshot.policy.version < this.policy.version && !this.believeOlder(snapshot.policy.version, i === 0, source.name)) {
+          // An older version than the one in effect: keep ours (and the source's statistics).
+          if (snapshot.stats) this.statsSnapshot = snapshot.stats;
+          this.lastRefreshedAt = Date.now();
+          this.failing = false;
+          return this.policy;
+        }
+        if (i === 0) this.behind = null;
         this.take(snapshot, source.name);
         if (!snapshot.stats) await this.loadOwnStats();
         return this.policy;
@@ -121,6 +151,19 @@ export class RoutingPolicyCache {
     if (!this.failing) this.options.logger?.warn({ problems, version: this.policy.version }, 'routing policy refresh failed; keeping the current policy');
     this.failing = true;
     return this.policy;
+  }
+
+  /** Whether to take an older version from this source (the first one, three times in a row). */
+  private believeOlder(version: number, first: boolean, origin: string): boolean {
+    if (!first) return false;
+    this.behind = this.behind?.version === version ? { version, count: this.behind.count + 1 } : { version, count: 1 };
+    if (this.behind.count < 3) return false;
+    this.options.logger?.warn(
+      { version, inEffect: this.policy.version, source: origin },
+      'routing policy source reports an older version than the one in effect, three times in a row: taking it (do the database and the routing-policy workflow belong together?)',
+    );
+    this.behind = null;
+    return true;
   }
 
   private async loadOwnStats(): Promise<void> {
@@ -144,7 +187,7 @@ export class RoutingPolicyCache {
     if (this.failing) this.options.logger?.info({ source: origin }, 'routing policy refresh recovered');
     this.failing = false;
     if (snapshot.policy.version !== previous.version) {
-      this.options.logger?.info({ version: snapshot.policy.version, previous: previous.version, source: origin }, 'routing policy version changed');
+      this.options.logger?.info({ version: snapshot.policy.version, previous: previous.version, source: origin, by: snapshot.policy.source, reason: snapshot.policy.reason }, 'routing policy version changed');
       this.options.onChange?.(snapshot.policy, previous);
     }
   }

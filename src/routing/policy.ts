@@ -209,7 +209,9 @@ export type PolicyUpdateErrorCode =
   | 'UnknownRule'
   | 'UnknownVersion'
   | 'InvalidPolicy'
-  | 'PersistFailed';
+  | 'PersistFailed'
+  /** A run-time change that the new config.yaml base overrides (see rebasePolicy). */
+  | 'BaseConflict';
 
 export interface PolicyIssue {
   /** Where in the update (or policy): `rule.providers.1`, `weights.mistral`, ... */
@@ -491,4 +493,245 @@ export function configWithPolicy(config: Config, policy: RoutingPolicy): Config 
       }),
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The base (config.yaml) and the run-time changes layered on it
+
+/**
+ * The part of the policy config.yaml defines: `routing.default_strategy`, `routing.rules`,
+ * `routing.default_providers` and `routing.default_fallback`. Everything else in the policy
+ * (weights, demotions, exploration, objective) only ever comes from run-time changes.
+ */
+export interface RoutingBase {
+  strategy: RoutingStrategy;
+  rules: RoutingRule[];
+  defaultProviders: string[];
+  defaultFallback: string[];
+}
+
+/** What a worker announces at start (applyBaseConfig signal): its config.yaml base and providers. */
+export interface RoutingBaseConfig {
+  base: RoutingBase;
+  knownProviders: KnownProviders;
+  /** Hash of `base` (for display; the workflow compares content). */
+  hash: string;
+  /** Who announces it, e.g. `worker@host:pid` (for logs). */
+  source: string;
+  /** Optional: the workflow reports the outcome under it (routingChangeOutcome query). */
+  id?: string;
+}
+
+export function baseOf(policy: Pick<RoutingPolicy, 'strategy' | 'rules' | 'defaultProviders' | 'defaultFallback'>): RoutingBase {
+  return {
+    strategy: policy.strategy,
+    rules: policy.rules.map((r) => ({ ...r, providers: [...r.providers], fallback: [...r.fallback] })),
+    defaultProviders: [...policy.defaultProviders],
+    defaultFallback: [...policy.defaultFallback],
+  };
+}
+
+/** The routing base of a configuration (the same fields policyFromConfig reads). */
+export function baseFromConfig(config: Parameters<typeof policyFromConfig>[0]): RoutingBase {
+  return baseOf(policyFromConfig(config, ''));
+}
+
+/** Canonical JSON of a base (rule ids filled in), for hashing and comparing. */
+export function canonicalBase(base: RoutingBase): string {
+  return canonical({ ...base, rules: base.rules.map(normalRule) });
+}
+
+export function sameBase(a: RoutingBase, b: RoutingBase): boolean {
+  return canonicalBase(a) === canonicalBase(b);
+}
+
+/** A rule with its id filled in, so `{ task_type: 'qa' }` and `{ id: 'qa:any', task_type: 'qa' }` compare equal. */
+function normalRule(rule: RoutingRule): RoutingRule {
+  return { ...rule, id: ruleId(rule) };
+}
+
+function sameRule(a: RoutingRule | undefined, b: RoutingRule | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return canonical(normalRule(a)) === canonical(normalRule(b));
+}
+
+const list = (items: readonly string[]) => (items.length > 0 ? items.join(',') : '(none)');
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function rulesById(rules: readonly RoutingRule[]): Map<string, RoutingRule> {
+  return new Map(rules.map((r) => [ruleId(r), r]));
+}
+
+/**
+ * What changed from one base to the next, one item per change, e.g.
+ * `['rule +translation-any', 'rule ~code_review:any', 'default_providers openai,anthropic -> google']`.
+ * Empty when they are the same.
+ */
+export function describeBaseChange(from: RoutingBase, to: RoutingBase): string[] {
+  const out: string[] = [];
+  if (from.strategy !== to.strategy) out.push(`strategy ${from.strategy} -> ${to.strategy}`);
+  const before = rulesById(from.rules);
+  const after = rulesById(to.rules);
+  for (const [id, rule] of after) {
+    if (!before.has(id)) out.push(`rule +${id}`);
+    else if (!sameRule(before.get(id), rule)) out.push(`rule ~${id}`);
+  }
+  for (const id of before.keys()) if (!after.has(id)) out.push(`rule -${id}`);
+  const common = (rules: RoutingRule[], other: Map<string, RoutingRule>) => rules.map(ruleId).filter((id) => other.has(id));
+  if (out.every((o) => !o.startsWith('rule ')) && !sameList(common(from.rules, after), common(to.rules, before))) out.push('rules reordered');
+  if (!sameList(from.defaultProviders, to.defaultProviders)) out.push(`default_providers ${list(from.defaultProviders)} -> ${list(to.defaultProviders)}`);
+  if (!sameList(from.defaultFallback, to.defaultFallback)) out.push(`default_fallback ${list(from.defaultFallback)} -> ${list(to.defaultFallback)}`);
+  return out;
+}
+
+/**
+ * The run-time changes a policy carries on top of its base, one item per change
+ * (`rule +qa-simple`, `rule -review-any`, `strategy performance_based`, `demoted openai`, ...).
+ */
+export function describeLayers(base: RoutingBase, policy: RoutingPolicy): string[] {
+  const out: string[] = [];
+  if (policy.strategy !== base.strategy) out.push(`strategy ${policy.strategy}`);
+  const inBase = rulesById(base.rules);
+  const inPolicy = rulesById(policy.rules);
+  for (const [id, rule] of inPolicy) {
+    if (!inBase.has(id)) out.push(`rule +${id}`);
+    else if (!sameRule(inBase.get(id), rule)) out.push(`rule ~${id}`);
+  }
+  for (const id of inBase.keys()) if (!inPolicy.has(id)) out.push(`rule -${id}`);
+  if (!sameList(policy.defaultProviders, base.defaultProviders)) out.push(`default_providers ${list(policy.defaultProviders)}`);
+  if (!sameList(policy.defaultFallback, base.defaultFallback)) out.push(`default_fallback ${list(policy.defaultFallback)}`);
+  for (const [k, w] of Object.entries(policy.weights)) out.push(`weight ${k}=${w}`);
+  for (const k of Object.keys(policy.demoted)) out.push(`demoted ${k}`);
+  if (policy.explorationRate !== DEFAULT_EXPLORATION_RATE || policy.explorationMethod !== 'thompson') out.push(`exploration ${policy.explorationRate} (${policy.explorationMethod})`);
+  if (policy.objective.kind !== 'quality_first' || policy.objective.maxCostUsd !== undefined || policy.objective.maxLatencyMs !== undefined) out.push(`objective ${policy.objective.kind}`);
+  return out;
+}
+
+/** A run-time change the new base overrides, or that no longer fits the configured providers. */
+export interface BaseConflict {
+  /** What it is about: `rule translation-any`, `strategy`, `demotion mistral`, `weight google:gemini-x`. */
+  item: string;
+  /** The run-time change that was dropped: `set_rule`, `remove_rule`, `set_strategy`, `demote`, ... */
+  kind: string;
+  /** Who made the run-time change, when known (a demotion records it). */
+  source: string | null;
+  message: string;
+  issues: PolicyIssue[];
+}
+
+export interface RebaseResult {
+  /** The base with the run-time changes re-applied (version = current + 1, provisional). */
+  policy: RoutingPolicy;
+  /** The run-time changes kept, as describeLayers names them. */
+  kept: string[];
+  conflicts: BaseConflict[];
+}
+
+/**
+ * Re-apply the run-time changes of `policy` (what differs from `oldBase`) on `newBase`. A change
+ * conflicts when config.yaml changed the same thing between the two bases (a rule of the same id,
+ * or of the same task type and complexity; the strategy; the default route) or when it names a
+ * provider or model `known` no longer has: config.yaml wins and the conflict is returned by name.
+ * Pure and deterministic (workflow code).
+ */
+export function rebasePolicy(input: { policy: RoutingPolicy; oldBase: RoutingBase; newBase: RoutingBase; known: KnownProviders; at: string; source: string; reason: string }): RebaseResult {
+  const { policy, oldBase, newBase, known } = input;
+  const conflicts: BaseConflict[] = [];
+  const conflict = (item: string, kind: string, message: string, issues: PolicyIssue[] = [], source: string | null = null) =>
+    conflicts.push({ item, kind, source, message, issues: issues.length > 0 ? issues : [{ path: item, code: 'BaseConflict', message }] });
+  const oldRules = rulesById(oldBase.rules);
+  const newRules = rulesById(newBase.rules);
+  const current = rulesById(policy.rules);
+  const slot = (r: RoutingRule) => `${r.task_type}/${r.complexity}`;
+  let rules: RoutingRule[] = newBase.rules.map((r) => ({ ...r, providers: [...r.providers], fallback: [...r.fallback] }));
+
+  // Base rules removed at run time (not replaced by another rule for the same task type and complexity).
+  for (const [id, old] of oldRules) {
+    if (current.has(id)) continue;
+    if (policy.rules.some((r) => slot(r) === slot(old))) continue; // replaced: handled with the replacement below
+    const now = newRules.get(id);
+    if (now === undefined) continue; // config.yaml removed it too
+    if (sameRule(now, old)) rules = rules.filter((r) => ruleId(r) !== id);
+    else conflict(`rule ${id}`, 'remove_rule', `removed at run time, but config.yaml changed it; config.yaml's rule ${id} applies`);
+  }
+
+  // Rules added or changed at run time.
+  for (const rule of policy.rules) {
+    const id = ruleId(rule);
+    const old = oldRules.get(id);
+    const now = newRules.get(id);
+    if (old !== undefined && sameRule(old, rule)) continue; // a base rule as it was
+    if (now !== undefined && sameRule(now, rule)) continue; // config.yaml now says the same
+    if (!sameRule(old, now)) {
+      const what = old === undefined ? 'config.yaml now defines a rule with this id' : now === undefined ? 'config.yaml removed this rule' : 'config.yaml changed this rule';
+      conflict(`rule ${id}`, 'set_rule', `set at run time, but ${what}; config.yaml's version applies`);
+      continue;
+    }
+    const clash = rules.find((r) => ruleId(r) !== id && slot(r) === slot(rule) && !sameRule(oldRules.get(ruleId(r)), r));
+    if (clash) {
+      conflict(`rule ${id}`, 'set_rule', `set at run time for ${slot(rule)}, but config.yaml's rule ${ruleId(clash)} for ${slot(rule)} is new or changed; config.yaml's rule applies`);
+      continue;
+    }
+    const issues = ruleIssues(rule, known, `rule ${id}`);
+    if (issues.length > 0) {
+      conflict(`rule ${id}`, 'set_rule', `set at run time, but it no longer fits the configured providers: ${issues.map((i) => i.message).join('; ')}`, issues);
+      continue;
+    }
+    const replaces = (r: RoutingRule) => ruleId(r) === id || slot(r) === slot(rule);
+    const first = rules.findIndex(replaces);
+    const kept = rules.filter((r) => !replaces(r));
+    if (first < 0) kept.push(normalRule(rule));
+    else kept.splice(first, 0, normalRule(rule));
+    rules = kept;
+  }
+
+  // Strategy and default route: a run-time value stays unless config.yaml changed the same field.
+  function scalar<T>(item: string, kind: string, base: T, next: T, mine: T, same: (a: T, b: T) => boolean, valid: (v: T) => PolicyIssue[]): T {
+    if (same(mine, base)) return next; // not changed at run time
+    if (same(mine, next)) return next; // config.yaml caught up
+    if (!same(base, next)) {
+      conflict(item, kind, `changed at run time, but config.yaml changed it too; config.yaml's value applies`);
+      return next;
+    }
+    const issues = valid(mine);
+    if (issues.length > 0) {
+      conflict(item, kind, `changed at run time, but it no longer fits the configured providers: ${issues.map((i) => i.message).join('; ')}`, issues);
+      return next;
+    }
+    return mine;
+  }
+  const selectors = (path: string) => (items: string[]) => items.map((s, i) => selectorIssue(known, s, `${path}.${i}`)).filter((i): i is PolicyIssue => i !== null);
+  const strategy = scalar('strategy', 'set_strategy', oldBase.strategy, newBase.strategy, policy.strategy, (a, b) => a === b, () => []);
+  const defaultProviders = scalar('default_providers', 'rollback', oldBase.defaultProviders, newBase.defaultProviders, policy.defaultProviders, sameList, selectors('defaultProviders'));
+  const defaultFallback = scalar('default_fallback', 'rollback', oldBase.defaultFallback, newBase.defaultFallback, policy.defaultFallback, sameList, selectors('defaultFallback'));
+
+  // Weights and demotions are run-time only: kept while their provider and model are configured.
+  const weights: Record<string, number> = {};
+  for (const [k, w] of Object.entries(policy.weights)) {
+    const issue = selectorIssue(known, k, `weights.${k}`);
+    if (issue) conflict(`weight ${k}`, 'set_weights', `dropped: ${issue.message}`, [issue]);
+    else weights[k] = w;
+  }
+  const demoted: Record<string, Demotion> = {};
+  for (const [k, d] of Object.entries(policy.demoted)) {
+    const issue = selectorIssue(known, k, `demoted.${k}`);
+    if (issue) conflict(`demotion ${k}`, 'demote', `demoted by ${d.source}, dropped: ${issue.message}`, [issue], d.source);
+    else demoted[k] = d;
+  }
+
+  const next: RoutingPolicy = {
+    ...policy,
+    strategy,
+    rules,
+    defaultProviders: [...defaultProviders],
+    defaultFallback: [...defaultFallback],
+    weights,
+    demoted,
+    version: policy.version + 1,
+    updatedAt: input.at,
+    source: input.source,
+    reason: input.reason,
+    basedOn: policy.version,
+  };
+  return { policy: next, kept: describeLayers(newBase, next), conflicts };
 }
