@@ -9,7 +9,8 @@ import type { ConsensusDecision, ConsensusRegistry } from '../src/consensus/stra
 import { LEXICAL_DEFAULT_THRESHOLD } from '../src/consensus/lexical';
 import { InvalidRequest, OrchestratorError } from '../src/errors';
 import type { Logger } from '../src/logger';
-import type { FeedbackInput, InteractionRecord, MemoryStore } from '../src/memory/repository';
+import type { FeedbackInput, InteractionRecord, MemoryStore, PersistOutcome } from '../src/memory/repository';
+import { fingerprintDifferences, requestFingerprint, type RequestFingerprint } from '../src/request-fingerprint';
 import { ProviderCallError } from '../src/providers/errors';
 import { circuitKeysFor, countsAgainstCircuit, type CircuitBreaker } from '../src/resilience/circuit-breaker';
 import type { ConcurrencyLimiter } from '../src/resilience/concurrency';
@@ -28,7 +29,7 @@ import { applyUpdate, configWithPolicy, knownProvidersFromConfig, type RoutingPo
 import { variantFor, type VariantEffect } from '../src/improvement/live';
 import type { Experiment } from '../src/improvement/experiments';
 import { statsLookup, type RoutingStatsSnapshot, type StatsLookup } from '../src/routing/stats';
-import type { Complexity, GenerateResponse, OrchestrateRequest, ProviderTarget, RoutePlan } from '../src/types';
+import type { Complexity, GenerateResponse, OrchestrateRequest, OrchestrationResult, ProviderTarget, RoutePlan } from '../src/types';
 
 export interface ActivityDependencies {
   config: Config;
@@ -76,6 +77,19 @@ export interface ConsensusInput {
   responses: GenerateResponse[];
 }
 
+/**
+ * What an earlier run of the workflow id left, for a run about to start work: nothing (`new`),
+ * a completed answer to the same request (returned as it is), a failure of the same request
+ * (failed again the same way), or a different request under the same id (`conflict`, naming the
+ * fields). `fingerprint` is the incoming request's, stored with the interaction.
+ */
+export type StoredRunCheck = { fingerprint: RequestFingerprint } & (
+  | { kind: 'new' }
+  | { kind: 'completed'; runId: string | null; result: OrchestrationResult }
+  | { kind: 'failed'; runId: string | null; errorType: string; errorMessage: string }
+  | { kind: 'conflict'; runId: string | null; fields: string[] }
+);
+
 /** The strategy's decision: chosen index, confidence, agreement, dissenting indexes, thresholdMet, details. */
 export type ConsensusOutput = ConsensusDecision;
 
@@ -119,7 +133,7 @@ export function createActivities(deps: ActivityDependencies) {
    * Full: a first attempt fails over at once (ConcurrencyLimitReached, with when to ask again);
    * a call the workflow started after waiting (`waitForSlotMs`) waits that long for a slot.
    */
-  async function takeSlot(input: CallProviderInput, kind: string, holder: string, signal: AbortSignal): Promise<{ release(): Promise<void> } | null> {
+  async function takeSlot(input: CallProviderInput, kind: string, holder: string, signal: AbortSignal, attempt: AttemptInfo): Promise<{ release(): Promise<void> } | null> {
     const limiter = deps.resilience?.concurrency;
     const max = config.performance.models[input.target.provider]?.max_concurrent;
     if (!limiter || max === undefined) return null;
@@ -130,7 +144,7 @@ export function createActivities(deps: ActivityDependencies) {
         message: `${input.target.provider} (${kind}): ${lease.reason}; ask again in ${lease.retryAfterMs} ms`,
         type: 'ConcurrencyLimitReached',
         nonRetryable: true,
-        details: [{ provider: input.target.provider, model: input.target.model, availableAtMs: Date.now() + lease.retryAfterMs }],
+        details: [{ provider: input.target.provider, model: input.target.model, availableAtMs: Date.now() + lease.retryAfterMs, ...attempt }],
       });
     }
     const renewal = setInterval(() => {
@@ -180,7 +194,7 @@ export function createActivities(deps: ActivityDependencies) {
    * called again, so a request with nothing else to call waits for it on a durable timer.
    * Returns the circuit keys whose half-open probe this attempt claimed.
    */
-  async function admitCall(input: CallProviderInput, kind: string): Promise<string[]> {
+  async function admitCall(input: CallProviderInput, kind: string, attempt: AttemptInfo): Promise<string[]> {
     const guard = deps.resilience;
     if (!guard) return [];
     const { target } = input;
@@ -201,7 +215,7 @@ export function createActivities(deps: ActivityDependencies) {
             message: `${key}: ${cooling.reason}; callable again at ${cooling.until.toISOString()}`,
             type: 'CircuitOpen',
             nonRetryable: true,
-            details: [{ provider: target.provider, model: target.model, availableAtMs: cooling.until.getTime() }],
+            details: [{ provider: target.provider, model: target.model, availableAtMs: cooling.until.getTime(), ...attempt }],
           });
         }
         probing.push(...check.probing);
@@ -217,7 +231,7 @@ export function createActivities(deps: ActivityDependencies) {
           message: `${target.provider} (${kind}): ${grant.reason}; next slot in ${grant.retryAfterMs} ms`,
           type: 'RateLimitExceeded',
           nonRetryable: true,
-          details: [{ provider: target.provider, model: target.model, availableAtMs: Date.now() + grant.retryAfterMs }],
+          details: [{ provider: target.provider, model: target.model, availableAtMs: Date.now() + grant.retryAfterMs, ...attempt }],
         });
       }
     }
@@ -282,21 +296,27 @@ export function createActivities(deps: ActivityDependencies) {
       if (!connector) {
         throw ApplicationFailure.nonRetryable(`provider "${target.provider}" has no connector on this worker`, 'ModelProviderNotFound');
       }
+      // The provider's own error on an earlier attempt of this call (heartbeat details survive
+      // retries): a refusal on this attempt (open circuit, full rate window) reports it, so the
+      // workflow names this request's error, not the one that opened the circuit elsewhere.
+      const lastError = lastErrorOf(ctx.info.heartbeatDetails);
+      const attemptInfo: AttemptInfo = { attempt: ctx.info.attempt, ...(lastError && { lastError }) };
+      const beat = () => ctx.heartbeat(lastError ? { lastError } : undefined);
       // Heartbeats carry cancellation to a running call (early stop, a lost hedge). The first one
       // goes out after a second, so quick calls cost no extra round trip; the SDK throttles the rest.
       let heartbeat: NodeJS.Timeout | null = null;
       const first = setTimeout(() => {
-        ctx.heartbeat();
-        heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+        beat();
+        heartbeat = setInterval(beat, HEARTBEAT_EVERY_MS);
       }, HEARTBEAT_EVERY_MS);
       // The provider's shared concurrency slot first: a refusal then uses no rate-limit slot and claims no probe.
-      const lease = await takeSlot(input, connector.kind, `${ctx.info.workflowExecution?.workflowId ?? '-'}/${ctx.info.activityId}#${ctx.info.attempt}`, ctx.cancellationSignal).catch((err: unknown) => {
+      const lease = await takeSlot(input, connector.kind, `${ctx.info.workflowExecution?.workflowId ?? '-'}/${ctx.info.activityId}#${ctx.info.attempt}`, ctx.cancellationSignal, attemptInfo).catch((err: unknown) => {
         clearTimeout(first);
         if (heartbeat) clearInterval(heartbeat);
         throw err;
       });
       try {
-        const probing = await admitCall(input, connector.kind);
+        const probing = await admitCall(input, connector.kind, attemptInfo);
         const response = await connector.generate(
           {
             model: target.model,
@@ -334,6 +354,8 @@ export function createActivities(deps: ActivityDependencies) {
           }
         }
         if (err instanceof ProviderCallError) {
+          // Flushed with the failure: the next attempt reads it (see lastError above).
+          if (err.retryable) ctx.heartbeat({ lastError: { type: err.type, message: err.message } });
           ctx.log.warn('provider call failed', { provider: target.provider, model: target.model, type: err.type, status: err.status, attempt: ctx.info.attempt });
           throw ApplicationFailure.create({
             message: err.message,
@@ -378,10 +400,34 @@ export function createActivities(deps: ActivityDependencies) {
       }
     },
 
-    /** Write the interaction and its provider calls in one transaction; idempotent by workflow id. */
-    async persistInteraction(record: InteractionRecord): Promise<void> {
+    /**
+     * Before a request workflow does anything: did an earlier run of this workflow id (started
+     * again by a client whose reuse policy allows it) already answer? Its request is compared
+     * field by field with this one (a fingerprint; prompts are not compared in the clear).
+     */
+    async checkStoredRun({ workflowId, request }: { workflowId: string; request: unknown }): Promise<StoredRunCheck> {
+      const fingerprint = requestFingerprint(request);
+      const stored = await memory.storedRun(workflowId);
+      if (!stored) return { kind: 'new', fingerprint };
+      // Rows from before fingerprints were kept: compare what they stored (prompt, user, task type).
+      const legacy = ['prompt', 'systemPrompt', 'userId', 'taskType'];
+      const fields = stored.fingerprint
+        ? fingerprintDifferences(stored.fingerprint, fingerprint)
+        : fingerprintDifferences(requestFingerprint(stored.request), fingerprint).filter((f) => legacy.includes(f));
+      if (fields.length > 0) return { kind: 'conflict', runId: stored.runId, fields, fingerprint };
+      if (stored.status === 'completed' && stored.result) return { kind: 'completed', runId: stored.runId, result: stored.result, fingerprint };
+      return { kind: 'failed', runId: stored.runId, errorType: stored.errorType ?? 'UnknownError', errorMessage: stored.errorMessage ?? 'the earlier run failed', fingerprint };
+    },
+
+    /**
+     * Write the interaction and its provider calls in one transaction; idempotent by workflow id.
+     * A row another run of the workflow id wrote is kept (and this is logged), never overwritten.
+     */
+    async persistInteraction(record: InteractionRecord): Promise<PersistOutcome> {
       try {
-        await memory.persistInteraction(record);
+        const outcome = await memory.persistInteraction(record);
+        if (!outcome.stored) logger.warn({ workflowId: record.workflowId, runId: record.runId ?? null, existingRunId: outcome.existingRunId }, 'interaction kept: another run of this workflow id stored it first');
+        return outcome;
       } catch (err) {
         logger.error({ err: (err as Error).message, workflowId: record.workflowId }, 'persist failed');
         throw err;
@@ -393,6 +439,21 @@ export function createActivities(deps: ActivityDependencies) {
 export type Activities = ReturnType<typeof createActivities>;
 
 const HEARTBEAT_EVERY_MS = 1000;
+
+/** Which attempt of a provider call this is, and the provider's error on the attempt before, if any. */
+interface AttemptInfo {
+  attempt: number;
+  lastError?: { type: string; message: string };
+}
+
+/** The provider error an earlier attempt recorded in its heartbeat details. */
+function lastErrorOf(details: unknown): { type: string; message: string } | null {
+  if (typeof details !== 'object' || details === null) return null;
+  const e = (details as { lastError?: unknown }).lastError;
+  if (typeof e !== 'object' || e === null) return null;
+  const { type, message } = e as { type?: unknown; message?: unknown };
+  return typeof type === 'string' && typeof message === 'string' ? { type, message: message.slice(0, 500) } : null;
+}
 /** How long a circuit seen closed is trusted without reading it again. */
 const CLOSED_CIRCUIT_TTL_MS = 1_000;
 /** A concurrency lease outlives a killed worker by at most this long. */

@@ -12,7 +12,8 @@ export type OrchestratorErrorCode =
   | 'ConsensusNotReached'
   | 'DatabaseConnectionError'
   | 'QuotaExceeded'
-  | 'BudgetExceeded';
+  | 'BudgetExceeded'
+  | 'IdempotencyConflict';
 
 export abstract class OrchestratorError extends Error {
   abstract readonly code: OrchestratorErrorCode;
@@ -90,6 +91,22 @@ export class BudgetExceeded extends OrchestratorError {
   readonly code = 'BudgetExceeded';
 }
 
+/**
+ * A request id (workflow id) that already ran was submitted again with a different request.
+ * `details`: `workflowId` and `fields`, the request fields that differ (prompt, userId, settings).
+ * The earlier answer is not returned and nothing is called or stored.
+ */
+export class IdempotencyConflict extends OrchestratorError {
+  readonly code = 'IdempotencyConflict';
+  get workflowId(): string {
+    return typeof this.details['workflowId'] === 'string' ? this.details['workflowId'] : '';
+  }
+  get fields(): string[] {
+    const fields = this.details['fields'];
+    return Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : [];
+  }
+}
+
 const constructors: Record<OrchestratorErrorCode, (message: string, details: Record<string, unknown>) => OrchestratorError> = {
   ConfigError: (m, d) => new ConfigError(m, (d['issues'] as ConfigError['issues'] | undefined) ?? []),
   InvalidRequest: (m, d) => new InvalidRequest(m, (d['issues'] as InvalidRequest['issues'] | undefined) ?? []),
@@ -100,6 +117,7 @@ const constructors: Record<OrchestratorErrorCode, (message: string, details: Rec
   DatabaseConnectionError: (m, d) => new DatabaseConnectionError(m, d),
   QuotaExceeded: (m, d) => new QuotaExceeded(m, d),
   BudgetExceeded: (m, d) => new BudgetExceeded(m, d),
+  IdempotencyConflict: (m, d) => new IdempotencyConflict(m, d),
 };
 
 export function isOrchestratorErrorCode(code: unknown): code is OrchestratorErrorCode {

@@ -163,6 +163,10 @@ export interface ProviderCallOutcome {
   hedged?: boolean | undefined;
   /** A circuit open or a shared rate limit reached: the time the provider can be called again. */
   availableAtMs?: number | undefined;
+  /** Workflow time from scheduling the call to its outcome, every attempt and backoff included. */
+  elapsedMs?: number | undefined;
+  /** The provider's own error on an earlier attempt of this call, when a later attempt was refused (open circuit, rate limit). */
+  earlierError?: { type: string; message: string } | undefined;
 }
 
 export interface ProviderUsage {
@@ -207,7 +211,17 @@ export interface OrchestrationMetadata {
   waitedMs: number;
   complexity: Complexity;
   complexityScore: number;
+  /**
+   * From the workflow's start (Temporal's start time, when the client asked) to the answer:
+   * the time the client waited, queue wait included. Histories recorded before queuedMs existed
+   * count from the first workflow task.
+   */
   processingTimeMs: number;
+  /**
+   * From the workflow's start to its first workflow task: time the request waited for a worker
+   * (none polling, all busy). Absent in results of runs recorded before it existed.
+   */
+  queuedMs?: number | undefined;
   providers: ProviderUsage[];
   tokensIn: number;
   tokensOut: number;

@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import { InvalidRequest, zodIssues } from '../errors';
-import { ComplexitySchema, type Complexity } from '../types';
+import { parseFingerprint, type RequestFingerprint } from '../request-fingerprint';
+import { ComplexitySchema, type Complexity, type OrchestrationResult, type ProviderUsage } from '../types';
 import { createPrismaClient, JSON_DB_NULL, type CreatePrismaClientOptions, type DatabaseClient } from './client';
 import { databaseConnectionError, isConnectionError, parseDatabaseUrl } from './database-url';
 
@@ -33,8 +34,19 @@ export interface ProviderCallRecord {
 
 /** What `persistInteraction` writes: one finished (or failed) request and all its provider calls. */
 export interface InteractionRecord {
-  /** The idempotency key: writing the same workflowId again replaces, never duplicates. */
+  /**
+   * The idempotency key: the same run writing the same workflowId again replaces its own row,
+   * never duplicates; a row written by another run of the workflow id is never overwritten.
+   */
   workflowId: string;
+  /** The Temporal run writing the row (absent in records of workflow code from before runs were kept). */
+  runId?: string | null | undefined;
+  /** Per-field hashes of the request (src/request-fingerprint.ts). */
+  requestFingerprint?: RequestFingerprint | null | undefined;
+  /** The result the run returned (completed requests): a later run of the same id returns it. */
+  result?: OrchestrationResult | null | undefined;
+  /** Time from the workflow's start to its first workflow task (waiting for a worker). */
+  queuedMs?: number | null | undefined;
   requestId: string | null;
   userId: string;
   taskType: string;
@@ -88,7 +100,26 @@ export interface StoredProviderCall extends ProviderCallRecord {
   createdAt: string;
 }
 
-export interface StoredInteraction extends Omit<InteractionRecord, 'providerCalls' | 'startedAt' | 'completedAt'> {
+/** What persistInteraction did: wrote (or rewrote its own run's) row, or kept another run's row. */
+export type PersistOutcome = { stored: true } | { stored: false; existingRunId: string | null };
+
+/**
+ * What an earlier run of a workflow id left: its status, the request it answered (fingerprint,
+ * null for rows from before fingerprints were kept) and, for a completed one, its result.
+ */
+export interface StoredRun {
+  runId: string | null;
+  status: 'completed' | 'failed';
+  errorType: string | null;
+  errorMessage: string | null;
+  fingerprint: RequestFingerprint | null;
+  /** What every row stored of its request (compared when there is no fingerprint). */
+  request: { prompt: string; systemPrompt: string | null; userId: string; taskType: string };
+  /** Completed rows: the stored result (rebuilt from the columns for rows from before results were kept). */
+  result: OrchestrationResult | null;
+}
+
+export interface StoredInteraction extends Omit<InteractionRecord, 'providerCalls' | 'startedAt' | 'completedAt' | 'requestFingerprint' | 'result'> {
   id: string;
   startedAt: string;
   completedAt: string;
@@ -137,8 +168,13 @@ export interface PolicyVersion {
 }
 
 export interface MemoryStore {
-  /** Write the interaction and all its provider calls in one transaction; idempotent by workflowId. */
-  persistInteraction(record: InteractionRecord): Promise<void>;
+  /**
+   * Write the interaction and all its provider calls in one transaction; idempotent by workflowId.
+   * A row written by another run of the workflow id (runId differs) is kept as it is.
+   */
+  persistInteraction(record: InteractionRecord): Promise<PersistOutcome>;
+  /** What an earlier run of this workflow id stored, if anything. */
+  storedRun(workflowId: string): Promise<StoredRun | null>;
   getInteraction(workflowId: string): Promise<StoredInteraction | null>;
   listInteractions(options: ListInteractionsOptions): Promise<InteractionSummary[]>;
   /** Record a new policy version (latest + 1); returns its number. */
@@ -185,6 +221,13 @@ const ProviderCallRecordSchema = z.object({
 /** Runtime check of a record that arrived over the wire. */
 export const InteractionRecordSchema = z.object({
   workflowId: z.string().min(1),
+  runId: z.string().min(1).nullable().optional(),
+  requestFingerprint: z.custom<RequestFingerprint>((v) => parseFingerprint(v) !== null, 'not a request fingerprint').nullable().optional(),
+  result: z
+    .custom<OrchestrationResult>((v) => typeof v === 'object' && v !== null && typeof (v as { response?: unknown }).response === 'string' && typeof (v as { metadata?: unknown }).metadata === 'object', 'not an orchestration result')
+    .nullable()
+    .optional(),
+  queuedMs: finite.nonnegative().nullable().optional(),
   requestId: z.string().nullable(),
   userId: z.string().min(1),
   taskType: z.string().min(1),
@@ -237,6 +280,59 @@ function toJson(value: unknown, what: string): NonNullable<unknown> {
 
 function asStringArray(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/**
+ * The result of a completed row written before results were stored, rebuilt from its columns
+ * (figures that were not stored, such as escalations and waits, read as 0).
+ */
+function resultFromColumns(row: InteractionSummary, calls: StoredProviderCall[]): OrchestrationResult {
+  const providers: ProviderUsage[] = calls.map((c) => ({
+    provider: c.provider,
+    model: c.model,
+    tokensIn: c.tokensIn,
+    tokensOut: c.tokensOut,
+    latencyMs: c.latencyMs ?? 0,
+    costUsd: c.costUsd,
+    status: c.status,
+    errorType: c.errorType,
+  }));
+  return {
+    response: row.response ?? '',
+    metadata: {
+      workflowId: row.workflowId,
+      requestId: row.requestId,
+      taskType: row.taskType,
+      userId: row.userId,
+      providersUsed: row.providersUsed,
+      confidence: row.confidence,
+      consensusApplied: row.consensusApplied,
+      consensusStrategy: row.consensusStrategy,
+      agreement: row.agreement,
+      dissenting: row.dissenting ?? [],
+      thresholdMet: row.thresholdMet ?? null,
+      lowConfidence: row.lowConfidence ?? false,
+      escalated: 0,
+      consensusDetails: row.consensusDetails ?? null,
+      cancelledCalls: row.cancelledCalls ?? 0,
+      latencySavedMs: row.latencySavedMs ?? null,
+      hedgedCalls: calls.filter((c) => c.hedged).length,
+      cacheHit: row.cacheHit ?? false,
+      cachedFrom: null,
+      waitedMs: 0,
+      complexity: row.complexity,
+      complexityScore: row.complexityScore,
+      processingTimeMs: row.processingTimeMs,
+      ...(row.queuedMs != null && { queuedMs: row.queuedMs }),
+      providers,
+      tokensIn: row.tokensIn,
+      tokensOut: row.tokensOut,
+      costUsd: row.costUsd,
+      routingPolicyVersion: row.routingPolicyVersion,
+      routingRule: row.routingRule,
+      routingDecision: (row.routingDecision ?? null) as OrchestrationResult['metadata']['routingDecision'],
+    },
+  };
 }
 
 export interface CreateMemoryStoreOptions extends CreatePrismaClientOptions {
@@ -297,6 +393,8 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
       tokensOut: row.tokensOut,
       costUsd: row.costUsd,
       processingTimeMs: row.processingTimeMs,
+      queuedMs: row.queuedMs,
+      runId: row.runId,
       startedAt: row.startedAt.toISOString(),
       completedAt: row.completedAt.toISOString(),
       createdAt: row.createdAt.toISOString(),
@@ -354,7 +452,7 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
         const record = InteractionRecordSchema.parse(input);
         const {
           providerCalls, startedAt, completedAt, processingTimeMs, routingDecision, consensusDetails, dissenting, latencySavedMs,
-          thresholdMet, lowConfidence, cancelledCalls, cacheHit, experimentId, variant, ...columns
+          thresholdMet, lowConfidence, cancelledCalls, cacheHit, experimentId, variant, runId, requestFingerprint, result, queuedMs, ...columns
         } = record;
         // A nullable JSON column takes a value or DbNull (Prisma refuses a plain null there).
         const json = (value: unknown, what: string) => ({ [what]: (value === undefined || value === null ? JSON_DB_NULL : toJson(value, what)) as never });
@@ -363,6 +461,10 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           ...json(routingDecision, 'routingDecision'),
           ...json(consensusDetails, 'consensusDetails'),
           ...json(dissenting, 'dissenting'),
+          ...json(requestFingerprint, 'requestFingerprint'),
+          ...json(result, 'result'),
+          runId: runId ?? null,
+          queuedMs: queuedMs == null ? null : Math.round(queuedMs),
           latencySavedMs: latencySavedMs == null ? null : Math.round(latencySavedMs),
           thresholdMet: thresholdMet ?? null,
           lowConfidence: lowConfidence ?? false,
@@ -375,22 +477,48 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           completedAt: new Date(completedAt),
         };
         const calls = [...providerCalls].sort((a, b) => a.callIndex - b.callIndex).map(({ hedged, ...call }) => ({ ...call, hedged: hedged ?? false }));
-        // One statement: Prisma runs a nested write in a single transaction. On repeat, the
-        // calls are replaced as a set, so (interactionId, callIndex) never duplicates.
-        const write = () =>
-          db.interaction.upsert({
-            where: { workflowId: record.workflowId },
-            create: { ...data, providerCalls: { create: calls } },
-            update: { ...data, providerCalls: { deleteMany: {}, create: calls } },
-            select: { id: true },
-          });
+        const writer = runId ?? null;
+        // A row is rewritten only by the run that wrote it (a retried or replayed persist): the
+        // calls are then replaced as a set, so (interactionId, callIndex) never duplicates. A row
+        // from another run of the workflow id is never overwritten: its calls and cost stay.
+        // Runs of one workflow id never overlap, so the check and the write cannot interleave with
+        // another run's write.
+        const write = async (): Promise<PersistOutcome> => {
+          const existing = await db.interaction.findUnique({ where: { workflowId: record.workflowId }, select: { id: true, runId: true } });
+          if (!existing) {
+            await db.interaction.create({ data: { ...data, providerCalls: { create: calls } }, select: { id: true } });
+            return { stored: true };
+          }
+          if (existing.runId !== writer) return { stored: false, existingRunId: existing.runId };
+          // One statement: Prisma runs a nested write in a single transaction.
+          await db.interaction.update({ where: { id: existing.id }, data: { ...data, providerCalls: { deleteMany: {}, create: calls } }, select: { id: true } });
+          return { stored: true };
+        };
         try {
-          await write();
+          return await write();
         } catch (error) {
-          // Two writers raced to create the same workflowId: the loser now finds the row and updates it.
+          // Two writers raced to create the same workflowId: the loser now finds the row and decides again.
           if (!isUniqueViolation(error)) throw error;
-          await write();
+          return await write();
         }
+      }),
+
+    storedRun: (workflowId) =>
+      guard('read a stored run', async () => {
+        const row = await db.interaction.findUnique({ where: { workflowId }, include: { providerCalls: { orderBy: { callIndex: 'asc' } } } });
+        if (!row) return null;
+        const status = row.status === 'failed' ? 'failed' : 'completed';
+        const stored = row.result as OrchestrationResult | null;
+        return {
+          runId: row.runId,
+          status,
+          errorType: row.errorType,
+          errorMessage: row.errorMessage,
+          fingerprint: parseFingerprint(row.requestFingerprint),
+          // A request that had no system prompt arrived without the field (hashed as null alike).
+          request: { prompt: row.prompt, systemPrompt: row.systemPrompt, userId: row.userId, taskType: row.taskType },
+          result: status === 'completed' ? (stored ?? resultFromColumns(summaryFromRow(row), row.providerCalls.map(callFromRow))) : null,
+        };
       }),
 
     recordFeedback: (input) =>

@@ -88,7 +88,8 @@ export function createStatsQueries(db: DatabaseClient, databaseUrl?: string): St
               model: r.model,
               // A cancelled call (early stop) says nothing about the provider's health.
               status: r.status === 'succeeded' ? 'succeeded' : 'failed',
-              latencyMs: r.latencyMs,
+              // Latency statistics describe answers: a failed call's latency is the time it took to fail.
+              latencyMs: r.status === 'succeeded' ? r.latencyMs : null,
               costUsd: r.costUsd,
               at: r.interaction.completedAt,
               quality: qualityOf(r, r.interaction),

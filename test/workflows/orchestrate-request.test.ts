@@ -9,6 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities, CallProviderInput, ConsensusInput } from '../../activities';
 import type { InteractionRecord } from '../../src/memory/repository';
+import { requestFingerprint } from '../../src/request-fingerprint';
 import type { OrchestrateRequest, ProviderTarget, RoutePlan } from '../../src/types';
 import { orchestrateRequest } from '../../workflows';
 import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
@@ -61,6 +62,8 @@ interface Behaviour {
   majority?: boolean;
   /** Models with a context window at or below this many tokens fail with ProviderContextLengthExceeded. */
   contextLimit?: number;
+  /** Replaces the provider call for these providers (attempt: Temporal's attempt number). */
+  script?: Record<string, (input: CallProviderInput, attempt: number) => Promise<never>>;
 }
 
 /** Identical answers agree: the largest group wins; agreement = share of agreeing pairs. */
@@ -85,8 +88,13 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder, be
     async planRequest() {
       return plan;
     },
+    async checkStoredRun() {
+      return { kind: 'new' as const, fingerprint: requestFingerprint({}) };
+    },
     async callProvider(input: CallProviderInput) {
       rec.calls.push(input);
+      const scripted = behaviour.script?.[input.target.provider];
+      if (scripted) return scripted(input, Context.current().info.attempt);
       if (failing.has(input.target.provider)) throw ApplicationFailure.nonRetryable('bad key', 'ProviderAuthError');
       if (behaviour.contextLimit !== undefined && (input.target.contextWindow ?? Infinity) <= behaviour.contextLimit) {
         throw ApplicationFailure.nonRetryable('prompt is too long', 'ProviderContextLengthExceeded');
@@ -128,6 +136,7 @@ function mockActivities(plan: RoutePlan, failing: Set<string>, rec: Recorder, be
     },
     async persistInteraction(record: InteractionRecord) {
       rec.persisted.push(record);
+      return { stored: true as const };
     },
     async recordFeedback() {
       throw new Error('recordFeedback is not part of a request workflow');
@@ -191,10 +200,55 @@ describe('orchestrateRequest (mocked activities)', () => {
     const cause = (error as WorkflowFailedError).cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('InsufficientResponses');
-    expect((cause as ApplicationFailure).message).toMatch(/1 of 2 required.*a:a-model failed \(ProviderAuthError/);
+    expect((cause as ApplicationFailure).message).toMatch(/1 of 2 required.*a:a-model failed \(1 call, 1 attempt\): last error ProviderAuthError: bad key/);
     expect(rec.calls.map((c) => c.target.provider)).toEqual(['a', 'b', 'c']);
     expect(rec.persisted).toHaveLength(1);
     expect(rec.persisted[0]).toMatchObject({ status: 'failed', errorType: 'InsufficientResponses', response: null });
+  });
+
+  it('reports real attempts and latency, and names each provider once with its own error after circuits open', async () => {
+    // a: attempt 1 reaches the provider and fails after 400 ms, attempt 2 is refused by the (now open) circuit;
+    // every later call is refused too until the deadline. The circuit's reason names an earlier request's error.
+    const plan = basePlan({
+      targets: [target('a'), target('b')],
+      fallbacks: [],
+      minProviders: 2,
+      requireConsensus: false,
+      resilience: { cacheKey: null, admission: false, promptTokens: 10, maxTokens: 100, deadlineMs: 3_000, hedging: null },
+    });
+    const circuitOpen = (provider: string, attempt: number, lastError?: { type: string; message: string }) =>
+      ApplicationFailure.create({
+        message: `${provider}: ProviderServerError in request llm-request-EARLIER; callable again soon`,
+        type: 'CircuitOpen',
+        nonRetryable: true,
+        details: [{ provider, model: `${provider}-model`, availableAtMs: Date.now() + 300, attempt, ...(lastError && { lastError }) }],
+      });
+    const script = {
+      async a(_input: CallProviderInput, attempt: number): Promise<never> {
+        if (attempt === 1) {
+          await Context.current().sleep(400);
+          throw ApplicationFailure.create({ message: 'upstream 500 in this request', type: 'ProviderServerError', details: [{ attempt }] });
+        }
+        // What the real activity does: the earlier attempt's error comes back from its heartbeat details.
+        throw circuitOpen('a', attempt, { type: 'ProviderServerError', message: 'upstream 500 in this request' });
+      },
+    };
+    const { error, rec } = await run(plan, [], 'circuit-report', { script });
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(failure.type).toBe('InsufficientResponses');
+    // Each provider once, with its own last error in this request; the earlier request is not blamed.
+    expect(failure.message.match(/a:a-model/g)).toHaveLength(1);
+    expect(failure.message).toMatch(/a:a-model failed \(\d+ calls, \d+ attempts\): last error ProviderServerError: upstream 500 in this request, circuit open until \S+ \(refused \d+ times\)/);
+    expect(failure.message).not.toContain('EARLIER');
+    expect(failure.message).toMatch(/b:b-model succeeded/);
+    const calls = rec.persisted[0]!.providerCalls.filter((c) => c.provider === 'a');
+    expect(calls.length).toBeGreaterThan(1);
+    // Attempt 1 made a real call, attempt 2 was refused: 2 attempts, and the 400 ms it took.
+    expect(calls[0]).toMatchObject({ attempts: 2, status: 'failed', errorType: 'CircuitOpen' });
+    expect(calls[0]!.latencyMs).toBeGreaterThanOrEqual(400);
+    const usage = (failure.details?.[0] as { attempts: unknown[] }).attempts;
+    expect(usage.length).toBe(rec.persisted[0]!.providerCalls.length);
   });
 
   it('stops early once two of three agree: cancels the straggler and says what that saved', async () => {

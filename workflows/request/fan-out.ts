@@ -63,6 +63,8 @@ export class FanOut {
     const scope = new CancellationScope();
     const request = this.request;
     const common = { callIndex, provider: target.provider, model: target.model, target, ...(hedged && { hedged }) };
+    // Workflow time across every attempt and backoff: what a failed or cancelled call cost in waiting.
+    const scheduledAt = Date.now();
     const settled = scope
       .run(() =>
         providerCall(target)({
@@ -77,15 +79,16 @@ export class FanOut {
       )
       .then(
         (value) => {
-          this.done.set(callIndex, { ...common, status: 'succeeded', attempts: value.attempts, errorType: null, errorMessage: null, response: value.response });
+          this.done.set(callIndex, { ...common, status: 'succeeded', attempts: value.attempts, errorType: null, errorMessage: null, response: value.response, elapsedMs: Date.now() - scheduledAt });
         },
         (err: unknown) => {
           const running = this.running.get(callIndex);
+          const elapsedMs = Date.now() - scheduledAt;
           this.done.set(
             callIndex,
             isCancellation(err)
-              ? { ...common, status: 'cancelled', attempts: 1, errorType: 'Cancelled', errorMessage: running?.hedged || running?.hedgedAgainst ? 'cancelled: another call answered first' : 'cancelled: the outcome was already decided', response: null }
-              : { ...common, status: 'failed', ...describeFailure(err, target.maxAttempts), response: null },
+              ? { ...common, status: 'cancelled', attempts: 1, errorType: 'Cancelled', errorMessage: running?.hedged || running?.hedgedAgainst ? 'cancelled: another call answered first' : 'cancelled: the outcome was already decided', response: null, elapsedMs }
+              : { ...common, status: 'failed', ...describeFailure(err, target.maxAttempts), response: null, elapsedMs },
           );
         },
       )

@@ -3,13 +3,33 @@ import { workflowInfo } from '@temporalio/workflow';
 import type { OrchestrateRequest, OrchestrationResult, ProviderCallOutcome, ProviderUsage, RoutePlan } from '../../src/types';
 import type { FanOut } from './fan-out';
 
-function usage(outcomes: ProviderCallOutcome[]): ProviderUsage[] {
+/**
+ * When the request ran. Deadlines count from `startedAt` (the first workflow task), as they
+ * always have; reported times count from `reportFrom`, the workflow's start (Temporal's start
+ * time, when the client asked) for runs of the current code, so queue wait is not hidden.
+ */
+export interface RunClock {
+  startedAt: number;
+  reportFrom: number;
+  /** From the workflow's start to its first workflow task; null in histories from before it was reported. */
+  queuedMs: number | null;
+  /** Failed and cancelled calls report the workflow time they took (null: histories from before, which reported 0). */
+  callTimes: boolean;
+}
+
+/** A call's latency: the provider's figure for an answer; for a failure or a cancellation, the time it took. */
+export function callLatencyMs(o: ProviderCallOutcome, clock: RunClock): number | null {
+  if (o.response) return o.response.latencyMs;
+  return clock.callTimes && o.elapsedMs !== undefined ? o.elapsedMs : null;
+}
+
+function usage(outcomes: ProviderCallOutcome[], clock?: RunClock): ProviderUsage[] {
   return outcomes.map((o) => ({
     provider: o.provider,
     model: o.model,
     tokensIn: o.response?.tokensIn ?? 0,
     tokensOut: o.response?.tokensOut ?? 0,
-    latencyMs: o.response?.latencyMs ?? 0,
+    latencyMs: (clock ? callLatencyMs(o, clock) : null) ?? o.response?.latencyMs ?? 0,
     costUsd: o.response?.costUsd ?? 0,
     status: o.status,
     errorType: o.errorType,
@@ -21,8 +41,8 @@ function sum(values: number[]): number {
 }
 
 /** Per-call usage and the request's totals, shared by the result and the stored record. */
-export function totals(outcomes: ProviderCallOutcome[]) {
-  const providers = usage(outcomes);
+export function totals(outcomes: ProviderCallOutcome[], clock?: RunClock) {
+  const providers = usage(outcomes, clock);
   return {
     providers,
     providersUsed: providers.filter((p) => p.status === 'succeeded').map((p) => p.provider),
@@ -50,8 +70,8 @@ export interface CacheMeta {
   cachedFrom: string;
 }
 
-export function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: Outcome, cache?: CacheMeta): OrchestrationResult {
-  const { providers, ...sums } = totals(outcomes);
+export function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], clock: RunClock, fan: FanOut, o: Outcome, cache?: CacheMeta): OrchestrationResult {
+  const { providers, ...sums } = totals(outcomes, clock);
   return {
     response: o.response,
     metadata: {
@@ -77,7 +97,8 @@ export function buildResult(request: OrchestrateRequest, plan: RoutePlan, outcom
       waitedMs: Math.round(fan.waitedMs),
       complexity: plan.complexity,
       complexityScore: plan.complexityScore,
-      processingTimeMs: Date.now() - startedAt,
+      processingTimeMs: Date.now() - clock.reportFrom,
+      ...(clock.queuedMs !== null && { queuedMs: clock.queuedMs }),
       providers,
       tokensIn: sums.tokensIn,
       tokensOut: sums.tokensOut,

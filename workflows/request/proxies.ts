@@ -34,6 +34,8 @@ export const database = proxyLocalActivities<WorkerActivities>({
  */
 export function providerCall(target: ProviderTarget): Activities['callProvider'] {
   return proxyActivities<Activities>({
+    // The Web UI's timeline names each bar by the provider it calls.
+    summary: `${target.provider}:${target.model}`,
     startToCloseTimeout: target.timeoutMs,
     ...(target.timeoutMs > HEARTBEAT_TIMEOUT_MS && { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS }),
     retry: {

@@ -1,18 +1,26 @@
 /** The stored interaction: what persistInteraction writes for a finished or failed request. */
 import { workflowInfo } from '@temporalio/workflow';
 import type { InteractionRecord } from '../../src/memory/repository';
+import type { RequestFingerprint } from '../../src/request-fingerprint';
 import type { OrchestrateRequest, ProviderCallOutcome, RoutePlan } from '../../src/types';
 import type { FanOut } from './fan-out';
-import { totals, type CacheMeta, type Outcome } from './outcome';
+import { callLatencyMs, totals, type CacheMeta, type Outcome, type RunClock } from './outcome';
+
+/** What runs of the current code store beside the record: who wrote it, for which request, what it returned. */
+export interface RunIdentity {
+  runId: string;
+  requestFingerprint: RequestFingerprint;
+}
 
 export type RecordOutcome = { status: 'failed'; errorType: string; errorMessage: string } | ({ status: 'completed' } & Outcome);
 
-export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], startedAt: number, fan: FanOut, o: RecordOutcome, cache?: CacheMeta): InteractionRecord {
-  const { providersUsed, tokensIn, tokensOut, costUsd } = totals(outcomes);
+export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: ProviderCallOutcome[], clock: RunClock, fan: FanOut, o: RecordOutcome, cache?: CacheMeta, identity?: RunIdentity | null): InteractionRecord {
+  const { providersUsed, tokensIn, tokensOut, costUsd } = totals(outcomes, clock);
   const now = Date.now();
   const done = o.status === 'completed' ? o : null;
   return {
     workflowId: workflowInfo().workflowId,
+    ...(identity && { runId: identity.runId, requestFingerprint: identity.requestFingerprint }),
     requestId: request.requestId ?? null,
     userId: request.userId,
     taskType: request.taskType,
@@ -44,8 +52,9 @@ export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: P
     tokensIn,
     tokensOut,
     costUsd,
-    processingTimeMs: now - startedAt,
-    startedAt: new Date(startedAt),
+    processingTimeMs: now - clock.reportFrom,
+    ...(clock.queuedMs !== null && { queuedMs: clock.queuedMs }),
+    startedAt: new Date(clock.reportFrom),
     completedAt: new Date(now),
     providerCalls: outcomes.map((c) => ({
       callIndex: c.callIndex,
@@ -56,7 +65,7 @@ export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: P
       hedged: c.hedged ?? false,
       errorType: c.errorType,
       errorMessage: c.errorMessage,
-      latencyMs: c.response?.latencyMs ?? null,
+      latencyMs: callLatencyMs(c, clock),
       tokensIn: c.response?.tokensIn ?? 0,
       tokensOut: c.response?.tokensOut ?? 0,
       costUsd: c.response?.costUsd ?? 0,
