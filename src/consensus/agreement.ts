@@ -5,8 +5,9 @@
  * 1. Same normalized answer (`extractAnswer`: number by value, JSON by value, code by normalized
  *    content, final-answer line): they agree.
  * 2. Both carry an explicit answer that differs: they disagree. Explicit: code, JSON, a final-answer
- *    line that is a number, JSON or at most `SHORT_FINAL_WORDS` words ("Answer: Paris"), or the
- *    number of a short answer (at most `SHORT_ANSWER_WORDS` words). "The answer is 391" and
+ *    line that is a number, a choice, a yes/no, JSON or at most `SHORT_FINAL_WORDS` words
+ *    ("Answer: Paris"), a leading yes/no ("No, because ..."), a bare choice letter ("(B) Paris"),
+ *    or the number of a short answer (at most `SHORT_ANSWER_WORDS` words). "The answer is 391" and
  *    "The answer is 401" are close in wording and far apart in substance.
  * 3. Otherwise (prose): they agree when their word overlap (Jaccard over word sets, as in
  *    `lexical`) reaches `lexicalThreshold`, so paraphrases agree and a different claim does not.
@@ -36,6 +37,8 @@ function isExplicit(answer: ExtractedAnswer, content: string): boolean {
   switch (answer.kind) {
     case 'code':
     case 'json':
+    case 'yes_no':
+    case 'choice':
       return true;
     case 'final':
       return !answer.key.startsWith('text:') || answer.key.slice('text:'.length).split(' ').length <= SHORT_FINAL_WORDS;
@@ -51,6 +54,17 @@ function agree(a: Comparable, b: Comparable, lexicalThreshold: number): boolean 
   if (a.answer.key === b.answer.key) return true;
   if (a.explicit && b.explicit) return false;
   return jaccard(a.words, b.words) >= lexicalThreshold;
+}
+
+/**
+ * The response's short final answer when it carries one (rule 2's explicit answers: a number in a
+ * short answer, a final-answer line that is a number, a choice, a yes/no, JSON or at most
+ * `SHORT_FINAL_WORDS` words, a leading yes/no, a bare choice letter, code, JSON), else null:
+ * what can be compared as a value rather than by wording.
+ */
+export function shortAnswer(content: string): ExtractedAnswer | null {
+  const { answer, explicit } = comparable(content);
+  return explicit ? answer : null;
 }
 
 /** Whether two response texts give the same answer (rules above). */

@@ -2,22 +2,28 @@
  * The answer inside a response, in a normalized form two responses can be compared by:
  *
  * 1. an explicit final answer, the last one in the text outside code blocks: `Answer: X`,
- *    `Final answer: X`, `... the answer is X.`, `\boxed{X}`, `#### X`;
- * 2. otherwise fenced code blocks, compared by normalized text (comments and whitespace
+ *    `Final answer: X`, `... the answer is X.`, `The correct option is X.`, `\boxed{X}`, `#### X`;
+ * 2. otherwise a leading yes or no (`Yes.`, `No, because ...`; not `No one ...`) or a bare
+ *    multiple-choice letter (`B`, `(B)`, `B) Paris`);
+ * 3. otherwise fenced code blocks, compared by normalized text (comments and whitespace
  *    stripped; a single block that parses as JSON is compared as JSON);
- * 3. otherwise JSON in the text (the whole text, or its outermost `{...}` / `[...]`), by value;
- * 4. otherwise the last number in the text;
- * 5. otherwise the whole text, lower-cased, punctuation and extra whitespace removed.
+ * 4. otherwise JSON in the text (the whole text, or its outermost `{...}` / `[...]`), by value;
+ * 5. otherwise the last number in the text;
+ * 6. otherwise the whole text, lower-cased, punctuation and extra whitespace removed.
  *
- * Numbers compare by value (`1,234.0` = `1234`), JSON by value (key order ignored). A leading
- * bracketed tag such as `[emulator:model]` is ignored.
+ * Numbers compare by value (`1,234.0` = `1234`), JSON by value (key order ignored), choices by
+ * letter (`(B)`, `B) Paris`, `option b` are `choice:b`), yes/no by polarity (`Yes`, `true` are
+ * `bool:yes`). A leading bracketed tag such as `[emulator:model]` is ignored.
  */
-export type AnswerKind = 'final' | 'code' | 'json' | 'number' | 'text';
+export type AnswerKind = 'final' | 'yes_no' | 'choice' | 'code' | 'json' | 'number' | 'text';
 
 export interface ExtractedAnswer {
   /** Where the answer came from. */
   kind: AnswerKind;
-  /** The comparison key: `num:<value>`, `json:<canonical JSON>`, `code:<normalized>`, `text:<normalized>`. */
+  /**
+   * The comparison key: `num:<value>`, `bool:yes|no`, `choice:<letter>`, `json:<canonical JSON>`,
+   * `code:<normalized>`, `text:<normalized>`.
+   */
   key: string;
   /** A short form for people. */
   display: string;
@@ -43,6 +49,9 @@ export function extractAnswer(content: string): ExtractedAnswer | null {
 
   const final = finalAnswer(prose);
   if (final !== null) return final;
+
+  const lead = leadingAnswer(prose);
+  if (lead !== null) return lead;
 
   if (blocks.length > 0) {
     if (blocks.length === 1 && ['', 'json', 'jsonc', 'json5'].includes(blocks[0]!.lang)) {
@@ -72,7 +81,40 @@ const FINAL_PATTERNS: RegExp[] = [
   /^[ \t]*#{4}[ \t]*(.+)$/gm,
   /^[ \t>*_-]*(?:final[ \t]+)?answer[ \t]*[*_]*[ \t]*[:：][ \t]*(.+)$/gim,
   /\b(?:final[ \t]+|correct[ \t]+)?answer[ \t]+is[ \t]*[:=]?[ \t]*(.+?)(?:[.!?;](?=\s|$)|\n|$)/gim,
+  /\b(?:correct|right|best)[ \t]+(?:option|choice)[ \t]+is[ \t]*[:=]?[ \t]*(.+?)(?:[.!?;](?=\s|$)|\n|$)/gim,
 ];
+
+/**
+ * A multiple-choice letter (A-H) as an answer's value: `B`, `option B`, `B) Paris`, `B. Paris`,
+ * `B: Paris` (the value's surrounding brackets and final punctuation already removed).
+ */
+const CHOICE_VALUE = /^(?:(?:option|choice)[ \t]+)?\(?([a-h])\)?(?:[.):][ \t]+\S.*)?$/is;
+/** A yes/no value: the word alone or followed by punctuation and more (`Yes, it is`). */
+const YES_NO_VALUE = /^(yes|no|true|false)(?:[ \t]*[,.;:!—–-].*)?$/is;
+/** A response that opens with yes or no and punctuation (`Yes.`, `No, ...`, `Yes — ...`), or is only the word. */
+const LEADING_YES_NO = /^(yes|no)(?:[ \t]*[,.;:!—–]|[ \t]+-[ \t]|$)/i;
+/** A response that is a bare choice letter (`B`, `(B)`, `B.`) or opens with one in brackets (`(B) Paris`, `B) Paris`). */
+const LEADING_CHOICE = /^(?:\(([A-H])\)|([A-H])\))(?:[ \t]+\S[^\n]*)?$|^\(?([A-H])\)?\.?$/;
+
+function yesNo(word: string, kind: AnswerKind): ExtractedAnswer {
+  const yes = /^(?:yes|true)$/i.test(word);
+  return { kind, key: `bool:${yes ? 'yes' : 'no'}`, display: yes ? 'yes' : 'no' };
+}
+
+function choice(letter: string, kind: AnswerKind): ExtractedAnswer {
+  const l = letter.toLowerCase();
+  return { kind, key: `choice:${l}`, display: l.toUpperCase() };
+}
+
+/** A leading yes/no or a bare choice letter (rule 2), or null. */
+function leadingAnswer(prose: string): ExtractedAnswer | null {
+  const text = prose.trim();
+  const yn = LEADING_YES_NO.exec(text);
+  if (yn) return yesNo(yn[1]!, 'yes_no');
+  const c = LEADING_CHOICE.exec(text);
+  const letter = c?.[1] ?? c?.[2] ?? c?.[3];
+  return letter !== undefined ? choice(letter, 'choice') : null;
+}
 
 /** The last explicit final answer in the text, normalized; null when there is none. */
 function finalAnswer(prose: string): ExtractedAnswer | null {
@@ -87,6 +129,10 @@ function finalAnswer(prose: string): ExtractedAnswer | null {
   }
   if (best === null) return null;
   const value = best.value.replace(/[*_`]+/g, '').replace(/^["'“‘(]+|["'”’).,;!?]+$/g, '').trim();
+  const c = CHOICE_VALUE.exec(value);
+  if (c) return choice(c[1]!, 'final');
+  const yn = YES_NO_VALUE.exec(value);
+  if (yn) return yesNo(yn[1]!, 'final');
   const numbers = [...value.matchAll(NUMBER)];
   // A lone number with at most two words around it ("391", "$1,234", "x = 5", "12 apples").
   if (numbers.length === 1) {

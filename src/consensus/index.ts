@@ -9,6 +9,7 @@ export * from './voting';
 export * from './confidence';
 export * from './judge';
 export * from './early-stop';
+export * from './criteria';
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema';
 import { ConfigError } from '../errors';

@@ -25,10 +25,26 @@ export interface ConsensusDecision {
   agreement: number;
   /** Indexes of responses that disagree with the chosen one. */
   dissenting: number[];
-  /** Whether the chosen answer met the strategy's threshold (each strategy says what that means). */
+  /**
+   * Whether the strategy's own agreement rule holds for the chosen answer (each strategy says what
+   * that means; `similarity`: a strict majority backs it). The worker's `selectConsensus` adds
+   * `consensus.confidence_threshold` to it (`withConsensusCriteria`): there, true means both hold.
+   */
   thresholdMet?: boolean;
   /** What the strategy saw: recorded with the decision and read by `canStopEarly`. */
   details?: ConsensusDetails;
+  /** Set by `withConsensusCriteria`: the two rules `thresholdMet` stands for, one by one. */
+  criteria?: ConsensusCriteria;
+}
+
+/** The rules behind a decision's `thresholdMet` (`withConsensusCriteria`, `src/consensus/criteria.ts`). */
+export interface ConsensusCriteria {
+  /** The strategy's own agreement rule (its `thresholdMet`; true when the strategy sets none). */
+  agreement: boolean;
+  /** `confidence >= consensus.confidence_threshold`. */
+  confidence: boolean;
+  /** `consensus.confidence_threshold` as applied. */
+  confidenceThreshold: number;
 }
 
 /** Lexical: the word-overlap (Jaccard) matrix and the medoid's support. */
@@ -42,9 +58,10 @@ export interface LexicalDetails {
   support: number;
 }
 
-/** Similarity: the cosine matrix of the responses' embeddings and the medoid's support. */
-export interface SimilarityDetails {
+/** Similarity over free text: the cosine matrix of the responses' embeddings and the medoid's support. */
+export interface SimilarityMatrixDetails {
   strategy: 'similarity';
+  decidedBy: 'embedding similarity';
   /** Cosine similarities, rounded to 3 decimals; ones on the diagonal. */
   matrix: number[][];
   /** Mean similarity of each response to the others. */
@@ -52,6 +69,27 @@ export interface SimilarityDetails {
   /** Responses (the chosen one included) within the threshold of the chosen one. */
   support: number;
 }
+
+/** Similarity over short final answers (numbers, choices, yes/no, code): the vote over the extracted answers. */
+export interface SimilarityVoteDetails {
+  strategy: 'similarity';
+  decidedBy: 'extracted-answer vote';
+  /** Each response's short final answer (`shortAnswer`); null: none, so it backs no answer. */
+  answers: (string | null)[];
+  /** One vote per response, heaviest first. */
+  tally: VoteGroup[];
+  /** Set when the most-voted answers tied: the rule that decided and the keys that tied. */
+  tieBreak: VotingDetails['tieBreak'];
+  /** Responses (the chosen one included) that give the chosen answer. */
+  support: number;
+}
+
+/**
+ * Similarity: by embedding similarity for free text, by a vote over the extracted answers when
+ * most responses carry a short final answer. (Decisions recorded before the vote existed carry
+ * the matrix form without `decidedBy`.)
+ */
+export type SimilarityDetails = SimilarityMatrixDetails | SimilarityVoteDetails;
 
 /** One distinct normalized answer and who voted for it. */
 export interface VoteGroup {

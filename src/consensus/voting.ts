@@ -20,7 +20,7 @@
  */
 import type { VotingSettings } from '../config/schema';
 import type { GenerateResponse } from '../types';
-import { extractAnswer } from './answer-extraction';
+import { extractAnswer, type ExtractedAnswer } from './answer-extraction';
 import type { ConsensusContext, ConsensusDecision, ConsensusStrategy, VoteGroup, VotingDetails } from './strategy';
 
 export type VoteWeighting = VotingSettings['weights'];
@@ -57,7 +57,21 @@ export class VotingConsensus implements ConsensusStrategy {
 
   findConsensus(responses: readonly GenerateResponse[], context: ConsensusContext): ConsensusDecision {
     if (responses.length === 0) throw new Error('consensus needs at least one response');
-    const answers = responses.map((r) => extractAnswer(r.content));
+    return this.decide(
+      responses,
+      responses.map((r) => extractAnswer(r.content)),
+      context,
+    );
+  }
+
+  /**
+   * The vote over answers already extracted, one per response (null: the response backs no
+   * answer; its weight still counts in the total, so it lowers the winner's share). The similarity
+   * strategy votes this way over short final answers.
+   */
+  decide(responses: readonly GenerateResponse[], answers: readonly (ExtractedAnswer | null)[], context: ConsensusContext): ConsensusDecision & { details: VotingDetails; thresholdMet: boolean } {
+    if (responses.length === 0) throw new Error('consensus needs at least one response');
+    if (answers.length !== responses.length) throw new RangeError(`one answer per response needed (${answers.length} answers, ${responses.length} responses)`);
     const weights = voteWeights(responses, this.weighting, context.providerAccuracy);
 
     const groups = new Map<string, VoteGroup>();

@@ -106,7 +106,6 @@ const fixtures: Fixture[] = [
     dissenting: [0],
     skip: {
       lexical: 'word overlap ignores operators: a + b and a - b have the same words',
-      similarity: 'embeddings of near-identical code are near-identical whatever the operator',
     },
   },
 ];

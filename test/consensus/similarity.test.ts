@@ -38,6 +38,7 @@ describe('SimilarityConsensus (all-MiniLM-L6-v2)', () => {
     expect(d.dissenting).toEqual([1]);
     const details = d.details as SimilarityDetails;
     expect(details.support).toBe(3);
+    if (details.decidedBy !== 'embedding similarity') throw new Error(`free text decided by ${details.decidedBy}`);
     expect(details.matrix[0]![1]).toBeLessThan(0.5);
     // Similarity-weighted support: below the 3/4 vote share only by the pairs' shortfall from 1.
     expect(d.confidence).toBeGreaterThan(0.7);
