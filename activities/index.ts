@@ -20,6 +20,7 @@ import { providerScope, type RateLimiter } from '../src/resilience/rate-limit';
 import { responseCacheKey } from '../src/resilience/response-cache';
 import { EmbeddingModelLoadError, EmbeddingModelNotFoundError } from '../src/consensus/embeddings';
 import { JudgeError } from '../src/consensus/judge';
+import { withConsensusCriteria } from '../src/consensus/criteria';
 import { callCostUsd } from '../src/providers/pricing';
 import type { ModelConnector } from '../src/providers/types';
 import { seededRandom } from '../src/routing/bandit';
@@ -373,12 +374,17 @@ export function createActivities(deps: ActivityDependencies) {
       }
     },
 
-    /** Pick one answer out of several with the named strategy. */
+    /**
+     * Pick one answer out of several with the named strategy. `thresholdMet` in the output = the
+     * strategy's own agreement rule and `confidence >= consensus.confidence_threshold` (`criteria`
+     * keeps them apart), so the workflow's low-confidence test never contradicts it.
+     */
     async selectConsensus(input: ConsensusInput): Promise<ConsensusOutput> {
       try {
         const strategy = deps.consensus.get(input.strategy);
         const threshold = consensusThreshold(config, input.strategy);
-        return await strategy.findConsensus(input.responses, { taskType: input.taskType, prompt: input.prompt, threshold });
+        const decision = await strategy.findConsensus(input.responses, { taskType: input.taskType, prompt: input.prompt, threshold });
+        return withConsensusCriteria(decision, config.consensus.confidence_threshold);
       } catch (err) {
         if (err instanceof JudgeError) {
           throw ApplicationFailure.create({ message: err.message, type: 'JudgeFailed', nonRetryable: !err.retryable, details: [{ kind: err.kind, judge: err.judge }] });
