@@ -1,17 +1,19 @@
 /**
- * orchestrator CLI: run | status | list.
+ * orchestrator CLI: run | status | list | feedback | replay, and the routing / improvement / experiments groups.
  *   npm run cli -- run --prompt "..." --task-type code_generation --user u1 [--consensus] [--json]
+ *   npm run cli -- run --prompt-file prompt.txt -t summarization -u u1     (--prompt-file - reads standard input)
  *   npm run cli -- status <workflowId>
  *   npm run cli -- list --query 'TaskType = "code_generation"'
  */
-import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
 import { OrchestratorError } from '../src/errors';
 import { ImprovementError } from '../src/improvement/errors';
 import { ComplexitySchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import type { OrchestratorClient } from './orchestrator-client';
 import { addImprovementCommands } from './improvement-cli';
 import { addRoutingCommands } from './routing-cli';
-import { floatArg, intArg } from './cli-args';
+import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
 
 async function withClient<T>(fn: (client: OrchestratorClient) => Promise<T>): Promise<T> {
   // Loaded on use, not at the top: `--help` and argument errors need none of this (start-up time).
@@ -62,13 +64,33 @@ export function printResult(result: OrchestrationResult, webUiUrl: string, emula
   out(`\nWeb UI: ${webUiUrl}`);
 }
 
+/** The prompt of `run`: `-p <text>`, or `--prompt-file <path>` (`-`: standard input); exactly one of them. */
+async function promptFrom(o: Record<string, unknown>): Promise<string> {
+  const text = o['prompt'] as string | undefined;
+  const file = o['promptFile'] as string | undefined;
+  if (text !== undefined) return text;
+  if (file === undefined) throw new UsageError('run: give the prompt with -p <text>, --prompt-file <path>, or --prompt-file - to read standard input');
+  let content: string;
+  try {
+    content = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--prompt-file: cannot read ${file === '-' ? 'standard input' : `"${file}"`}: ${(err as Error).message}`);
+  }
+  // The file's text as it is (its length counts against the 200,000-character limit), without a UTF-8 byte-order mark.
+  return content.startsWith('\uFEFF') ? content.slice(1) : content;
+}
+
 export function buildCli(): Command {
-  const program = new Command('orchestrator').description('Durable multi-LLM orchestration on Temporal').showHelpAfterError();
+  // exitOverride before any subcommand exists, so every command inherits it: commander's errors come
+  // back as CommanderError and main() chooses the exit code (usage errors: 2).
+  const program = new Command('orchestrator').description('Durable multi-LLM orchestration on Temporal').showHelpAfterError().exitOverride();
+  program.addHelpText('after', '\nExit codes: 0 ok, 1 the request or command failed (typed error on stderr), 2 usage error.');
 
   program
     .command('run')
     .description('send one request through the orchestrateRequest workflow')
-    .requiredOption('-p, --prompt <text>', 'the prompt')
+    .addOption(new Option('-p, --prompt <text>', 'the prompt').conflicts('promptFile'))
+    .option('--prompt-file <path>', 'read the prompt from a file ("-": standard input), e.g. for long prompts')
     .requiredOption('-t, --task-type <type>', 'task type, e.g. code_generation')
     .requiredOption('-u, --user <id>', 'user id')
     .option('--consensus', 'require consensus across providers')
@@ -83,7 +105,7 @@ export function buildCli(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (o: Record<string, unknown>) => {
       const request: OrchestrateRequest = {
-        prompt: o['prompt'] as string,
+        prompt: await promptFrom(o),
         taskType: o['taskType'] as string,
         userId: o['user'] as string,
         ...(o['consensus'] === true && { requireConsensus: true }),
@@ -160,16 +182,62 @@ export function buildCli(): Command {
       });
     });
 
+  program
+    .command('replay')
+    .description('replay workflow histories against the current workflow code: OK, or the nondeterminism and the event where it diverged')
+    .argument('<source...>', 'history JSON files (temporal workflow show --output json) and/or workflow ids (fetched from the server)')
+    .option('--json', 'print the report as JSON')
+    .action(async (sources: string[], o: { json?: boolean }) => {
+      // Loaded on use (the worker SDK is heavy); the SDK's own logs would drown the report.
+      const [{ DefaultLogger, Runtime }, replay] = await Promise.all([import('@temporalio/worker'), import('./replay')]);
+      Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
+      const needsServer = sources.some((s) => !existsSync(s) && !s.endsWith('.json'));
+      const run = async (client?: OrchestratorClient) => replay.replayHistories({ sources, ...(client && { client: client.client }) });
+      const report = needsServer ? await withClient(run) : await run();
+      if (o.json) console.log(JSON.stringify(report, null, 2));
+      else replay.formatReplayReport(report, (line) => console.log(line));
+      if (!report.ok) throw new ReplayFailed(report.results.filter((r) => !r.ok).length, report.results.length);
+    });
+
   addRoutingCommands(program);
   addImprovementCommands(program);
   return program;
 }
 
+/** Some histories did not replay (the report, on stdout, says which and why): exit code 1. */
+class ReplayFailed extends Error {
+  override readonly name = 'ReplayFailed';
+  constructor(failed: number, total: number) {
+    super(`${failed} of ${total} histories did not replay`);
+  }
+}
+
+/** What a failure prints (stderr) and the exit code it gets (see ExitCode). */
+export function describeFailure(err: unknown): { message: string | null; code: ExitCode } {
+  // Commander has printed its own message already; help and --version end with exitCode 0.
+  if (err instanceof CommanderError) return { message: null, code: err.exitCode === 0 ? ExitCode.ok : ExitCode.usage };
+  if (err instanceof ReplayFailed) return { message: `replay: ${err.message}`, code: ExitCode.failure };
+  if (err instanceof UsageError) return { message: `usage error: ${err.message} (see --help)`, code: ExitCode.usage };
+  if (err instanceof OrchestratorError || err instanceof ImprovementError) return { message: `${err.code}: ${err.message}`, code: ExitCode.failure };
+  return { message: `error: ${(err as Error).message}`, code: ExitCode.failure };
+}
+
+/** Run the CLI on `argv`; resolves to its exit code (nothing thrown). */
+export async function main(argv: readonly string[] = process.argv): Promise<ExitCode> {
+  try {
+    await buildCli().parseAsync(argv);
+    return ExitCode.ok;
+  } catch (err) {
+    const { message, code } = describeFailure(err);
+    if (message !== null) console.error(message);
+    return code;
+  }
+}
+
 if (require.main === module) {
-  buildCli()
-    .parseAsync(process.argv)
-    .catch((err: unknown) => {
-      console.error(err instanceof OrchestratorError || err instanceof ImprovementError ? `${err.code}: ${err.message}` : `error: ${(err as Error).message}`);
-      process.exit(1);
-    });
+  exitQuietlyOnBrokenPipe();
+  void main().then((code) => {
+    // On success the process ends by itself once its connections are closed (stdout fully written).
+    if (code !== ExitCode.ok) process.exit(code);
+  });
 }
