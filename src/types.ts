@@ -191,9 +191,17 @@ export interface OrchestrationMetadata {
   consensusStrategy: string;
   agreement: number | null;
   dissenting: string[];
-  /** Whether agreement met the threshold (null when no consensus ran). */
+  /**
+   * The decision met both the strategy's own agreement rule (`similarity`: a strict majority gives
+   * the chosen short answer, or lies within `consensus.similarity_threshold` of it; `voting`: the
+   * vote share reaches its threshold) and `confidence >= consensus.confidence_threshold`
+   * (`src/consensus/criteria.ts`). Null when no consensus ran (one answer).
+   */
   thresholdMet: boolean | null;
-  /** Confidence stayed below `consensus.confidence_threshold` (or the strategy's threshold unmet) even after escalation. */
+  /**
+   * Consensus was required and, after escalation, `thresholdMet` is false. Never true together
+   * with `thresholdMet: true`; false with `thresholdMet: false` only when consensus was not required.
+   */
   lowConfidence: boolean;
   /** Providers added because agreement was low. */
   escalated: number;
