@@ -12,12 +12,13 @@ import {
   type WorkflowExecutionInfo,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, defaultPayloadConverter } from '@temporalio/common';
 import { loadEnv, type Env } from '../src/config/env';
 import type { Config } from '../src/config/schema';
 import { FEEDBACK_WORKFLOW_PREFIX, SearchAttributes, TASK_QUEUE, requestWorkflowId } from '../src/constants';
 import { FeedbackInputSchema } from '../src/memory/repository';
-import { InvalidRequest, isOrchestratorErrorCode, orchestratorErrorFrom, zodIssues } from '../src/errors';
+import { IdempotencyConflict, InvalidRequest, isOrchestratorErrorCode, orchestratorErrorFrom, zodIssues } from '../src/errors';
+import { fingerprintDifferences, parseFingerprint, requestFingerprint, type RequestFingerprint } from '../src/request-fingerprint';
 import { configuredConsensusStrategies, validateRequest } from '../src/routing/planner';
 import { clientConnectionOptions, webUiWorkflowUrl } from '../src/temporal/connection';
 import { OrchestrateRequestSchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
@@ -87,33 +88,61 @@ export class OrchestratorClient {
     return parsed.data;
   }
 
-  /** Start a request workflow (or attach to the one already started for this request id). */
+  /**
+   * Start a request workflow, or attach to the one already started for this request id (running
+   * or closed: a request id never runs twice). A resubmitted request id with a different request
+   * (prompt, user, settings) is refused with IdempotencyConflict naming the fields, instead of
+   * returning the earlier answer to a different request.
+   */
   async start(input: OrchestrateRequest): Promise<StartedRequest> {
     const request = this.validate(input);
     const requestId = request.requestId ?? randomUUID();
     const workflowId = requestWorkflowId(requestId);
+    const args = { ...request, requestId };
+    const fingerprint = requestFingerprint(args);
     try {
       const handle = await this.client.workflow.start<typeof orchestrateRequest>('orchestrateRequest', {
         taskQueue: this.taskQueue,
         workflowId,
-        args: [{ ...request, requestId }],
+        args: [args],
+        // A duplicate, running or closed, fails the start; it is then compared and attached to below.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdConflictPolicy: 'FAIL',
+        memo: { [FINGERPRINT_MEMO]: fingerprint },
         typedSearchAttributes: [
           { key: SearchAttributes.taskType, value: request.taskType },
           { key: SearchAttributes.userId, value: request.userId },
           { key: SearchAttributes.requestStatus, value: 'running' },
         ],
-        staticSummary: `${request.taskType} for ${request.userId}`,
+        staticSummary: requestSummaryLine(request),
       });
-      // With USE_EXISTING a running duplicate returns the same run; we cannot tell it apart cheaply, so say started.
       return { workflowId, requestId, started: true, handle };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        return { workflowId, requestId, started: false, handle: this.client.workflow.getHandle<typeof orchestrateRequest>(workflowId) };
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const stored = await this.fingerprintOf(workflowId);
+      const fields = stored ? fingerprintDifferences(stored, fingerprint) : [];
+      if (fields.length > 0) {
+        throw new IdempotencyConflict(
+          `request id "${requestId}" (workflow ${workflowId}) was already submitted with a different request: ${fields.join(', ')} differ; ` + 'its answer is not returned for a different request: use a new request id',
+          { workflowId, requestId, fields },
+        );
       }
-      throw err;
+      return { workflowId, requestId, started: false, handle: this.client.workflow.getHandle<typeof orchestrateRequest>(workflowId) };
     }
+  }
+
+  /**
+   * The request an existing workflow was started with: the fingerprint this client stores in the
+   * memo, or, for a workflow another SDK started, computed from its first event's input.
+   */
+  private async fingerprintOf(workflowId: string): Promise<RequestFingerprint | null> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    const memo = parseFingerprint(description.memo?.[FINGERPRINT_MEMO]);
+    if (memo) return memo;
+    const history = await handle.fetchHistory();
+    const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    return payload ? requestFingerprint(defaultPayloadConverter.fromPayload(payload)) : null;
   }
 
   /** Start and wait for the answer. Failures come back as the typed errors of src/errors. */
@@ -178,6 +207,15 @@ export class OrchestratorClient {
     await this.ownedConnection?.close();
     this.ownedConnection = null;
   }
+}
+
+/** Memo key of the request fingerprint (src/request-fingerprint.ts) on workflows this client starts. */
+const FINGERPRINT_MEMO = 'requestFingerprint';
+
+/** The Web UI's one-line summary of a request workflow: task type, user and providers. */
+function requestSummaryLine(request: OrchestrateRequest): string {
+  const providers = request.providers?.join(', ') ?? 'routed by policy';
+  return `${request.taskType} for ${request.userId}: ${providers}${request.requireConsensus ? ' (consensus)' : ''}`;
 }
 
 function summarize(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'typedSearchAttributes' | 'startTime'> & { closeTime?: Date | undefined }): RequestSummary {

@@ -42,13 +42,15 @@ interface RequestRun {
 }
 
 export async function orchestrateRequest(request: OrchestrateRequest): Promise<OrchestrationResult> {
-  // The first workflow task's time: deadlines count from here.
+  // The first workflow task's time (workflowInfo().runStartTime): deadlines count from here.
+  // workflowInfo().startTime is when the client started the workflow (a request workflow never
+  // continues as new, so its chain is this run): the time between them is the wait for a worker.
   const startedAt = Date.now();
   const info = workflowInfo();
   const v3 = patched(REQUEST_V3);
   const run: RequestRun = {
     clock: v3
-      ? { startedAt, reportFrom: Math.min(startedAt, info.runStartTime.getTime()), queuedMs: Math.max(0, startedAt - info.runStartTime.getTime()), callTimes: true }
+      ? { startedAt, reportFrom: Math.min(startedAt, info.startTime.getTime()), queuedMs: Math.max(0, startedAt - info.startTime.getTime()), callTimes: true }
       : { startedAt, reportFrom: startedAt, queuedMs: null, callTimes: false },
     identity: null,
   };

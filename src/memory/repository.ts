@@ -393,8 +393,9 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
       tokensOut: row.tokensOut,
       costUsd: row.costUsd,
       processingTimeMs: row.processingTimeMs,
-      queuedMs: row.queuedMs,
-      runId: row.runId,
+      // Absent rather than null on rows from before they were kept (and on records that omit them).
+      ...(row.queuedMs !== null && { queuedMs: row.queuedMs }),
+      ...(row.runId !== null && { runId: row.runId }),
       startedAt: row.startedAt.toISOString(),
       completedAt: row.completedAt.toISOString(),
       createdAt: row.createdAt.toISOString(),

@@ -153,6 +153,40 @@ describe.each(providers)('memory store on $name', ({ open }) => {
     expect(withoutGenerated((await store.getInteraction(first.workflowId))!)).toEqual(second);
   });
 
+  it('never overwrites a row another run of the workflow id wrote; its own run rewrites it', async () => {
+    const first = interaction('runs-1', { runId: 'run-a', queuedMs: 12 });
+    expect(await store.persistInteraction(first)).toEqual({ stored: true });
+    // The same run again (a retried persist): replaced as before.
+    expect(await store.persistInteraction({ ...first, response: 'rewritten by run-a' })).toEqual({ stored: true });
+    // A later run of the same workflow id: kept as it is, calls and cost included.
+    const later = interaction('runs-1', { runId: 'run-b', response: 'from run b', costUsd: 9, providerCalls: [providerCall(0, { model: 'gpt-4o' })] });
+    expect(await store.persistInteraction(later)).toEqual({ stored: false, existingRunId: 'run-a' });
+    const stored = await store.getInteraction(first.workflowId);
+    expect(withoutGenerated(stored!)).toEqual({ ...first, response: 'rewritten by run-a' });
+    // A record without a run (older workflow code) does not overwrite a run's row either.
+    expect(await store.persistInteraction(interaction('runs-1'))).toEqual({ stored: false, existingRunId: 'run-a' });
+  });
+
+  it('storedRun returns the stored result and fingerprint, or rebuilds the result of an older row', async () => {
+    const fingerprint = { v: 1 as const, fields: Object.fromEntries(['prompt', 'systemPrompt', 'userId', 'taskType', 'requireConsensus', 'minProviders', 'complexityOverride', 'providers', 'consensusStrategy', 'temperature', 'maxTokens'].map((f) => [f, `h-${f}`])) as never };
+    const record = interaction('stored-run-1', { runId: 'run-1', requestFingerprint: fingerprint });
+    const result = { response: record.response!, metadata: { workflowId: record.workflowId, costUsd: record.costUsd, queuedMs: 3 } } as never;
+    await store.persistInteraction({ ...record, result });
+    expect(await store.storedRun(record.workflowId)).toMatchObject({ runId: 'run-1', status: 'completed', fingerprint, result });
+
+    const older = interaction('stored-run-2');
+    await store.persistInteraction(older);
+    const rebuilt = await store.storedRun(older.workflowId);
+    expect(rebuilt).toMatchObject({ runId: null, fingerprint: null, request: { prompt: older.prompt, userId: older.userId, taskType: older.taskType } });
+    expect(rebuilt!.result).toMatchObject({ response: older.response, metadata: { workflowId: older.workflowId, costUsd: older.costUsd, providersUsed: older.providersUsed } });
+    expect(rebuilt!.result!.metadata.providers).toHaveLength(older.providerCalls.length);
+
+    const failed = interaction('stored-run-3', { status: 'failed', response: null, errorType: 'InsufficientResponses', errorMessage: 'none answered' });
+    await store.persistInteraction(failed);
+    expect(await store.storedRun(failed.workflowId)).toMatchObject({ status: 'failed', errorType: 'InsufficientResponses', errorMessage: 'none answered', result: null });
+    expect(await store.storedRun(requestWorkflowId('never-ran'))).toBeNull();
+  });
+
   it('rejects an invalid record and writes nothing', async () => {
     const bad = interaction('invalid-1', { providerCalls: [providerCall(0), providerCall(0)] });
     await expect(store.persistInteraction(bad)).rejects.toThrow(/callIndex values must be unique/);

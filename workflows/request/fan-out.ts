@@ -13,7 +13,10 @@ export type Succeeded = ProviderCallOutcome & { response: CallProviderResult['re
 
 /** Consensus over the responses so far (a local activity: recorded, never recomputed on replay). */
 export function consensusOf(request: OrchestrateRequest, plan: RoutePlan, ok: Succeeded[]): Promise<ConsensusOutput> {
-  return compute.selectConsensus({ strategy: plan.consensusStrategy, taskType: request.taskType, prompt: request.prompt, responses: ok.map((o) => o.response) });
+  const input = { strategy: plan.consensusStrategy, taskType: request.taskType, prompt: request.prompt, responses: ok.map((o) => o.response) };
+  // The Web UI names the decision being taken: which strategy, over whose answers.
+  const summary = `consensus: ${plan.consensusStrategy} over ${ok.map((o) => `${o.provider}:${o.model}`).join(', ')}`;
+  return compute.selectConsensus.executeWithOptions({ summary }, [input]);
 }
 
 interface Running {
