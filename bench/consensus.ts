@@ -6,7 +6,12 @@
  *    (`emulatedAnswer`, accuracy 0.7 each). Whether their errors are independent is measured,
  *    not assumed. Every strategy's pick is scored against the best single model. Target: majority
  *    voting over three at 70% reaches at least 78% (independent voting predicts 78.4% for a strict
- *    majority; plurality with a tie-break adds the lucky 1-1-1 ties).
+ *    majority; plurality with a tie-break adds the lucky 1-1-1 ties). The default `similarity`
+ *    strategy decides these by a vote over the extracted answers; its former rule (embeddings
+ *    only) is measured beside it, and so are free-text questions, which similarity still decides
+ *    by embeddings. For every arithmetic decision: whether `thresholdMet` and the workflow's
+ *    low-confidence test contradict each other, with the decision as the strategy returns it and
+ *    as `selectConsensus` returns it (`withConsensusCriteria`, confidence_threshold 0.7).
  * 2. Embedding throughput: sentences/s and tokens/s, short answers and 200-token texts.
  * 3. Consensus latency added after the last of three 200-token responses, the model loaded and
  *    the first two embedded while waiting for the third. Target: p50 < 80 ms.
@@ -24,10 +29,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, round } from './stats';
 import {
+  type ConsensusDecision,
   type ConsensusStrategy,
+  comparableText,
   ConfidenceConsensus,
   canStopEarly,
+  cosineMatrix,
   createPrismaEmbeddingCache,
+  decideBySimilarity,
   type EmbeddingCache,
   EmbeddingModel,
   extractAnswer,
@@ -35,6 +44,7 @@ import {
   LexicalConsensus,
   SimilarityConsensus,
   VotingConsensus,
+  withConsensusCriteria,
 } from '../src/consensus';
 import { arithmetic, emulatedAnswer } from '../src/emulator/answers';
 import { createPrismaClient } from '../src/memory/client';
@@ -48,6 +58,9 @@ const MODELS = ['gpt-4o-mini', 'claude-haiku-4-5', 'gemini-2.0-flash'] as const;
 const LATENCY_TRIALS = Number(process.env['BENCH_LATENCY_TRIALS'] ?? 60);
 const TARGETS = { votingAccuracy: 0.78, consensusLatencyP50Ms: 80 };
 const SIMILARITY_THRESHOLD = 0.8;
+/** consensus.confidence_threshold in the shipped config.yaml. */
+const CONFIDENCE_THRESHOLD = 0.7;
+const FREE_TEXT_QUESTIONS = Number(process.env['BENCH_FREE_TEXT_QUESTIONS'] ?? 300);
 
 interface Question {
   prompt: string;
@@ -69,11 +82,20 @@ function arithmeticPrompt(random: () => number, i: number): string {
   }
 }
 
-function buildQuestions(): Question[] {
-  const random = seededRandom(20240601);
-  return Array.from({ length: QUESTIONS }, (_, i) => {
-    const prompt = arithmeticPrompt(random, i);
-    if (arithmetic(prompt) === null) throw new Error(`the emulator does not compute "${prompt}": not an arithmetic question for it`);
+const TOPICS = ['caching', 'replication', 'sharding', 'backpressure', 'idempotency', 'consensus', 'leases', 'heartbeats', 'retries', 'quotas', 'indexes', 'snapshots'];
+const ASPECTS = ['latency', 'durability', 'throughput', 'ordering', 'recovery', 'contention', 'fairness', 'visibility', 'isolation', 'cost'];
+
+/** A free-text question: the emulator answers it with a sentence built from its keywords, right or wrong in substance. */
+function freeTextPrompt(random: () => number): string {
+  const pick = (xs: readonly string[]): string => xs[Math.floor(random() * xs.length)]!;
+  return `Explain how ${pick(TOPICS)} affects ${pick(ASPECTS)} under ${pick(ASPECTS)} pressure.`;
+}
+
+function buildQuestions(count = QUESTIONS, kind: 'arithmetic' | 'free_text' = 'arithmetic'): Question[] {
+  const random = seededRandom(kind === 'arithmetic' ? 20240601 : 20240602);
+  return Array.from({ length: count }, (_, i) => {
+    const prompt = kind === 'arithmetic' ? arithmeticPrompt(random, i) : freeTextPrompt(random);
+    if (kind === 'arithmetic' && arithmetic(prompt) === null) throw new Error(`the emulator does not compute "${prompt}": not an arithmetic question for it`);
     const answers = MODELS.map((model) => ({ model, ...emulatedAnswer({ model, prompt, accuracy: ACCURACY }) }));
     return {
       prompt,
@@ -135,6 +157,42 @@ async function accuracy(questions: Question[], strategy: ConsensusStrategy, thre
     if (q.correct[d.chosenIndex]) right++;
   }
   return right / questions.length;
+}
+
+/** The similarity rule before extracted-answer votes: the embedding medoid for every input. */
+function embeddingsOnly(model: EmbeddingModel): ConsensusStrategy {
+  return {
+    name: 'similarity_embeddings_only',
+    async findConsensus(responses, context) {
+      const vectors = await model.embed(responses.map((r) => comparableText(r.content)));
+      return decideBySimilarity(cosineMatrix(vectors), context.threshold);
+    },
+    calculateConfidence: () => 1,
+  };
+}
+
+/**
+ * How the decisions' flags relate, consensus required: `contradictions` = thresholdMet true while
+ * the workflow's low-confidence test (`thresholdMet === false || confidence < 0.7`) flags it.
+ */
+async function flags(questions: Question[], strategy: ConsensusStrategy, threshold: number) {
+  let byVote = 0;
+  let rawContradictions = 0;
+  let contradictions = 0;
+  let thresholdMet = 0;
+  let lowConfidence = 0;
+  const unsure = (d: ConsensusDecision): boolean => d.thresholdMet === false || d.confidence < CONFIDENCE_THRESHOLD;
+  for (const q of questions) {
+    const raw = await strategy.findConsensus(q.responses, { taskType: 'benchmark', prompt: q.prompt, threshold });
+    if (raw.details?.strategy === 'similarity' && raw.details.decidedBy === 'extracted-answer vote') byVote++;
+    if (raw.thresholdMet === true && unsure(raw)) rawContradictions++;
+    const d = withConsensusCriteria(raw, CONFIDENCE_THRESHOLD);
+    if (d.thresholdMet) thresholdMet++;
+    if (unsure(d)) lowConfidence++;
+    if (d.thresholdMet && unsure(d)) contradictions++;
+  }
+  const n = questions.length;
+  return { decidedByVote: byVote / n, thresholdMet: thresholdMet / n, lowConfidence: lowConfidence / n, rawContradictions: rawContradictions / n, contradictions: contradictions / n };
 }
 
 const WORDS = (
@@ -314,6 +372,8 @@ async function main(): Promise<void> {
     voting_ties_by_confidence: await accuracy(questions, new VotingConsensus(), 0.6),
     voting_weighted_by_confidence: await accuracy(questions, new VotingConsensus({ weights: 'confidence' }), 0.6),
     similarity: await accuracy(questions, new SimilarityConsensus({ model }), SIMILARITY_THRESHOLD),
+    similarity_without_provider_confidence: await accuracy(questions, new SimilarityConsensus({ model }), SIMILARITY_THRESHOLD, stripConfidence),
+    similarity_embeddings_only: await accuracy(questions, embeddingsOnly(model), SIMILARITY_THRESHOLD),
     lexical: await accuracy(questions, new LexicalConsensus(), LEXICAL_DEFAULT_THRESHOLD),
     confidence_provider: await accuracy(questions, new ConfidenceConsensus(), 0.8),
     confidence_estimate: await accuracy(questions, new ConfidenceConsensus(), 0.8, stripConfidence),
@@ -323,13 +383,40 @@ async function main(): Promise<void> {
     voting: 'plurality; ties (1-1-1) to the first response',
     voting_ties_by_confidence: 'the default tie-break',
     voting_weighted_by_confidence: 'votes weighted by provider confidence',
-    similarity: `all-MiniLM-L6-v2 medoid, threshold ${SIMILARITY_THRESHOLD}`,
+    similarity: 'the default: a vote over the extracted answers (ties to the most confident provider)',
+    similarity_without_provider_confidence: 'the same, no provider confidence (ties to the first answer)',
+    similarity_embeddings_only: `the former rule: all-MiniLM-L6-v2 medoid, threshold ${SIMILARITY_THRESHOLD}`,
     lexical: 'word-overlap medoid',
     confidence_provider: "emulator confidence (correct 0.80-0.95, wrong 0.45-0.70 by construction: optimistic)",
     confidence_estimate: 'no provider confidence: engine estimate (word overlap with the others)',
   };
   console.log('Accuracy (chosen answer correct):');
-  for (const [name, value] of Object.entries(results)) console.log(`  ${name.padEnd(30)} ${pct(value).padStart(6)}   ${notes[name] ?? ''}`);
+  for (const [name, value] of Object.entries(results)) console.log(`  ${name.padEnd(38)} ${pct(value).padStart(6)}   ${notes[name] ?? ''}`);
+  console.log();
+
+  const freeText = buildQuestions(FREE_TEXT_QUESTIONS, 'free_text');
+  const freeResults: Record<string, number> = {
+    best_single_model: Math.max(...MODELS.map((_, m) => freeText.filter((q) => q.correct[m]).length / freeText.length)),
+    similarity: await accuracy(freeText, new SimilarityConsensus({ model }), SIMILARITY_THRESHOLD),
+    voting: await accuracy(freeText, votingFirst, 0.6),
+    lexical: await accuracy(freeText, new LexicalConsensus(), LEXICAL_DEFAULT_THRESHOLD),
+  };
+  const freeByVote = (await flags(freeText, new SimilarityConsensus({ model }), SIMILARITY_THRESHOLD)).decidedByVote;
+  console.log(`Accuracy on ${FREE_TEXT_QUESTIONS} free-text questions (answers differ in substance, phrased per model; similarity decided by embeddings in ${pct(1 - freeByVote)}):`);
+  for (const [name, value] of Object.entries(freeResults)) console.log(`  ${name.padEnd(38)} ${pct(value).padStart(6)}`);
+  console.log();
+
+  const flagsNow = await flags(questions, new SimilarityConsensus({ model }), SIMILARITY_THRESHOLD);
+  const flagsBefore = await flags(questions, embeddingsOnly(model), SIMILARITY_THRESHOLD);
+  console.log(`thresholdMet vs low confidence (consensus required, confidence_threshold ${CONFIDENCE_THRESHOLD}), arithmetic questions:`);
+  for (const [label, f] of [
+    ['similarity', flagsNow],
+    ['similarity_embeddings_only', flagsBefore],
+  ] as const) {
+    console.log(
+      `  ${label.padEnd(28)} decided by vote ${pct(f.decidedByVote)}; thresholdMet true yet flagged: ${pct(f.rawContradictions)} as the strategy returns it, ${pct(f.contradictions)} after selectConsensus; thresholdMet ${pct(f.thresholdMet)}, low confidence ${pct(f.lowConfidence)}`,
+    );
+  }
   console.log();
 
   const short = questions.slice(0, 512).map((q, i) => `${q.responses[i % 3]!.content} (${i})`);
@@ -378,6 +465,11 @@ async function main(): Promise<void> {
       modelAccuracy: ACCURACY,
       independence: { independent, maxAbsZ: round(Math.max(...ind.pairs.map((p) => Math.abs(p.z))), 2), predictedStrictMajority: round(ind.predictedStrictMajority, 4), measuredStrictMajority: round(ind.measuredStrictMajority, 4) },
       accuracy: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, round(v, 4)])),
+      freeTextAccuracy: Object.fromEntries(Object.entries(freeResults).map(([k, v]) => [k, round(v, 4)])),
+      flags: {
+        similarity: Object.fromEntries(Object.entries(flagsNow).map(([k, v]) => [k, round(v, 4)])),
+        similarityEmbeddingsOnly: Object.fromEntries(Object.entries(flagsBefore).map(([k, v]) => [k, round(v, 4)])),
+      },
       embedding: {
         shortSentencesPerS: round(shortRate.sentencesPerS),
         shortTokensPerS: round(shortRate.tokensPerS),

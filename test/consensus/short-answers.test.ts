@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  canStopEarly,
   type ConsensusDecision,
   type ConsensusStrategy,
   defaultConsensusRegistry,
@@ -194,6 +195,14 @@ describe('default strategy on other short answers', () => {
     );
     expect(details(d).decidedBy).toBe('embedding similarity');
     expect(d.dissenting).toEqual([2]);
+  });
+});
+
+describe('early stop reads a vote decision by its support', () => {
+  it('two equal answers of three called stop it; two different ones do not', async () => {
+    const [a, b, c] = emulated('42', '44', '42');
+    expect(canStopEarly(await similarity.findConsensus([a!, c!], ctx), 2, 3)).toBe(true);
+    expect(canStopEarly(await similarity.findConsensus([a!, b!], ctx), 2, 3)).toBe(false);
   });
 });
 
