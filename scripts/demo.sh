@@ -11,4 +11,5 @@ ensure_node_deps
 start_temporal temporal-dev "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA_DIR/temporal.db"
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
-exec npx tsx scripts/demo.ts "$@"
+bash scripts/build.sh --if-needed # compiled JavaScript and the prebuilt workflow bundle (skipped when current)
+exec node dist/scripts/demo.js "$@"

@@ -1,5 +1,5 @@
 /**
- * Demo run (called by `npm run demo` after the dev server is up): a worker in this process,
+ * Demo run (called by `npm run demo` after the dev server is up, compiled: dist/scripts/demo.js): a worker in this process,
  * one sample request through orchestrateRequest, the answer with its metadata and Web UI link.
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -14,6 +14,7 @@ import { createLogger } from '../src/logger';
 import { createWorkerRuntime } from '../src/runtime';
 import { workerConnectionOptions } from '../src/temporal/connection';
 import { installTemporalLogger } from '../src/temporal/runtime-logger';
+import { selectWorkflowSource, workflowWorkerOptions } from '../src/temporal/workflow-bundle';
 
 async function main(): Promise<void> {
   const opts = new Command('demo')
@@ -32,11 +33,13 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect(workerConnectionOptions(env));
   const client = await OrchestratorClient.connect({ env, config });
   try {
+    const workflowSource = selectWorkflowSource(); // the prebuilt bundle when current (npm run build)
+    logger.debug({ reason: workflowSource.reason }, 'workflow code');
     const worker = await Worker.create({
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: TASK_QUEUE,
-      workflowsPath: require.resolve('../workflows'),
+      ...workflowWorkerOptions(workflowSource),
       activities: runtime.activities,
     });
     if (runtime.emulatedProviders.length > 0) {

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_node_deps
+bash scripts/build.sh --if-needed # dist/: the compiled programs and the prebuilt workflow bundle
 
 TEST_TEMPORAL_PORT="${TEST_TEMPORAL_PORT:-7244}"
 started_pg=0
@@ -19,6 +20,7 @@ trap cleanup EXIT
 # In-memory dev server on its own port, so tests never touch the demo's state.
 start_temporal "temporal-test-$TEST_TEMPORAL_PORT" "$TEST_TEMPORAL_PORT" none
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
+TEST_PYTHON="${TEST_PYTHON:-$(bash scripts/python-env.sh)}"; export TEST_PYTHON # temporalio from PyPI, for the Python client test
 
 if [ -z "${TEST_POSTGRES_URL:-}" ]; then
   if ! bash scripts/postgres.sh status >/dev/null 2>&1; then started_pg=1; fi

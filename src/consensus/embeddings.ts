@@ -20,13 +20,14 @@ import { resolve } from 'node:path';
 import type { Tokenizer } from '@huggingface/tokenizers';
 import type * as Ort from 'onnxruntime-node';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { PROJECT_ROOT } from '../project-root';
 
 export const EMBEDDING_MODEL_ID = 'all-minilm-l6-v2';
 export const EMBEDDING_DIMENSIONS = 384;
 /** sentence-transformers' `max_seq_length` for this model, special tokens included. */
 export const MAX_SEQUENCE_TOKENS = 256;
 /** Where `scripts/fetch-model.sh` puts the model by default. */
-export const DEFAULT_MODEL_DIR = resolve(__dirname, '..', '..', '.cache', 'models', EMBEDDING_MODEL_ID);
+export const DEFAULT_MODEL_DIR = resolve(PROJECT_ROOT, '.cache', 'models', EMBEDDING_MODEL_ID);
 export const FETCH_MODEL_COMMAND = 'bash scripts/fetch-model.sh';
 
 /** A persistent cache of embeddings by content hash (see `embeddingKey`), read and written in batches. */
