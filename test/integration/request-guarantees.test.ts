@@ -5,6 +5,7 @@
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SearchAttributes, requestWorkflowId } from '../../src/constants';
 import { IdempotencyConflict } from '../../src/errors';
@@ -13,7 +14,7 @@ import { startStack, type TestStack } from '../helpers/stack';
 import { connectTestTemporal } from '../helpers/temporal';
 
 let stack: TestStack;
-const run = Date.now().toString(36);
+const run = `${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
 
 beforeAll(async () => {
   stack = await startStack({ label: 'guarantees' });

@@ -1,0 +1,48 @@
+"""Start orchestrateRequest by name from Temporal's Python SDK, as a user of another SDK would.
+
+    python start_request.py <address> <task-queue> <workflow-id> <request-json> [--again]
+
+Starts the workflow with the given id and waits for its result; with --again, starts the SAME id
+again after the first run completed (the default reuse policy allows a second run) and waits for
+that one too. Prints one JSON line: each run's id and its result, or its failure's type and message.
+"""
+
+import asyncio
+import json
+import sys
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+
+async def run_once(client: Client, task_queue: str, workflow_id: str, request: dict) -> dict:
+    handle = await client.start_workflow("orchestrateRequest", request, id=workflow_id, task_queue=task_queue)
+    try:
+        result = await handle.result()
+        return {"runId": handle.result_run_id, "result": result}
+    except WorkflowFailureError as err:
+        cause = err.cause
+        while cause is not None and not isinstance(cause, ApplicationError):
+            cause = cause.cause
+        return {
+            "runId": handle.result_run_id,
+            "failure": {"type": getattr(cause, "type", None), "message": str(cause) if cause else str(err)},
+        }
+
+
+async def main() -> None:
+    address, task_queue, workflow_id, request_json = sys.argv[1:5]
+    again = "--again" in sys.argv[5:]
+    request = json.loads(request_json)
+    client = await Client.connect(address)
+    runs = [await run_once(client, task_queue, workflow_id, request)]
+    if again:
+        second = dict(request)
+        if "--different-user" in sys.argv[5:]:
+            second["userId"] = second["userId"] + "-other"
+        runs.append(await run_once(client, task_queue, workflow_id, second))
+    print(json.dumps({"runs": runs}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
