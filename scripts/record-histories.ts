@@ -2,7 +2,8 @@
  * Record workflow histories from real runs (real worker, emulator, SQLite) into
  * test/histories/, for the replay test. Run with `npm run record-histories` after a change to
  * workflow code that is meant to be compatible; never edit the JSON by hand. Files are named
- * v<N>-<case>: histories of earlier workflow versions stay, so old runs keep replaying.
+ * v<N>-<case>: histories of earlier workflow versions stay, so old runs keep replaying. This
+ * writes v3-* (patch request-v3: idempotent runs, search attributes at start, real call figures).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import type { OrchestrateRequest } from '../src/types';
 import { startStack } from '../test/helpers/stack';
 
-const cases: { name: string; request: OrchestrateRequest }[] = [
+/** `again`: start the same workflow id a second time after the first run completed (as a client with the default reuse policy would) and record that run. */
+const cases: { name: string; request: OrchestrateRequest; again?: Partial<OrchestrateRequest> }[] = [
   { name: 'consensus-three-providers', request: { prompt: 'What is 17 * 23?', taskType: 'question_answering', userId: 'recorder', requireConsensus: true } },
   { name: 'retry-then-success', request: { prompt: 'What is 6 * 7? [[emulate:500x1]]', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] } },
   {
@@ -23,7 +25,11 @@ const cases: { name: string; request: OrchestrateRequest }[] = [
     request: { prompt: 'What is 12 * 12? [[emulate@gemini-2.0-flash:latency=4000]]', taskType: 'question_answering', userId: 'recorder', requireConsensus: true },
   },
   { name: 'performance-based-route', request: { prompt: 'Name a planet.', taskType: 'question_answering', userId: 'recorder', requireConsensus: false } },
+  { name: 'second-run-returns-stored-result', request: { prompt: 'What is 5 * 5?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] }, again: {} },
+  { name: 'second-run-idempotency-conflict', request: { prompt: 'What is 5 * 6?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] }, again: { userId: 'someone-else' } },
 ];
+
+const VERSION = 'v3';
 
 async function main(): Promise<void> {
   // performance_based: the recorded plans carry a routing decision.
@@ -32,9 +38,16 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const { workflowId } = await stack.client.start({ ...c.request, requestId: `history-${c.name}-${Date.now()}` });
       await stack.client.getResult(workflowId).catch(() => undefined);
+      let runId: string[] = [];
+      if (c.again) {
+        // The project's client never runs a request id twice; a raw start with the default reuse policy does.
+        const second = await stack.temporal.client.workflow.start('orchestrateRequest', { taskQueue: stack.temporal.taskQueue, workflowId, args: [{ ...c.request, ...c.again }] });
+        await second.result().catch(() => undefined);
+        runId = ['--run-id', second.firstExecutionRunId];
+      }
       // The Temporal CLI writes the standard JSON history format every SDK's replayer reads.
-      const json = execFileSync(process.env['TEMPORAL_CLI'] ?? 'temporal', ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.temporal.address, '--output', 'json'], { encoding: 'utf8' });
-      const file = join(__dirname, '..', 'test', 'histories', `v2-${c.name}.json`);
+      const json = execFileSync(process.env['TEMPORAL_CLI'] ?? 'temporal', ['workflow', 'show', '--workflow-id', workflowId, ...runId, '--address', stack.temporal.address, '--output', 'json'], { encoding: 'utf8' });
+      const file = join(__dirname, '..', 'test', 'histories', `${VERSION}-${c.name}.json`);
       writeFileSync(file, json.endsWith('\n') ? json : `${json}\n`);
       const events = (JSON.parse(json) as { events?: unknown[] }).events?.length ?? 0;
       console.log(`recorded ${workflowId} -> ${file} (${events} events)`);
