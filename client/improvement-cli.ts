@@ -15,34 +15,33 @@
  * from and written to the database (DATABASE_URL). Errors exit non-zero with their code.
  */
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
 import { Option, type Command } from 'commander';
-import { loadEnv } from '../src/config/env';
-import { loadConfig } from '../src/config/load';
 import type { Config } from '../src/config/schema';
 import { InvalidRequest } from '../src/errors';
 import { ImprovementError } from '../src/improvement/errors';
 import { ExperimentKindSchema, type Experiment, type ExperimentAnalysis, type ExperimentInput } from '../src/improvement/experiments';
 import { ProposalStatusSchema, type ProposalStatus } from '../src/improvement/proposals';
 import { renderReportJson, renderReportMarkdown } from '../src/improvement/report';
-import { ensureImprovementSchedule, triggerImprovementNow, type ImprovementScheduleState } from '../src/improvement/schedule';
+import type { ImprovementScheduleState } from '../src/improvement/schedule';
 import { minSampleSizePerArm } from '../src/improvement/statistics';
-import { openImprovementStore, type ImprovementStore, type StoredProposal } from '../src/improvement/store';
-import { clientConnectionOptions } from '../src/temporal/connection';
+import type { ImprovementStore, StoredProposal } from '../src/improvement/store';
 import type { ProposalDecisionResult } from '../workflows/improvement';
 import { cliUser, numberArg } from './cli-args';
-import {
-  approveProposal,
-  createExperiment,
-  getReport,
-  listExperiments,
-  listProposals,
-  rejectProposal,
-  runImprovement,
-  showExperiment,
-  stopExperiment,
-  type ImprovementClientOptions,
-} from './improvement';
+import type { ImprovementClientOptions } from './improvement';
+import { lazyFn } from './lazy';
+
+// Loaded when a command runs, not for --help (they bring the Temporal client and Prisma).
+const ensureImprovementSchedule = lazyFn(async () => (await import('../src/improvement/schedule')).ensureImprovementSchedule);
+const triggerImprovementNow = lazyFn(async () => (await import('../src/improvement/schedule')).triggerImprovementNow);
+const approveProposal = lazyFn(async () => (await import('./improvement')).approveProposal);
+const createExperiment = lazyFn(async () => (await import('./improvement')).createExperiment);
+const getReport = lazyFn(async () => (await import('./improvement')).getReport);
+const listExperiments = lazyFn(async () => (await import('./improvement')).listExperiments);
+const listProposals = lazyFn(async () => (await import('./improvement')).listProposals);
+const rejectProposal = lazyFn(async () => (await import('./improvement')).rejectProposal);
+const runImprovement = lazyFn(async () => (await import('./improvement')).runImprovement);
+const showExperiment = lazyFn(async () => (await import('./improvement')).showExperiment);
+const stopExperiment = lazyFn(async () => (await import('./improvement')).stopExperiment);
 
 export interface ImprovementConnection {
   improvement: ImprovementClientOptions;
@@ -61,6 +60,13 @@ export interface ImprovementCliOptions {
 }
 
 async function connectFromEnv(): Promise<ImprovementConnection> {
+  const [{ Client, Connection }, { loadEnv }, { loadConfig }, { openImprovementStore }, { clientConnectionOptions }] = await Promise.all([
+    import('@temporalio/client'),
+    import('../src/config/env'),
+    import('../src/config/load'),
+    import('../src/improvement/store'),
+    import('../src/temporal/connection'),
+  ]);
   const env = loadEnv();
   const config = loadConfig(env.CONFIG_PATH);
   const connection = await Connection.connect(clientConnectionOptions(env));

@@ -5,12 +5,9 @@
  *   routing rollback <version> [--reason "..."]
  * A rejected change exits non-zero with the workflow's reason.
  */
-import { Client, Connection } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadEnv } from '../src/config/env';
 import { InvalidRequest } from '../src/errors';
 import { ruleId, type RoutingPolicy, type RoutingRuleInput } from '../src/routing/policy';
-import { clientConnectionOptions } from '../src/temporal/connection';
 import { rollback, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions, type RoutingView } from './routing';
 import { cliUser, intArg } from './cli-args';
 
@@ -22,6 +19,8 @@ export interface RoutingCliOptions {
 }
 
 async function connectFromEnv(): Promise<{ routing: RoutingClientOptions; close(): Promise<void> }> {
+  // Loaded here, not at the top: `--help` needs none of it (start-up time).
+  const [{ Client, Connection }, { loadEnv }, { clientConnectionOptions }] = await Promise.all([import('@temporalio/client'), import('../src/config/env'), import('../src/temporal/connection')]);
   const env = loadEnv();
   const connection = await Connection.connect(clientConnectionOptions(env));
   return { routing: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) }, close: () => connection.close() };
