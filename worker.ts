@@ -69,6 +69,9 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     // Cancellation reaches a running provider call on its next heartbeat: keep that within 2 s.
     maxHeartbeatThrottleInterval: '2s',
     shutdownGraceTime: '10s',
+    // A workflow task queued for a worker that died (SIGKILL, OOM) goes to any worker after this
+    // long (default 10 s), which bounds crash recovery; a busy live worker only loses its cache.
+    stickyQueueScheduleToStartTimeout: '2s',
   });
   // The long-lived routing-policy workflow (started by whichever worker comes first) hears this
   // worker's config.yaml base: a different one becomes a new version once a worker polls. No waiting.
