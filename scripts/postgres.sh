@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL cluster for the test suite, under .data/postgres-test, on a loopback port.
+# A throwaway PostgreSQL cluster for the test suite, on a loopback port, under .data/postgres-test
+# (or, when the server's user cannot reach the clone, a folder of its own under /var/tmp: below).
 #
 #   bash scripts/postgres.sh start   # install (Debian, root) if needed, init once, start; idempotent
 #   bash scripts/postgres.sh stop
@@ -7,15 +8,17 @@
 #   bash scripts/postgres.sh status
 #
 # Environment: PGPORT (default 55432), PG_BIN (folder holding initdb/pg_ctl; default: newest
-# /usr/lib/postgresql/*/bin, then PATH), POSTGRES_TEST_DIR (default <repo>/.data/postgres-test).
+# /usr/lib/postgresql/*/bin, then PATH), POSTGRES_TEST_DIR (default: see below).
 # As root the server runs as the `postgres` user (PostgreSQL refuses to run as root); as any
 # other user it runs as that user.
+#
+# Where the cluster lives: <repo>/.data/postgres-test, unless this runs as root and the `postgres`
+# user cannot enter <repo>/.data (a clone inside a private home folder, mode 700): then
+# /var/tmp/temporal-llm-orchestrator-postgres-<hash of the clone's path> (owned by postgres,
+# mode 700), so two clones never share a cluster. `status` prints the folder in use.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="${POSTGRES_TEST_DIR:-$ROOT/.data/postgres-test}"
-DATA="$DIR/data"
-LOG="$DIR/postgres.log"
 PORT="${PGPORT:-55432}"
 DB_NAME="orchestrator_test"
 DB_USER="postgres"
@@ -24,6 +27,26 @@ DB_PASSWORD="orchestrator"
 
 die() { echo "postgres.sh: $*" >&2; exit 1; }
 log() { echo "postgres.sh: $*" >&2; }
+
+# The cluster's folder (sets DIR, DATA, LOG); see the header.
+resolve_dir() {
+  if [[ -n "${POSTGRES_TEST_DIR:-}" ]]; then
+    DIR="$POSTGRES_TEST_DIR"
+  elif [[ "$(id -u)" != "0" ]] || ! id postgres >/dev/null 2>&1; then
+    DIR="$ROOT/.data/postgres-test"
+  else
+    mkdir -p "$ROOT/.data"
+    if (cd / && runuser -u postgres -- test -x "$ROOT/.data"); then
+      DIR="$ROOT/.data/postgres-test"
+    else
+      local base="/var/tmp"
+      [[ -d "$base" ]] || base="/tmp"
+      DIR="$base/temporal-llm-orchestrator-postgres-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    fi
+  fi
+  DATA="$DIR/data"
+  LOG="$DIR/postgres.log"
+}
 
 find_bin() {
   if [[ -n "${PG_BIN:-}" ]]; then
@@ -62,7 +85,8 @@ install_postgres() {
 # Run a PostgreSQL server binary as the user that owns the cluster.
 as_owner() {
   if [[ "$(id -u)" == "0" ]]; then
-    runuser -u postgres -- "$@"
+    # From / : the working directory (the clone) may be out of the postgres user's reach.
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -95,10 +119,12 @@ cmd_start() {
     [[ -n "$BIN" ]] || die "PostgreSQL was installed but initdb/pg_ctl are still not found under /usr/lib/postgresql/*/bin"
   fi
 
+  resolve_dir
   mkdir -p "$DIR"
   if [[ "$(id -u)" == "0" ]]; then
     id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist (it comes with Debian's postgresql package)"
     chown postgres: "$DIR"
+    [[ "$DIR" == "$ROOT/.data/postgres-test" ]] || chmod 700 "$DIR"
     # The server user must be able to reach the folder.
     local p="$DIR"
     while [[ "$p" != "/" ]]; do
@@ -142,6 +168,7 @@ cmd_start() {
 
 cmd_stop() {
   BIN="$(find_bin)"
+  resolve_dir
   [[ -n "$BIN" ]] || { log "PostgreSQL is not installed; nothing to stop"; return 0; }
   if [[ -n "$(running_port)" ]]; then
     as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
@@ -153,6 +180,7 @@ cmd_stop() {
 
 cmd_url() {
   BIN="$(find_bin)"
+  resolve_dir
   local current=""
   [[ -n "$BIN" ]] && current="$(running_port)"
   url_for "${current:-$PORT}"
@@ -160,6 +188,7 @@ cmd_url() {
 
 cmd_status() {
   BIN="$(find_bin)"
+  resolve_dir
   local current=""
   [[ -n "$BIN" ]] && current="$(running_port)"
   if [[ -n "$current" ]]; then
