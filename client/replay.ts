@@ -76,7 +76,7 @@ interface LoadedHistory {
 
 /** Read a history file in any of the JSON shapes Temporal tools write. Throws with the reason. */
 export async function readHistoryFile(path: string): Promise<History> {
-  const { historyFromJSON } = await import('@temporalio/common/lib/proto-utils');
+  const { historyFromJSON } = await import('@temporalio/common/lib/proto-utils.js');
   const text = readFileSync(path, 'utf8');
   let parsed: unknown;
   try {

@@ -82,6 +82,23 @@ describe('cli replay', () => {
     expect(r.code).toBe(0);
   }, 120_000);
 
+  it('works as users call it: npm run cli -- replay (the compiled CLI, built when needed)', async () => {
+    let result: { code: number; stdout: string; stderr: string };
+    try {
+      const { stdout, stderr } = await exec('npm', ['run', '--silent', 'cli', '--', 'replay', exported, tampered], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, TEMPORAL_ADDRESS: stack.temporal.address, LOG_LEVEL: 'warn' },
+      });
+      result = { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      result = { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+    expect(result.stdout).toMatch(/^OK +.*history\.json/m);
+    expect(result.stdout).toMatch(new RegExp(`^FAIL +.*tampered\\.json .*nondeterminism at event ${tamperedEventId} `, 'm'));
+    expect(result.code).toBe(1);
+  }, 240_000);
+
   it('reports a tampered copy as nondeterminism at the event it diverges, exit 1; --json says the same', async () => {
     const r = await cli('replay', exported, tampered);
     expect(r.code).toBe(1);
