@@ -49,6 +49,10 @@ export function formatPolicy(view: RoutingView, out: (line: string) => void): vo
   out(`  exploration   ${p.explorationRate} (${p.explorationMethod})`);
   out(`  objective     ${objective}`);
   out(`  last change   ${p.updatedAt} by ${p.source}: ${p.reason}`);
+  if (view.base) {
+    // config.yaml is the base; run-time changes (CLI, SDK, improvement loop) are layered on it.
+    out(`  base          config.yaml${view.base.hash ? ` (${view.base.hash})` : ''}; run-time changes on top: ${view.base.layers.length > 0 ? view.base.layers.join(', ') : 'none'}`);
+  }
   out('');
   out('Rules (exact complexity beats any, then the earlier rule)');
   if (p.rules.length === 0) out('  (none)');

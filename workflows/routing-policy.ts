@@ -366,7 +366,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
       .filter((x): x is string => x !== null)
       .join('. ');
     const next: RoutingPolicy = { ...rebased.policy, reason };
-    if (!(await commit(change, next, 'config', `config.yaml: ${changed}`))) return;
+    if (!(await commit(change, next, 'config', changed))) return;
     s.base = { policy: nextBase, hash };
     for (const c of rebased.conflicts) {
       const error: PolicyUpdateError = { code: 'BaseConflict', message: `${c.item}: ${c.message}`, issues: c.issues };

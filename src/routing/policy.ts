@@ -140,7 +140,7 @@ export function policyFromConfig(
   };
 }
 
-/** The shape ensurePolicyVersion wrote before the routing-policy workflow existed (src/runtime.ts). */
+/** The shape workers wrote at start before the routing-policy workflow existed. */
 const LegacyStoredPolicySchema = z.object({
   strategy: z.string().optional(),
   default_providers: z.array(z.string().min(1)).min(1),

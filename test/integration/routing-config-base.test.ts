@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyBaseConfig, applyRoutingUpdate, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions } from '../../client/routing';
+import { formatPolicy } from '../../client/routing-cli';
 import type { Config } from '../../src/config/schema';
 import { createMemoryStore, type MemoryStore } from '../../src/memory/repository';
 import { currentPolicyQuery, policyHistoryQuery, rejectedRoutingChangesQuery } from '../../workflows/routing-policy';
@@ -111,8 +112,15 @@ describe('config.yaml as the routing base across worker restarts', () => {
     expect(view.policy.version).toBe(rebased);
     expect(view.policy.rules.map((r) => r.id)).toEqual(['codegen-simple', 'codegen-complex', 'review-any', 'translation-any', 'qa-fast']);
     expect(Object.keys(view.policy.demoted)).toEqual(['openai']);
-    expect(view.history.at(-1)).toMatchObject({ version: rebased, kind: 'config', source: 'config.yaml', summary: 'config.yaml: rule +translation-any' });
+    expect(view.history.at(-1)).toMatchObject({ version: rebased, kind: 'config', source: 'config.yaml', summary: 'rule +translation-any' });
     expect(view.base).toMatchObject({ hash: stack!.runtime.routingBase.hash, layers: ['rule +qa-fast', 'demoted openai'] });
+    // What `routing show` prints.
+    const printed: string[] = [];
+    formatPolicy(view, (line) => printed.push(line));
+    expect(printed[0]).toBe(`Routing policy v${rebased}`);
+    expect(printed.some((l) => /^ {2}translation-any +translation\/any +google$/.test(l))).toBe(true);
+    expect(printed).toContain(`  base          config.yaml (${stack!.runtime.routingBase.hash}); run-time changes on top: rule +qa-fast, demoted openai`);
+    expect(printed.find((l) => l.startsWith(`  v${rebased} `))).toMatch(/ config +config\.yaml: rule \+translation-any \(config\.yaml changed: rule \+translation-any\. run-time changes kept: /);
 
     const translated = await stack!.client.processRequest({ prompt: 'Translate "good morning" to French.', taskType: 'translation', userId: 'user-base', requireConsensus: false, requestId: `base-${run}-1` });
     expect(translated.metadata).toMatchObject({ routingRule: 'translation-any', routingPolicyVersion: rebased, providersUsed: ['google'] });

@@ -5,7 +5,7 @@
  * performance_based routing the decision record is in the result and in the database.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyRoutingUpdate, ensureRoutingPolicyWorkflow, rollback, type RoutingChangeResult, type RoutingClientOptions } from '../../client/routing';
+import { applyRoutingUpdate, ensureRoutingPolicyWorkflow, rollback, showRouting, type RoutingChangeResult, type RoutingClientOptions } from '../../client/routing';
 import type { RoutingDecision } from '../../src/routing/bandit';
 import { startStack, type TestStack } from '../helpers/stack';
 
@@ -17,6 +17,8 @@ beforeAll(async () => {
   stack = await startStack({ label: 'routing-follows', policyRefreshMs: 200 });
   o = { client: stack.temporal.client, taskQueue: stack.temporal.taskQueue, workflowId: stack.routingPolicyWorkflowId };
   await ensureRoutingPolicyWorkflow(o);
+  // The worker started before the workflow: wait until it plans with the workflow's seed.
+  await planningWith((await showRouting(o)).policy.version);
 });
 afterAll(async () => {
   await stack?.close();
