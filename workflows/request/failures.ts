@@ -79,7 +79,7 @@ export function summarizeAttempts(outcomes: ProviderCallOutcome[]): string {
       const refused = calls.filter((c) => c.errorType !== null && REFUSALS.has(c.errorType));
       const lastRefusal = refused[refused.length - 1];
       const parts: string[] = [];
-      if (own) parts.push(`last error ${own.errorType}: ${own.errorMessage ?? ''}`.trim());
+      if (own) parts.push(`last error ${ownErrorText(key, own.errorType, own.errorMessage)}`.trim());
       if (lastRefusal?.errorType) {
         const until = lastRefusal.availableAtMs !== undefined ? ` until ${new Date(lastRefusal.availableAtMs).toISOString()}` : '';
         parts.push(`${REFUSAL_TEXT[lastRefusal.errorType] ?? lastRefusal.errorType}${until}${refused.length > 1 ? ` (refused ${refused.length} times)` : ''}`);
@@ -88,4 +88,17 @@ export function summarizeAttempts(outcomes: ProviderCallOutcome[]): string {
       return `${key} ${last.status} (${counts})${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
     })
     .join('; ');
+}
+
+/**
+ * A provider's error as its line in the summary names it: the connectors' messages start with
+ * `provider:model Type (HTTP status): `, which the line already says, so that prefix becomes
+ * `Type: detail (HTTP status)` (each provider:model is named once per request).
+ */
+function ownErrorText(key: string, type: string, message: string | null): string {
+  const text = message ?? '';
+  const prefix = `${key} ${type}`;
+  const rest = text.startsWith(prefix) ? /^(?: \(HTTP (\d{3})\))?: ([\s\S]*)$/.exec(text.slice(prefix.length)) : null;
+  if (!rest) return `${type}: ${text}`;
+  return `${type}: ${rest[2] ?? ''}${rest[1] !== undefined ? ` (HTTP ${rest[1]})` : ''}`;
 }
