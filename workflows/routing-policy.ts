@@ -335,7 +335,7 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
     const id = field(change.payload, 'id');
     const announced = change.payload as Partial<RoutingBaseConfig> | null;
     const base = announced?.base;
-    if (!announced || !base || !Array.isArray(base.rules) || !Array.isArray(base.defaultProviders) || !Array.isArray(base.defaultFallback) || typeof announced.knownProviders !== 'object' || announced.knownProviders === null) {
+    if (!announced || !base || (base.strategy !== 'static' && base.strategy !== 'performance_based') || !Array.isArray(base.rules) || !Array.isArray(base.defaultProviders) || !Array.isArray(base.defaultFallback) || typeof announced.knownProviders !== 'object' || announced.knownProviders === null) {
       return reject(change, policyError('config', [{ path: '(root)', code: 'InvalidUpdate', message: 'expected { base: { strategy, rules, defaultProviders, defaultFallback }, knownProviders, hash, source }' }]));
     }
     const nextKnown = announced.knownProviders;

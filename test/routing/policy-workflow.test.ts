@@ -13,16 +13,18 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoutingActivities } from '../../activities/routing';
 import { addRoutingCommands } from '../../client/routing-cli';
-import { applyRoutingUpdate, ensureRoutingPolicyWorkflow, rollback, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions } from '../../client/routing';
+import { applyBaseConfig, applyRoutingUpdate, ensureRoutingPolicyWorkflow, rollback, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions } from '../../client/routing';
+import { routingBaseConfig } from '../../src/runtime';
 import { InvalidRequest } from '../../src/errors';
 import { applyMigrations } from '../../src/memory/migrate';
 import { createMemoryStore, type MemoryStore } from '../../src/memory/repository';
 import { openStatsQueries, type StatsQueriesHandle } from '../../src/memory/stats-queries';
 import { ROUTING_POLICY_WORKFLOW_ID } from '../../src/routing/constants';
-import { policyFromConfig, type RoutingPolicy } from '../../src/routing/policy';
+import { applyUpdate, knownProvidersFromConfig, policyFromConfig, type RoutingPolicy } from '../../src/routing/policy';
 import { databasePolicySource, RoutingPolicyCache, workflowPolicySource } from '../../src/routing/policy-cache';
 import type { InteractionRecord } from '../../src/memory/repository';
 import {
+  applyBaseConfigSignal,
   applyRoutingUpdateSignal,
   currentPolicyQuery,
   policyHistoryQuery,
@@ -32,6 +34,7 @@ import {
   routingStatsQuery,
   routingPolicyWorkflow,
   type ChangeOutcome,
+  type RoutingPolicyState,
   type RoutingPolicyWorkflowInput,
 } from '../../workflows/routing-policy';
 import { testConfig } from '../helpers/config';
@@ -294,6 +297,50 @@ describe('routingPolicyWorkflow', () => {
     ]);
   });
 });
+
+describe('config.yaml base announcements', () => {
+  it('a chain carried over from before the base existed takes its seed as the old base; a malformed announcement is rejected, the policy unchanged', async () => {
+    const o = routingOptions('legacy-base');
+    // State as a run from before patch routing-config-base hands it over: no base, no providers.
+    const at = new Date().toISOString();
+    const seed: RoutingPolicy = { ...policyFromConfig(config, at), version: 1 };
+    const runtimeRule = applyUpdateOrThrow(seed, { kind: 'set_rule', rule: { id: 'rt-rule', task_type: 'rt', providers: ['google'] }, source: 'cli:old', reason: 'before the upgrade' });
+    const state: RoutingPolicyState = {
+      policy: runtimeRule,
+      changes: 1,
+      history: [
+        { version: 1, kind: 'seed', summary: 'initial policy from configuration', source: 'config.yaml', reason: 'seed', at, basedOn: null },
+        { version: 2, kind: 'set_rule', summary: 'set rule rt-rule', source: 'cli:old', reason: 'before the upgrade', at, basedOn: 1 },
+      ],
+      recent: [seed, runtimeRule],
+      rejections: [],
+      outcomes: [],
+      stats: null,
+      statsLoadedAt: null,
+      runs: 3,
+    };
+    await t.client.workflow.start(routingPolicyWorkflow, { workflowId: o.workflowId!, taskQueue: t.taskQueue, args: [{ state, statsRefreshMs: 0 }] });
+    const handle = t.client.workflow.getHandle(o.workflowId!);
+
+    const edited = testConfig({ routing: { ...config.routing, rules: [...config.routing.rules, { id: 'translation-any', task_type: 'translation', providers: ['google'] }] } });
+    const result = accepted(await applyBaseConfig(o, routingBaseConfig(edited), true));
+    const policy = await handle.query(currentPolicyQuery);
+    expect(policy).toMatchObject({ version: result.version, source: 'config.yaml', reason: 'config.yaml changed: rule +translation-any. run-time changes kept: rule +rt-rule', basedOn: 2 });
+    expect(policy.rules.map((r) => r.id)).toEqual(['review-any', 'translation-any', 'rt-rule']);
+    expect((await memory.latestPolicyVersion())?.version).toBe(result.version);
+
+    await handle.signal(applyBaseConfigSignal, { base: { strategy: 'fastest', rules: [], defaultProviders: ['openai'], defaultFallback: [] }, knownProviders: {}, hash: 'x', source: 'raw', id: 'bad-base' } as never);
+    const bad = await until('bad base outcome', () => handle.query(routingChangeOutcomeQuery, 'bad-base'));
+    expect(bad).toMatchObject({ status: 'rejected', error: { code: 'InvalidUpdate' } });
+    expect((await handle.query(currentPolicyQuery)).version).toBe(result.version);
+  });
+});
+
+function applyUpdateOrThrow(policy: RoutingPolicy, update: Parameters<typeof applyUpdate>[1]): RoutingPolicy {
+  const r = applyUpdate(policy, update, knownProvidersFromConfig(config));
+  if (!r.ok) throw new Error(r.error.message);
+  return r.policy;
+}
 
 describe('worker-side policy cache', () => {
   it('picks a new version up within seconds, without a query per request; falls back to the database, and keeps the last good policy when nothing answers', async () => {
