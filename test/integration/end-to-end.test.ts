@@ -40,7 +40,8 @@ describe('orchestrateRequest end to end', () => {
     expect(m.providers.filter((p) => p.status === 'cancelled')).toHaveLength(m.cancelledCalls);
     expect(m.consensusApplied).toBe(true);
     expect(m.consensusStrategy).toBe('similarity');
-    expect(m.thresholdMet).toBe(true);
+    // thresholdMet includes consensus.confidence_threshold, so it never contradicts lowConfidence.
+    expect(m.thresholdMet).toBe(!m.lowConfidence);
     expect(m.consensusDetails).toMatchObject({ strategy: 'similarity' });
     expect(m.confidence).toBeGreaterThan(0);
     expect(result.response).toMatch(/391/);
@@ -66,7 +67,7 @@ describe('orchestrateRequest end to end', () => {
     expect(stored!.providerCalls.filter((c) => c.status === 'succeeded').every((c) => c.tokensIn > 0 && c.providerRequestId)).toBe(true);
     // Flagged exactly when the chosen answer's support is below consensus.confidence_threshold (0.7).
     expect(m.lowConfidence).toBe(m.confidence! < stack.config.consensus.confidence_threshold);
-    expect(stored).toMatchObject({ thresholdMet: true, lowConfidence: m.lowConfidence, cancelledCalls: m.cancelledCalls, consensusDetails: { strategy: 'similarity' } });
+    expect(stored).toMatchObject({ thresholdMet: !m.lowConfidence, lowConfidence: m.lowConfidence, cancelledCalls: m.cancelledCalls, consensusDetails: { strategy: 'similarity' } });
   });
 
   it('stops early: a slow third provider is cancelled once two agree, and the database says so', async () => {
