@@ -26,9 +26,12 @@ if [ "${1:-}" = --if-needed ] && up_to_date; then exit 0; fi
 
 [ -x node_modules/.bin/tsx ] || die "npm dependencies are missing: run npm ci (npm run demo and npm test install them)"
 mkdir -p dist
-# One build at a time: concurrent callers wait, then find the work done.
-exec 9>dist/.build.lock
-flock 9
+# One build at a time: concurrent callers wait, then find the work done (flock is util-linux; without
+# it, concurrent builds still each write whole files by rename).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>dist/.build.lock
+  flock 9
+fi
 if [ "${1:-}" = --if-needed ] && up_to_date; then exit 0; fi
 
 log "building dist/ (changed sources since the last build)"
