@@ -14,7 +14,7 @@
  * Run by `npm run bench:startup` (scripts/bench.sh: its own dev server). BENCH_RUNS (default 10)
  * sets the repetitions. Prints readable figures, then one JSON line with figures and targets.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,17 @@ const RUNS = Math.max(1, Number(process.env['BENCH_RUNS'] ?? 10));
 const ROOT = PROJECT_ROOT;
 const NODE = process.execPath;
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+/** Every process this bench started and that has not exited: killed if the bench itself ends early. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+function tracked<C extends ChildProcess>(child: C): C {
+  running.add(child);
+  child.on('close', () => running.delete(child));
+  return child;
+}
 
 interface Stats {
   n: number;
@@ -62,7 +73,7 @@ interface Exited {
 function timed(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Exited> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = tracked(spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -106,7 +117,7 @@ async function workerStart(connection: Connection, args: readonly string[], env:
   // Sources edited since the last build (a busy working tree) would make this start bundle them.
   mustSucceed('scripts/build.sh --if-needed')(await timed('bash', ['scripts/build.sh', '--if-needed']));
   const started = performance.now();
-  const child = spawn(NODE, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = tracked(spawn(NODE, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const identity = `${child.pid}@${hostname()}`;
   let toStartedLogMs: number | null = null;
   let output = '';
@@ -148,7 +159,7 @@ async function workerStart(connection: Connection, args: readonly string[], env:
 
 /** Starts a compiled worker and returns a stop function, once it polls. */
 async function runningWorker(connection: Connection, env: NodeJS.ProcessEnv): Promise<() => Promise<void>> {
-  const child = spawn(NODE, ['dist/worker.js'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = tracked(spawn(NODE, ['dist/worker.js'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] }));
   const identity = `${child.pid}@${hostname()}`;
   for (let i = 0; i < 3000; i++) {
     const { pollers } = await connection.workflowService.describeTaskQueue({
