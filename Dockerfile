@@ -4,7 +4,8 @@
 #
 #   docker build -t temporal-llm-orchestrator:0.1.0 .
 #
-# TypeScript runs through tsx (a runtime dependency), as in development: no separate build output.
+# `npm run build` compiles the worker, the CLI and the demo into dist/ with a prebuilt workflow
+# bundle, so the container starts in about a second instead of bundling workflows at every start.
 
 # ---- build: dependencies (native ones compiled here), generated Prisma client ----
 FROM node:20.19.5-bookworm-slim AS build
@@ -25,7 +26,7 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 
 COPY . .
-RUN npm run db:generate
+RUN npm run db:generate && npm run build
 # Development dependencies stay: the image runs the same npm scripts as a checkout does, and
 # pruning would break any of them that leans on one.
 
@@ -47,4 +48,4 @@ RUN mkdir -p /app/.data /app/.cache \
 # The image's unprivileged user (uid 1000).
 USER node
 
-CMD ["npx", "tsx", "worker.ts"]
+CMD ["node", "dist/worker.js"]

@@ -287,8 +287,9 @@ function checkDockerfile(text: string): string[] {
   if (!lines.some((l) => /^RUN\s.*\bnpm ci\b/.test(l))) problems.push('dependencies are not installed with npm ci');
   if (!lines.some((l) => /^RUN\s.*\bnpm run db:generate\b/.test(l))) problems.push('the Prisma client is not generated (npm run db:generate)');
   if (!lines.some((l) => /^ENV\s.*\bONNXRUNTIME_NODE_INSTALL=skip\b/.test(l))) problems.push('ONNXRUNTIME_NODE_INSTALL=skip is not set');
+  if (!lines.some((l) => /^RUN\s.*\bnpm run build\b/.test(l))) problems.push('dist/ is not built (npm run build): the compiled worker would be missing');
   const cmd = finalStage.filter((l) => /^CMD\s/i.test(l)).pop();
-  if (cmd?.replace(/\s+/g, '') !== 'CMD["npx","tsx","worker.ts"]') problems.push(`the image does not start the worker (CMD ["npx", "tsx", "worker.ts"]), found: ${cmd ?? 'none'}`);
+  if (cmd?.replace(/\s+/g, '') !== 'CMD["node","dist/worker.js"]') problems.push(`the image does not start the compiled worker (CMD ["node", "dist/worker.js"]), found: ${cmd ?? 'none'}`);
   return problems;
 }
 
@@ -561,6 +562,7 @@ describe('Dockerfile', () => {
     const text = dockerfileText
       .replace(/npm ci/g, 'npm install')
       .replace(/npm run db:generate/g, 'true')
+      .replace(/npm run build/g, 'true')
       .replace(/ONNXRUNTIME_NODE_INSTALL=skip/g, 'ONNXRUNTIME_NODE_INSTALL=yes')
       .replace(/^CMD .*$/m, 'CMD ["node", "server.js"]');
     expect(checkDockerfile(text)).toEqual(
@@ -568,7 +570,8 @@ describe('Dockerfile', () => {
         'dependencies are not installed with npm ci',
         'the Prisma client is not generated (npm run db:generate)',
         'ONNXRUNTIME_NODE_INSTALL=skip is not set',
-        'the image does not start the worker (CMD ["npx", "tsx", "worker.ts"]), found: CMD ["node", "server.js"]',
+        'dist/ is not built (npm run build): the compiled worker would be missing',
+        'the image does not start the compiled worker (CMD ["node", "dist/worker.js"]), found: CMD ["node", "server.js"]',
       ]),
     );
   });
