@@ -179,13 +179,6 @@ export interface MemoryStore {
   listInteractions(options: ListInteractionsOptions): Promise<InteractionSummary[]>;
   /** Record a new policy version (latest + 1); returns its number. */
   recordPolicyVersion(input: PolicyVersionInput): Promise<number>;
-  /**
-   * The latest version recorded by the same `source`, if its configHash matches; else a newly
-   * recorded one. Versions written by other sources (the routing-policy workflow) in between do
-   * not count, so a worker restarting on an unchanged config.yaml never stacks a row on top of
-   * them. Safe when workers race.
-   */
-  ensurePolicyVersion(input: PolicyVersionInput): Promise<number>;
   latestPolicyVersion(): Promise<PolicyVersion | null>;
   /**
    * Explicit feedback on a finished interaction's answer (score in [0, 1]); it feeds the quality
@@ -570,22 +563,6 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           if (version !== null) return version;
         }
         throw new Error(`could not record a routing policy version after ${MAX_VERSION_ATTEMPTS} attempts (heavy contention)`);
-      }),
-
-    ensurePolicyVersion: (input) =>
-      guard('ensure a routing policy version', async () => {
-        for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
-          // Read the latest version first and look for the same source only up to it: a racing
-          // insert then conflicts on the unique version and the loop re-reads, as before.
-          const latest = await latestRow();
-          const sameSource = latest
-            ? await db.routingPolicyVersion.findFirst({ where: { source: input.source, version: { lte: latest.version } }, orderBy: { version: 'desc' } })
-            : null;
-          if (sameSource && sameSource.configHash === input.configHash) return sameSource.version;
-          const version = await insertNextVersion(input, latest?.version ?? 0);
-          if (version !== null) return version;
-        }
-        throw new Error(`could not ensure a routing policy version after ${MAX_VERSION_ATTEMPTS} attempts (heavy contention)`);
       }),
 
     latestPolicyVersion: () =>

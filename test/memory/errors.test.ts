@@ -53,7 +53,7 @@ describe('an unreachable database gives DatabaseConnectionError, never the passw
     try {
       await expectConnectionError(store.ping());
       await expectConnectionError(store.getInteraction(requestWorkflowId('unreachable')));
-      await expectConnectionError(store.ensurePolicyVersion({ policy: {}, configHash: 'h', source: 'test', reason: 'unreachable' }));
+      await expectConnectionError(store.recordPolicyVersion({ policy: {}, configHash: 'h', source: 'test', reason: 'unreachable' }));
     } finally {
       await store.close();
     }
