@@ -12,6 +12,7 @@ import { OrchestratorClient } from '../../client/orchestrator-client';
 import { loadEnv } from '../../src/config/env';
 import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
+import { createPrismaClient } from '../../src/memory/client';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/runtime';
 import { repoConfig } from './config';
 import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from './temporal';
@@ -86,4 +87,14 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A circuit breaker's stored state (null when the key was never recorded), read with a client of its own. */
+export async function circuitState(databaseUrl: string, key: string) {
+  const db = createPrismaClient(databaseUrl);
+  try {
+    return await db.circuitState.findUnique({ where: { key } });
+  } finally {
+    await db.$disconnect();
+  }
 }

@@ -14,9 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema';
 import { REQUEST_WORKFLOW_PREFIX } from '../../src/constants';
 import { InsufficientResponses } from '../../src/errors';
-import { createPrismaClient } from '../../src/memory/client';
 import type { OrchestrateRequest } from '../../src/types';
-import { startStack, type TestStack } from '../helpers/stack';
+import { circuitState, startStack, type TestStack } from '../helpers/stack';
 
 const run = Date.now().toString(36);
 let n = 0;
@@ -63,14 +62,7 @@ describe('a call refused by the circuit its own first attempt opened', () => {
     await stack?.close();
   });
 
-  async function circuit(key: string) {
-    const db = createPrismaClient(stack.databaseUrl);
-    try {
-      return await db.circuitState.findUnique({ where: { key } });
-    } finally {
-      await db.$disconnect();
-    }
-  }
+  const circuit = (key: string) => circuitState(stack.databaseUrl, key);
 
   it('counts both attempts and names this request\'s own error once per provider:model, not an earlier request\'s', async () => {
     // An earlier request opens google's circuits with a different error (500: ProviderServerError).

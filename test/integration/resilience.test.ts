@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetExceeded, InsufficientResponses, QuotaExceeded } from '../../src/errors';
 import type { Config } from '../../src/config/schema';
 import type { OrchestrateRequest } from '../../src/types';
-import { createPrismaClient } from '../../src/memory/client';
-import { startStack, type TestStack } from '../helpers/stack';
+import { circuitState, startStack, type TestStack } from '../helpers/stack';
 
 const run = Date.now().toString(36);
 let n = 0;
@@ -123,14 +122,7 @@ describe('circuit breakers shared through the database', () => {
     await stack?.close();
   });
 
-  async function circuit(key: string) {
-    const db = createPrismaClient(stack.databaseUrl);
-    try {
-      return await db.circuitState.findUnique({ where: { key } });
-    } finally {
-      await db.$disconnect();
-    }
-  }
+  const circuit = (key: string) => circuitState(stack.databaseUrl, key);
 
   it('opens after repeated 500s; the next request skips the provider and fails over; after the cooldown a waiting request is answered by the probe', async () => {
     for (let i = 0; i < 2; i++) {

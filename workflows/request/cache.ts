@@ -2,19 +2,7 @@
 import type { Outcome } from './outcome';
 
 /** What the response cache holds for a request: the answer and its consensus figures. */
-export type CachedAnswer = {
-  v: 1;
-  workflowId: string;
-  response: string;
-  confidence: number | null;
-  agreement: number | null;
-  dissenting: string[];
-  thresholdMet: boolean | null;
-  lowConfidence: boolean;
-  consensusApplied: boolean;
-  consensusStrategy: string;
-  providersUsed: string[];
-};
+export type CachedAnswer = { v: 1; workflowId: string; providersUsed: string[] } & Omit<Outcome, 'escalated' | 'consensusDetails'>;
 
 /** A cached value in the shape this workflow stores (anything else is a miss). */
 export function cachedAnswer(value: unknown): (Omit<Outcome, 'escalated' | 'consensusDetails'> & { workflowId: string }) | null {
