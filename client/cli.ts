@@ -54,7 +54,7 @@ export function printResult(result: OrchestrationResult, webUiUrl: string, emula
   if (m.cancelledCalls > 0) out(`  early stop         ${m.cancelledCalls} call(s) cancelled${m.latencySavedMs !== null ? `, ~${m.latencySavedMs} ms saved` : ''}`);
   if (m.hedgedCalls > 0) out(`  hedging            ${m.hedgedCalls} hedge call(s) started`);
   if (m.waitedMs > 0) out(`  waited             ${m.waitedMs} ms for cooling-down or rate-limited providers`);
-  out(`  processing time    ${m.processingTimeMs} ms`);
+  out(`  processing time    ${m.processingTimeMs} ms${m.queuedMs !== undefined ? ` (${m.queuedMs} ms of it waiting for a worker)` : ''}`);
   out(`  tokens             ${m.tokensIn} in / ${m.tokensOut} out`);
   out(`  cost               $${m.costUsd.toFixed(6)}`);
   for (const p of m.providers) {

@@ -5,6 +5,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command } from 'commander';
 import { printResult } from '../client/cli';
+import { applyBaseConfig } from '../client/routing';
 import { OrchestratorClient } from '../client/orchestrator-client';
 import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
@@ -29,9 +30,13 @@ async function main(): Promise<void> {
   const logger = createLogger(process.env['LOG_LEVEL'] ?? 'warn', 'demo');
   installTemporalLogger(logger);
   const config = loadConfig(env.CONFIG_PATH);
-  const runtime = await createWorkerRuntime({ config, env, logger, emulatorPort: 0 });
-  const connection = await NativeConnection.connect(workerConnectionOptions(env));
   const client = await OrchestratorClient.connect({ env, config });
+  // As a worker does: the routing policy comes from the routing-policy workflow (seeded from config.yaml).
+  const runtime = await createWorkerRuntime({ config, env, logger, emulatorPort: 0, temporalClient: client.client }).catch(async (err: unknown) => {
+    await client.close();
+    throw err;
+  });
+  const connection = await NativeConnection.connect(workerConnectionOptions(env));
   try {
     const workflowSource = selectWorkflowSource(); // the prebuilt bundle when current (npm run build)
     logger.debug({ reason: workflowSource.reason }, 'workflow code');
@@ -48,6 +53,13 @@ async function main(): Promise<void> {
     console.log(`Database: ${env.DATABASE_URL}   Temporal: ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE})`);
     console.log(`\nRequest: "${opts.prompt}" (task ${opts.taskType}, user ${opts.user}${opts.consensus ? ', consensus required' : ''})`);
     await worker.runUntil(async () => {
+      // Announce config.yaml's routing base (starts the routing-policy workflow on a fresh server) and
+      // give this worker a moment to take its version, so the request records a real policy version.
+      await applyBaseConfig({ client: client.client, taskQueue: TASK_QUEUE }, runtime.routingBase);
+      for (const until = Date.now() + 5_000; runtime.policyCache.current().version === 0 && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 100));
+        await runtime.policyCache.refresh();
+      }
       const started = await client.start({
         prompt: opts.prompt,
         taskType: opts.taskType,

@@ -13,6 +13,7 @@
  * is believed (with a warning: the database and the workflow disagree).
  */
 import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Logger } from '../logger';
 import type { MemoryStore } from '../memory/repository';
 import { ROUTING_POLICY_WORKFLOW_ID } from './constants';
@@ -48,6 +49,8 @@ export function workflowPolicySource(client: Client, workflowId: string = ROUTIN
         const [policy, stats] = await client.withDeadline(Date.now() + timeoutMs, () => Promise.all([handle.query(currentPolicyQuery), handle.query(routingStatsQuery)]));
         return { policy, stats };
       } catch (err) {
+        // Not started yet (a fresh server, before the first worker announces its base): nothing to read.
+        if (err instanceof WorkflowNotFoundError) return null;
         if ((err as { code?: unknown }).code === 4 /* DEADLINE_EXCEEDED */ || /deadline/i.test((err as Error).message)) {
           throw new Error(`no answer within ${timeoutMs} ms (is a worker polling its task queue?)`);
         }
@@ -148,7 +151,13 @@ export class RoutingPolicyCache {
         problems.push(`${source.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    if (!this.failing) this.options.logger?.warn({ problems, version: this.policy.version }, 'routing policy refresh failed; keeping the current policy');
+    if (!this.failing) {
+      // Nothing stored anywhere and no error: a fresh database before the routing-policy workflow has
+      // seeded, where planning with config.yaml's base is what should happen.
+      const empty = problems.every((p) => p.endsWith(': nothing stored'));
+      if (empty) this.options.logger?.info({ version: this.policy.version }, "no routing policy stored yet; planning with config.yaml's base");
+      else this.options.logger?.warn({ problems, version: this.policy.version }, 'routing policy refresh failed; keeping the current policy');
+    }
     this.failing = true;
     return this.policy;
   }

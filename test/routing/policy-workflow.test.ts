@@ -21,7 +21,7 @@ import { createMemoryStore, type MemoryStore } from '../../src/memory/repository
 import { openStatsQueries, type StatsQueriesHandle } from '../../src/memory/stats-queries';
 import { ROUTING_POLICY_WORKFLOW_ID } from '../../src/routing/constants';
 import { applyUpdate, knownProvidersFromConfig, policyFromConfig, type RoutingPolicy } from '../../src/routing/policy';
-import { databasePolicySource, RoutingPolicyCache, workflowPolicySource } from '../../src/routing/policy-cache';
+import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type RoutingPolicyCacheOptions } from '../../src/routing/policy-cache';
 import type { InteractionRecord } from '../../src/memory/repository';
 import {
   applyBaseConfigSignal,
@@ -367,6 +367,19 @@ describe('worker-side policy cache', () => {
       const stuck = new RoutingPolicyCache({ sources: [missing], initial: cache.current() });
       expect(await stuck.refresh()).toBe(cache.current());
       expect(stuck.origin).toBe('initial');
+
+      // A workflow not started yet and an empty database is a fresh start, not a failure (no warning);
+      // a source that errors is one.
+      const logs: { level: string; msg: string }[] = [];
+      const capture = (level: string) => (...args: unknown[]) => void logs.push({ level, msg: String(args[1]) });
+      const logger = { info: capture('info'), warn: capture('warn') } as unknown as RoutingPolicyCacheOptions['logger'] & object;
+      const empty = { name: 'database', load: async () => null };
+      await new RoutingPolicyCache({ sources: [missing, empty], initial, logger }).refresh();
+      expect(logs).toEqual([{ level: 'info', msg: "no routing policy stored yet; planning with config.yaml's base" }]);
+      logs.length = 0;
+      const broken = { name: 'database', load: () => Promise.reject(new Error('database is down')) };
+      await new RoutingPolicyCache({ sources: [missing, broken], initial, logger }).refresh();
+      expect(logs).toEqual([{ level: 'warn', msg: 'routing policy refresh failed; keeping the current policy' }]);
     } finally {
       await cache.stop();
     }
