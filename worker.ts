@@ -12,15 +12,16 @@ import { Client, Connection } from '@temporalio/client';
 import { applyBaseConfig } from './client/routing';
 import { ensureImprovementSchedule } from './src/improvement/schedule';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { loadEnv } from './src/config/env';
+import { loadEnv, type Env } from './src/config/env';
+import type { Config } from './src/config/schema';
 import { loadConfig } from './src/config/load';
 import { TASK_QUEUE } from './src/constants';
 import { OrchestratorError } from './src/errors';
-import { createLogger } from './src/logger';
-import { createWorkerRuntime, type WorkerRuntime } from './src/runtime';
+import { createLogger, type Logger } from './src/logger';
+import { createWorkerRuntime, type RuntimeOptions, type WorkerRuntime } from './src/runtime';
 import { clientConnectionOptions, ensureSearchAttributes, workerConnectionOptions } from './src/temporal/connection';
 import { installTemporalLogger } from './src/temporal/runtime-logger';
-import { selectWorkflowSource, workflowWorkerOptions } from './src/temporal/workflow-bundle';
+import { selectWorkflowSource, workflowWorkerOptions, type WorkflowSource } from './src/temporal/workflow-bundle';
 
 export interface RunWorkerOptions {
   /**
@@ -30,11 +31,48 @@ export interface RunWorkerOptions {
   setup?: (runtime: WorkerRuntime) => void | Promise<void>;
 }
 
-export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
-  const env = loadEnv();
-  const logger = createLogger(env.LOG_LEVEL, 'worker');
+export interface StartWorkerOptions extends RunWorkerOptions {
+  /** Default: loadEnv(). */
+  env?: Env;
+  /** Default: loadConfig(env.CONFIG_PATH). */
+  config?: Config;
+  logger?: Logger;
+  /** Default TASK_QUEUE. */
+  taskQueue?: string;
+  /** Extra runtime options (provider secrets, the stream bus, the routing-policy workflow id, ...). */
+  runtime?: Partial<Omit<RuntimeOptions, 'config' | 'env' | 'logger' | 'temporalClient'>>;
+  /** Default: the prebuilt bundle when current, else the sources (src/temporal/workflow-bundle.ts). */
+  workflowSource?: WorkflowSource;
+  /** Create or update the improvement schedule (default true; tests on private queues turn it off). */
+  ensureSchedule?: boolean;
+}
+
+/** A worker created and ready to poll, with what it was built from (the gateway runs one in-process). */
+export interface StartedWorker {
+  env: Env;
+  config: Config;
+  logger: Logger;
+  taskQueue: string;
+  runtime: WorkerRuntime;
+  worker: Worker;
+  /** The worker's connection: a Client built on it can start workflows eagerly (`requestEagerStart`). */
+  nativeConnection: NativeConnection;
+  /** A client on its own connection (setup, the routing-policy cache). */
+  client: Client;
+  /** Poll until shutdown (`worker.shutdown()` or a signal), then close everything. */
+  run(): Promise<void>;
+}
+
+/**
+ * Everything runWorker does before polling: search attributes, the runtime, the worker, the
+ * routing base announced and the improvement schedule ensured. `run()` polls and closes.
+ */
+export async function startWorker(options: StartWorkerOptions = {}): Promise<StartedWorker> {
+  const env = options.env ?? loadEnv();
+  const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'worker');
   installTemporalLogger(logger);
-  const config = loadConfig(env.CONFIG_PATH);
+  const config = options.config ?? loadConfig(env.CONFIG_PATH);
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
 
   // One client connection for setup and for the routing policy cache (it queries the policy workflow).
   const admin = await Connection.connect(clientConnectionOptions(env));
@@ -48,58 +86,88 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
 
   let runtime: WorkerRuntime;
   try {
-    runtime = await createWorkerRuntime({ config, env, logger, temporalClient: client });
+    runtime = await createWorkerRuntime({ ...options.runtime, config, env, logger, temporalClient: client });
   } catch (err) {
     await admin.close();
     throw err;
   }
-  await options.setup?.(runtime);
-  const connection = await NativeConnection.connect(workerConnectionOptions(env));
-  // The bundle npm run build wrote, when it was built from the sources on disk; else bundle them now.
-  const workflowSource = selectWorkflowSource();
-  logger.info({ workflows: workflowSource.kind === 'bundle' ? workflowSource.codePath : workflowSource.workflowsPath, reason: workflowSource.reason }, 'workflow code');
-  const worker = await Worker.create({
-    connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: TASK_QUEUE,
-    ...workflowWorkerOptions(workflowSource),
-    activities: runtime.activities,
-    maxConcurrentActivityTaskExecutions: config.performance.max_concurrent_requests * 4,
-    maxConcurrentWorkflowTaskExecutions: config.performance.max_concurrent_requests,
-    // Cancellation reaches a running provider call on its next heartbeat: keep that within 2 s.
-    maxHeartbeatThrottleInterval: '2s',
-    shutdownGraceTime: '10s',
-    // A workflow task queued for a worker that died (SIGKILL, OOM) goes to any worker after this
-    // long (default 10 s), which bounds crash recovery; a busy live worker only loses its cache.
-    stickyQueueScheduleToStartTimeout: '2s',
-  });
+  let connection: NativeConnection | null = null;
+  let worker: Worker;
+  try {
+    await options.setup?.(runtime);
+    connection = await NativeConnection.connect(workerConnectionOptions(env));
+    // The bundle npm run build wrote, when it was built from the sources on disk; else bundle them now.
+    const workflowSource = options.workflowSource ?? selectWorkflowSource();
+    logger.info({ workflows: workflowSource.kind === 'bundle' ? workflowSource.codePath : workflowSource.workflowsPath, reason: workflowSource.reason }, 'workflow code');
+    worker = await Worker.create({
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue,
+      ...workflowWorkerOptions(workflowSource),
+      activities: runtime.activities,
+      maxConcurrentActivityTaskExecutions: config.performance.max_concurrent_requests * 4,
+      maxConcurrentWorkflowTaskExecutions: config.performance.max_concurrent_requests,
+      // Cancellation reaches a running provider call on its next heartbeat: keep that within 2 s.
+      maxHeartbeatThrottleInterval: '2s',
+      shutdownGraceTime: '10s',
+      // A workflow task queued for a worker that died (SIGKILL, OOM) goes to any worker after this
+      // long (default 10 s), which bounds crash recovery; a busy live worker only loses its cache.
+      stickyQueueScheduleToStartTimeout: '2s',
+    });
+  } catch (err) {
+    await connection?.close().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
+    await admin.close().catch(() => undefined);
+    throw err;
+  }
   // The long-lived routing-policy workflow (started by whichever worker comes first) hears this
   // worker's config.yaml base: a different one becomes a new version once a worker polls. No waiting.
   try {
-    await applyBaseConfig({ client, taskQueue: TASK_QUEUE }, runtime.routingBase);
+    await applyBaseConfig({ client, taskQueue, ...(options.runtime?.routingPolicyWorkflowId && { workflowId: options.runtime.routingPolicyWorkflowId }) }, runtime.routingBase);
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'could not reach the routing-policy workflow; planning uses the stored policy');
   }
   // The scheduled self-improvement run (created or updated idempotently; paused when improvement.enable is false).
-  try {
-    const schedule = await ensureImprovementSchedule({ client, config });
-    logger.info({ scheduleId: schedule.scheduleId, paused: schedule.paused, everyHours: config.improvement.analysis_interval }, 'improvement schedule ensured');
-  } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'could not create or update the improvement schedule');
+  if (options.ensureSchedule !== false) {
+    try {
+      const schedule = await ensureImprovementSchedule({ client, config });
+      logger.info({ scheduleId: schedule.scheduleId, paused: schedule.paused, everyHours: config.improvement.analysis_interval }, 'improvement schedule ensured');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not create or update the improvement schedule');
+    }
   }
+  const nativeConnection = connection;
+  return {
+    env,
+    config,
+    logger,
+    taskQueue,
+    runtime,
+    worker,
+    nativeConnection,
+    client,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        await nativeConnection.close();
+        await runtime.close();
+        await admin.close();
+        logger.info('worker stopped');
+      }
+    },
+  };
+}
+
+export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
+  const started = await startWorker(options);
+  const { env, runtime, logger, taskQueue } = started;
   logger.info(
-    { taskQueue: TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion, routingBase: runtime.routingBase.hash, startupMs: Math.round(process.uptime() * 1000) },
+    { taskQueue, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion, routingBase: runtime.routingBase.hash, startupMs: Math.round(process.uptime() * 1000) },
     'worker started',
   );
   // Worker.run() installs SIGINT/SIGTERM handlers that call worker.shutdown().
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-    await runtime.close();
-    await admin.close();
-    logger.info('worker stopped');
-  }
+  await started.run();
 }
 
 if (require.main === module) {

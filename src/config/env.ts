@@ -27,6 +27,13 @@ const EnvSchema = z.object({
     .refine((u) => /^rediss?:\/\//.test(u), 'REDIS_URL must start with redis:// or rediss://')
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The OpenAI-compatible gateway (`npm run gateway`): port and interface (loopback unless configured). */
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
+  /** `on` (default): a worker runs in the gateway's process and requests start eagerly; `off`: a pure client in front of separate workers. */
+  GATEWAY_WORKER: z.enum(['on', 'off']).default('on'),
+  /** How long the gateway waits for an answer before replying 504 with the workflow id (the workflow keeps running). Default: performance.request_timeout + 10 s. */
+  GATEWAY_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
