@@ -12,10 +12,12 @@ import type { Logger } from '../src/logger';
 import type { FeedbackInput, InteractionRecord, MemoryStore, PersistOutcome } from '../src/memory/repository';
 import { fingerprintDifferences, requestFingerprint, type RequestFingerprint } from '../src/request-fingerprint';
 import { ProviderCallError } from '../src/providers/errors';
+import { hasKeyLimits, type KeyLimits } from '../src/resilience/budget';
 import { circuitKeysFor, countsAgainstCircuit, type CircuitBreaker } from '../src/resilience/circuit-breaker';
 import type { ConcurrencyLimiter } from '../src/resilience/concurrency';
 import { FailureRateWindow } from '../src/resilience/failure-rate';
-import { estimatePromptTokens } from '../src/resilience/estimate';
+import { conversationText, lastUserTurn } from '../src/conversation';
+import { estimateRequestTokens } from '../src/resilience/estimate';
 import { providerScope, type RateLimiter } from '../src/resilience/rate-limit';
 import { responseCacheKey } from '../src/resilience/response-cache';
 import { EmbeddingModelLoadError, EmbeddingModelNotFoundError } from '../src/consensus/embeddings';
@@ -30,7 +32,7 @@ import { applyUpdate, configWithPolicy, knownProvidersFromConfig, type RoutingPo
 import { variantFor, type VariantEffect } from '../src/improvement/live';
 import type { Experiment } from '../src/improvement/experiments';
 import { statsLookup, type RoutingStatsSnapshot, type StatsLookup } from '../src/routing/stats';
-import type { Complexity, GenerateResponse, OrchestrateRequest, OrchestrationResult, ProviderTarget, RoutePlan } from '../src/types';
+import type { ChatMessage, Complexity, GenerateResponse, OrchestrateRequest, OrchestrationResult, ProviderTarget, RoutePlan } from '../src/types';
 
 export interface ActivityDependencies {
   config: Config;
@@ -53,6 +55,11 @@ export interface ActivityDependencies {
   resilience?: { circuits: CircuitBreaker; rateLimiter: RateLimiter; concurrency?: ConcurrencyLimiter };
   /** Running A/B experiments (src/improvement/live.ts); absent: no request is assigned. */
   experiments?: { running(taskType: string): Experiment[] };
+  /**
+   * The user's API key limits (src/auth/keys.ts KeyStore.userLimits): a user with any needs
+   * admission (the admitRequest activity enforces them) even when config.yaml sets no quota.
+   */
+  keyLimits?: (userId: string, now: Date) => Promise<KeyLimits | null>;
 }
 
 export interface CallProviderInput {
@@ -60,7 +67,10 @@ export interface CallProviderInput {
   target: ProviderTarget;
   /** Started after waiting for a full provider: wait up to this long for a concurrency slot. */
   waitForSlotMs?: number;
+  /** The question; for a conversation, its last user turn. */
   prompt: string;
+  /** A conversation's turns (system, user, assistant), ending with the user turn `prompt` holds. */
+  messages?: ChatMessage[];
   systemPrompt?: string;
   temperature?: number;
   maxTokens?: number;
@@ -172,7 +182,7 @@ export function createActivities(deps: ActivityDependencies) {
     if (!deps.experiments) return null;
     const running = deps.experiments.running(request.taskType);
     if (running.length === 0) return null;
-    const effect = variantFor(running, { requestId: request.requestId ?? workflowId ?? request.prompt, taskType: request.taskType });
+    const effect = variantFor(running, { requestId: request.requestId ?? workflowId ?? conversationText(request), taskType: request.taskType });
     if (!effect) return null;
     if (effect.consensusStrategy !== null && !deps.consensus.names().includes(effect.consensusStrategy)) {
       logger.warn({ experiment: effect.experimentId, strategy: effect.consensusStrategy }, 'experiment variant names an unregistered consensus strategy; request left out of the experiment');
@@ -225,7 +235,7 @@ export function createActivities(deps: ActivityDependencies) {
     const limit = config.resilience.rate_limits[target.provider];
     if (limit && (limit.rpm !== undefined || limit.tpm !== undefined)) {
       const maxTokens = input.maxTokens ?? config.models[target.provider]?.max_tokens ?? 1024;
-      const tokens = estimatePromptTokens(input.prompt, input.systemPrompt) + maxTokens;
+      const tokens = estimateRequestTokens(input) + maxTokens;
       const grant = await guard.rateLimiter.acquire({ scope: providerScope(target.provider), rpm: limit.rpm, tpm: limit.tpm, tokens });
       if (!grant.granted) {
         throw ApplicationFailure.create({
@@ -257,7 +267,7 @@ export function createActivities(deps: ActivityDependencies) {
         const override = valid.complexityOverride;
         const assessment = override
           ? { complexity: override, score: OVERRIDE_SCORES[override], features: {} }
-          : await deps.evaluators.evaluate(valid.prompt, { taskType: valid.taskType, threshold: config.routing.complexity_threshold });
+          : await deps.evaluators.evaluate(conversationText(valid), { taskType: valid.taskType, threshold: config.routing.complexity_threshold });
         let plan = planRoute({
           config: routed,
           request: valid,
@@ -274,15 +284,18 @@ export function createActivities(deps: ActivityDependencies) {
           ]);
         }
         const lookup = lookupFor(stats);
-        const seed = workflowId ?? valid.requestId ?? valid.prompt;
+        const seed = workflowId ?? valid.requestId ?? conversationText(valid);
         const ranked = rankRoute({ plan, policy: planningPolicy, taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
         const observed = lookup ? withObservedLatency(ranked, valid.taskType, lookup) : ranked;
         const effect = experiment?.effect;
         const systemPrompt = effect?.systemPrompt !== undefined ? (effect.systemPrompt ?? undefined) : valid.systemPrompt;
+        const resilience = resiliencePlan(config, { ...valid, ...(systemPrompt === undefined ? { systemPrompt: undefined } : { systemPrompt }) }, observed);
+        // Limits of the user's API keys need admission too (checked there, as they are then).
+        if (!resilience.admission && deps.keyLimits && hasKeyLimits(await deps.keyLimits(valid.userId, new Date()))) resilience.admission = true;
         return {
           ...observed,
           experiment: effect ? { id: effect.experimentId, variant: effect.variant, kind: effect.kind, ...(effect.systemPrompt !== undefined && { systemPrompt: effect.systemPrompt }) } : null,
-          resilience: resiliencePlan(config, { ...valid, ...(systemPrompt === undefined ? { systemPrompt: undefined } : { systemPrompt }) }, observed),
+          resilience,
         };
       } catch (err) {
         throw toFailure(err);
@@ -322,6 +335,7 @@ export function createActivities(deps: ActivityDependencies) {
           {
             model: target.model,
             prompt: input.prompt,
+            ...(input.messages !== undefined && { messages: input.messages }),
             ...(input.systemPrompt !== undefined && { systemPrompt: input.systemPrompt }),
             ...(input.temperature !== undefined && { temperature: input.temperature }),
             ...(input.maxTokens !== undefined && { maxTokens: input.maxTokens }),
@@ -475,7 +489,8 @@ function resiliencePlan(config: Config, request: OrchestrateRequest, plan: Route
   return {
     cacheKey: cacheable
       ? responseCacheKey({
-          prompt: request.prompt,
+          prompt: lastUserTurn(request),
+          messages: request.messages,
           systemPrompt: request.systemPrompt,
           temperature: request.temperature,
           maxTokens: request.maxTokens,
@@ -485,7 +500,7 @@ function resiliencePlan(config: Config, request: OrchestrateRequest, plan: Route
         })
       : null,
     admission,
-    promptTokens: estimatePromptTokens(request.prompt, request.systemPrompt),
+    promptTokens: estimateRequestTokens(request),
     maxTokens,
     deadlineMs: config.performance.request_timeout * 1000,
     hedging: settings.hedging.enabled ? { useP95: settings.hedging.after === 'p95', delayMs: settings.hedging.delay_ms ?? null } : null,

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
 
   const direct = async (i: number): Promise<number> => {
     const started = performance.now();
-    const prompt = request(i, 'direct').prompt;
+    const prompt = request(i, 'direct').prompt ?? '';
     await Promise.all([...connectors.values()].map((c) => c.generate({ model: c.getSupportedModels()[0]!, prompt })));
     return performance.now() - started;
   };

@@ -19,6 +19,9 @@ export const DEFAULT_CONFIG_PATH = 'config.yaml';
 /** Prompts above this many characters are refused before any workflow starts. */
 export const MAX_PROMPT_CHARS = 200_000;
 
+/** A conversation (`messages`) holds at most this many turns. */
+export const MAX_MESSAGES = 200;
+
 /** Custom search attributes of request workflows (Keyword type). */
 export const SearchAttributes = {
   taskType: defineSearchAttributeKey('TaskType', 'KEYWORD'),

@@ -19,7 +19,16 @@ export const FINGERPRINT_FIELDS = [
   'consensusStrategy',
   'temperature',
   'maxTokens',
+  'messages',
+  'conversationId',
 ] as const;
+
+/**
+ * Fields added after fingerprints were first stored. A stored fingerprint without one was taken
+ * from a request that could not have had it: it reads as the hash of an absent field (null), so
+ * old and new fingerprints stay comparable.
+ */
+const LATER_FIELDS: readonly FingerprintField[] = ['messages', 'conversationId'];
 
 export type FingerprintField = (typeof FINGERPRINT_FIELDS)[number];
 
@@ -49,7 +58,9 @@ export function parseFingerprint(value: unknown): RequestFingerprint | null {
   if (typeof value !== 'object' || value === null) return null;
   const v = value as { v?: unknown; fields?: unknown };
   if (v.v !== 1 || typeof v.fields !== 'object' || v.fields === null) return null;
-  const fields = v.fields as Record<string, unknown>;
+  const stored = v.fields as Record<string, unknown>;
+  const fields = { ...stored };
+  for (const f of LATER_FIELDS) if (fields[f] === undefined) fields[f] = hash(null);
   if (!FINGERPRINT_FIELDS.every((f) => typeof fields[f] === 'string')) return null;
   return { v: 1, fields: fields as Record<FingerprintField, string> };
 }

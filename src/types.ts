@@ -3,7 +3,7 @@
  * Workflow code imports only the *types* from here.
  */
 import { z } from 'zod';
-import { MAX_PROMPT_CHARS } from './constants';
+import { MAX_MESSAGES, MAX_PROMPT_CHARS } from './constants';
 import type { RoutingDecision } from './routing/bandit';
 
 export const ComplexitySchema = z.enum(['simple', 'medium', 'complex']);
@@ -14,12 +14,44 @@ export const ProviderSelectorSchema = z
   .string()
   .regex(/^[a-z0-9_-]+(:[A-Za-z0-9._\-/]+)?$/, 'expected "<provider>" or "<provider>:<model>"');
 
+/** One turn of a conversation: what `messages` holds. */
+export const ChatMessageSchema = z
+  .object({
+    role: z.enum(['system', 'user', 'assistant']),
+    content: z.string(),
+  })
+  .strict();
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
 export const OrchestrateRequestSchema = z
   .object({
+    /** The question, as one text. Exactly one of `prompt` and `messages`. */
     prompt: z
       .string()
       .refine((p) => p.trim().length > 0, 'prompt is empty')
-      .refine((p) => p.length <= MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`),
+      .refine((p) => p.length <= MAX_PROMPT_CHARS, `prompt is longer than ${MAX_PROMPT_CHARS} characters`)
+      .optional(),
+    /**
+     * The question as a conversation (system, user and assistant turns, oldest first; the last one
+     * is the user's). Exactly one of `prompt` and `messages`; the same character limit applies to
+     * all turns together.
+     */
+    messages: z
+      .array(ChatMessageSchema)
+      .min(1, 'messages is empty')
+      .max(MAX_MESSAGES, `more than ${MAX_MESSAGES} messages`)
+      .superRefine((messages, ctx) => {
+        const last = messages[messages.length - 1];
+        if (last && last.role !== 'user') ctx.addIssue({ code: 'custom', path: [messages.length - 1, 'role'], message: `the last message must be the user's (got "${last.role}")` });
+        if (last && last.role === 'user' && last.content.trim().length === 0) ctx.addIssue({ code: 'custom', path: [messages.length - 1, 'content'], message: 'the last user message is empty' });
+        const total = messages.reduce((n, m) => n + m.content.length, 0);
+        if (total > MAX_PROMPT_CHARS) ctx.addIssue({ code: 'custom', message: `messages total ${total} characters, more than ${MAX_PROMPT_CHARS}` });
+      })
+      .optional(),
+    /** Groups the interactions of one conversation (`conversations show <id>`); not part of the answer. */
+    conversationId: z.string().min(1, 'conversationId is empty').max(200, 'conversationId is longer than 200 characters').optional(),
+    /** Ask for the streaming side channel (absent = false). The workflow's result is the same either way. */
+    stream: z.boolean().optional(),
     taskType: z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'taskType must be 1-64 chars of [a-z0-9_.-]'),
     userId: z.string().min(1, 'userId is empty').max(128),
     requireConsensus: z.boolean().optional(),
@@ -39,13 +71,23 @@ export const OrchestrateRequestSchema = z
       .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'requestId must be 1-128 chars of [A-Za-z0-9_.:-]')
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((request, ctx) => {
+    if (request.prompt === undefined && request.messages === undefined) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'one of prompt or messages is required' });
+    if (request.prompt !== undefined && request.messages !== undefined) ctx.addIssue({ code: 'custom', path: ['messages'], message: 'give prompt or messages, not both' });
+  });
 export type OrchestrateRequest = z.infer<typeof OrchestrateRequestSchema>;
 
 /** One call to one model: what a connector receives. Never carries credentials. */
 export const GenerateRequestSchema = z.object({
   model: z.string().min(1),
+  /** The question; for a conversation, its last user turn. */
   prompt: z.string(),
+  /**
+   * A conversation's turns, oldest first, ending with the user turn `prompt` holds; system turns
+   * among them are joined after `systemPrompt`. Absent: `prompt` alone. See src/conversation.ts.
+   */
+  messages: z.array(ChatMessageSchema).optional(),
   systemPrompt: z.string().optional(),
   temperature: z.number().optional(),
   maxTokens: z.number().int().optional(),

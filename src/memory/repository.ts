@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { InvalidRequest, zodIssues } from '../errors';
 import { parseFingerprint, type RequestFingerprint } from '../request-fingerprint';
-import { ComplexitySchema, type Complexity, type OrchestrationResult, type ProviderUsage } from '../types';
+import { ComplexitySchema, type ChatMessage, type Complexity, type OrchestrationResult, type ProviderUsage } from '../types';
 import { createPrismaClient, JSON_DB_NULL, type CreatePrismaClientOptions, type DatabaseClient } from './client';
 import { databaseConnectionError, isConnectionError, parseDatabaseUrl } from './database-url';
 
@@ -52,7 +52,12 @@ export interface InteractionRecord {
   taskType: string;
   complexity: Complexity;
   complexityScore: number;
+  /** The prompt; for a conversation, its last user turn. */
   prompt: string;
+  /** The conversation's turns (system, user, assistant), when the request came as one. */
+  messages?: ChatMessage[] | null | undefined;
+  /** The conversation this interaction is a turn of (`conversations show <id>`). */
+  conversationId?: string | null | undefined;
   systemPrompt: string | null;
   response: string | null;
   confidence: number | null;

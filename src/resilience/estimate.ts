@@ -3,6 +3,7 @@
  * budgets. Pure functions (no I/O).
  */
 import type { Config, ProviderKind, UsagePeriod } from '../config/schema';
+import { requestTurns, type QuestionSource } from '../conversation';
 import { callCostUsd } from '../providers/pricing';
 
 export interface CostTarget {
@@ -35,6 +36,19 @@ export function estimateTokens(targets: readonly unknown[], promptTokens: number
 export function estimatePromptTokens(...texts: (string | null | undefined)[]): number {
   const chars = texts.reduce((n, t) => n + (t?.length ?? 0), 0);
   return Math.ceil(chars / 4);
+}
+
+/** Tokens each turn of a conversation costs beyond its text (role markers; OpenAI counts about 4). */
+const TOKENS_PER_TURN = 4;
+
+/**
+ * The prompt tokens of a request or a provider call: its system text and every turn of its
+ * conversation (a `prompt` request: the prompt and the system prompt, as estimatePromptTokens).
+ */
+export function estimateRequestTokens(request: QuestionSource): number {
+  if (request.messages === undefined) return estimatePromptTokens(request.prompt, request.systemPrompt);
+  const { system, turns } = requestTurns(request);
+  return estimatePromptTokens(system, ...turns.map((t) => t.content)) + TOKENS_PER_TURN * request.messages.length;
 }
 
 /** The UTC calendar period holding `now`: `2026-11-25` (day) or `2026-11` (month). */

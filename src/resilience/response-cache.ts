@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import type * as Redis from 'redis';
 import { z } from 'zod';
+import { requestTurns } from '../conversation';
+import type { ChatMessage } from '../types';
 import { redactDatabaseUrl } from '../memory/database-url';
 import { guarded, isUniqueViolation, type ResilienceDatabase } from './db';
 
@@ -17,7 +19,14 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export const JsonValueSchema: z.ZodType<JsonValue> = z.json();
 
 export interface ResponseCacheKeyInput {
+  /** The question; for a conversation, its last user turn (the key reads `messages` then). */
   prompt: string;
+  /**
+   * A conversation: the whole of it goes into the key (every turn, in order, with its role; system
+   * turns with the system prompt), so two histories ending with the same question never share an
+   * answer. A conversation of one user turn is keyed as that prompt.
+   */
+  messages?: readonly ChatMessage[] | null | undefined;
   systemPrompt?: string | null | undefined;
   temperature?: number | null | undefined;
   maxTokens?: number | null | undefined;
@@ -36,17 +45,22 @@ export function normalizePrompt(text: string): string {
 const KEY_VERSION = 'v1';
 
 export function responseCacheKey(input: ResponseCacheKeyInput): string {
-  const material = JSON.stringify([
+  const conversation = input.messages ? requestTurns({ messages: input.messages, ...(typeof input.systemPrompt === 'string' && { systemPrompt: input.systemPrompt }) }) : null;
+  const last = conversation?.turns[conversation.turns.length - 1];
+  const system = conversation ? conversation.system : (input.systemPrompt ?? null);
+  const parts: unknown[] = [
     KEY_VERSION,
-    normalizePrompt(input.prompt),
-    input.systemPrompt === undefined || input.systemPrompt === null ? null : normalizePrompt(input.systemPrompt),
+    normalizePrompt(last?.content ?? input.prompt),
+    system === null ? null : normalizePrompt(system),
     input.temperature ?? null,
     input.maxTokens ?? null,
     input.taskType,
     [...new Set(input.route)].sort(),
     input.consensusStrategy,
-  ]);
-  return createHash('sha256').update(material).digest('hex');
+  ];
+  // Earlier turns only when there are some: a prompt request's key is the same as before conversations.
+  if (conversation && conversation.turns.length > 1) parts.push(['history', conversation.turns.slice(0, -1).map((t) => [t.role, normalizePrompt(t.content)])]);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 export interface CacheEntry {

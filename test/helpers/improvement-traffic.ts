@@ -177,7 +177,7 @@ function idsPerArm(e: Experiment, prefix: string): Map<string, string[]> {
 
 /** Whether a request carries a fault directive for the emulator. */
 export function faulted(q: OrchestrateRequest): boolean {
-  return q.prompt.includes('[[emulate');
+  return (q.prompt ?? '').includes('[[emulate');
 }
 
 /** gpt-4o fails 3 in 5 translation requests of each arm (15 of 24); only the control's route calls it. */

@@ -8,12 +8,13 @@ import { earlyStopStatus } from '../../src/consensus/early-stop';
 import type { OrchestrateRequest, ProviderCallOutcome, ProviderTarget, RoutePlan } from '../../src/types';
 import { describeFailure } from './failures';
 import { compute, providerCall } from './proxies';
+import { questionOf } from './question';
 
 export type Succeeded = ProviderCallOutcome & { response: CallProviderResult['response'] };
 
 /** Consensus over the responses so far (a local activity: recorded, never recomputed on replay). */
 export function consensusOf(request: OrchestrateRequest, plan: RoutePlan, ok: Succeeded[]): Promise<ConsensusOutput> {
-  const input = { strategy: plan.consensusStrategy, taskType: request.taskType, prompt: request.prompt, responses: ok.map((o) => o.response) };
+  const input = { strategy: plan.consensusStrategy, taskType: request.taskType, prompt: questionOf(request).text, responses: ok.map((o) => o.response) };
   // The Web UI names the decision being taken: which strategy, over whose answers.
   const summary = `consensus: ${plan.consensusStrategy} over ${ok.map((o) => `${o.provider}:${o.model}`).join(', ')}`;
   return compute.selectConsensus.executeWithOptions({ summary }, [input]);
@@ -65,6 +66,7 @@ export class FanOut {
     const callIndex = this.nextIndex++;
     const scope = new CancellationScope();
     const request = this.request;
+    const question = questionOf(request);
     const common = { callIndex, provider: target.provider, model: target.model, target, ...(hedged && { hedged }) };
     // Workflow time across every attempt and backoff: what a failed or cancelled call cost in waiting.
     const scheduledAt = Date.now();
@@ -74,7 +76,8 @@ export class FanOut {
           callIndex,
           target,
           ...(waitForSlotMs !== undefined && waitForSlotMs > 0 && { waitForSlotMs }),
-          prompt: request.prompt,
+          prompt: question.prompt,
+          ...(question.messages !== undefined && { messages: question.messages }),
           ...(request.systemPrompt !== undefined && { systemPrompt: request.systemPrompt }),
           ...(request.temperature !== undefined && { temperature: request.temperature }),
           ...(request.maxTokens !== undefined && { maxTokens: request.maxTokens }),

@@ -4,6 +4,7 @@ import type { InteractionRecord } from '../../src/memory/repository';
 import type { RequestFingerprint } from '../../src/request-fingerprint';
 import type { OrchestrateRequest, ProviderCallOutcome, RoutePlan } from '../../src/types';
 import type { FanOut } from './fan-out';
+import { questionOf } from './question';
 import { callLatencyMs, totals, type CacheMeta, type Outcome, type RunClock } from './outcome';
 
 /** What runs of the current code store beside the record: who wrote it, for which request, what it returned. */
@@ -26,7 +27,7 @@ export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: P
     taskType: request.taskType,
     complexity: plan.complexity,
     complexityScore: plan.complexityScore,
-    prompt: request.prompt,
+    ...recordedQuestion(request),
     systemPrompt: request.systemPrompt ?? null,
     response: done?.response ?? null,
     confidence: done?.confidence ?? null,
@@ -72,5 +73,15 @@ export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: P
       finishReason: c.response?.finishReason ?? null,
       providerRequestId: c.response?.providerRequestId ?? null,
     })),
+  };
+}
+
+/** The prompt, and for a conversation its turns and id (absent for a prompt request: its record is as before). */
+function recordedQuestion(request: OrchestrateRequest): Pick<InteractionRecord, 'prompt' | 'messages' | 'conversationId'> {
+  const question = questionOf(request);
+  return {
+    prompt: question.prompt,
+    ...(question.messages !== undefined && { messages: question.messages }),
+    ...(request.conversationId !== undefined && { conversationId: request.conversationId }),
   };
 }
