@@ -3,6 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { FinishReason, GenerateRequest, GenerateResponse } from '../types';
 import type { GenerateOptions, ModelConnector } from './types';
+import { anthropicMessages } from './turns';
 import {
   assertSupportedModel,
   contentFiltered,
@@ -53,14 +54,15 @@ export function createAnthropicConnector(options: ConnectorSettings): ModelConne
     assertSupportedModel(options, request);
     const ctx = errorContext(options, request.model, call);
     const temperature = request.temperature ?? options.temperature;
+    const { system, messages } = anthropicMessages(request);
     const { value, latencyMs } = await timedCall(ctx, () =>
       client.messages
         .create(
           {
             model: request.model,
             max_tokens: request.maxTokens ?? options.maxTokens ?? DEFAULT_MAX_TOKENS,
-            messages: [{ role: 'user', content: request.prompt }],
-            ...(request.systemPrompt === undefined ? {} : { system: request.systemPrompt }),
+            messages,
+            ...(system === null ? {} : { system }),
             ...(temperature === undefined ? {} : { temperature }),
           },
           { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { FinishReason, GenerateRequest, GenerateResponse } from '../types';
 import type { GenerateOptions, ModelConnector } from './types';
 import { malformedResponse } from './errors';
+import { geminiContents } from './turns';
 import {
   assertSupportedModel,
   confidenceFromLogprob,
@@ -66,12 +67,13 @@ export function createGoogleConnector(options: ConnectorSettings): ModelConnecto
     const ctx = errorContext(options, request.model, call);
     const maxOutputTokens = request.maxTokens ?? options.maxTokens;
     const temperature = request.temperature ?? options.temperature;
+    const { systemInstruction, contents } = geminiContents(request);
     const { value, latencyMs } = await timedCall(ctx, () =>
       client.models.generateContent({
         model: request.model,
-        contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
+        contents,
         config: {
-          ...(request.systemPrompt === undefined ? {} : { systemInstruction: request.systemPrompt }),
+          ...(systemInstruction === null ? {} : { systemInstruction }),
           ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
           ...(temperature === undefined ? {} : { temperature }),
           ...(call.signal === undefined ? {} : { abortSignal: call.signal }),

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 import type { FinishReason, GenerateRequest, GenerateResponse } from '../types';
 import type { GenerateOptions, ModelConnector } from './types';
+import { openAIMessages } from './turns';
 import {
   assertSupportedModel,
   confidenceFromLogprob,
@@ -73,10 +74,7 @@ export function createOpenAIConnector(options: OpenAIConnectorOptions): ModelCon
         .create(
           {
             model: request.model,
-            messages: [
-              ...(request.systemPrompt === undefined ? [] : [{ role: 'system' as const, content: request.systemPrompt }]),
-              { role: 'user' as const, content: request.prompt },
-            ],
+            messages: openAIMessages(request),
             ...(temperature === undefined ? {} : { temperature }),
             // OpenAI deprecated max_tokens; compatible servers mostly still only know it.
             ...(maxTokens === undefined ? {} : kind === 'openai' ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens }),
