@@ -7,6 +7,14 @@
  *   POST /v1/chat/completions                   OpenAI Chat Completions (request id: `x-request-id`)
  *   POST /v1/messages                           Anthropic Messages (request id: `request-id`)
  *   POST /v1beta/models/{model}:generateContent Gemini (id: `responseId` in the body, `x-request-id`)
+ *   POST /v1beta/models/{model}:streamGenerateContent?alt=sse   Gemini, streamed
+ * Streaming: OpenAI and Anthropic stream when the body says `stream: true` (OpenAI:
+ * `chat.completion.chunk` events ending with `data: [DONE]`, the usage chunk when
+ * `stream_options.include_usage`; Anthropic: message_start, content_block_start/_delta/_stop,
+ * message_delta with the usage, message_stop); Gemini on its streaming route (one
+ * GenerateContentResponse per event, the finish reason and usage on the last). The answer is
+ * sent a word at a time. Faults apply as to other calls (an HTTP status fault answers before any
+ * chunk; `malformed` sends a broken chunk halfway).
  *   GET  /v1/models                             OpenAI list, or Anthropic's when `anthropic-version` is sent
  *   GET  /v1beta/models                         Gemini list
  *   GET  / and /health                       liveness
@@ -29,6 +37,9 @@
  *         xN: only the first N calls per model+prompt; retry: Retry-After seconds (Gemini: RetryInfo);
  *         rate: share of calls in [0,1] (default 1).
  *     latency=<ms>                        answer after this delay
+ *     midstream=<K>[x<N>]                 streaming only: fail after K chunks with an in-band error
+ *                                         event of the provider's format (xN: only the first N calls)
+ *     chunkms=<ms>                        streaming only: wait this long between chunks (default 0)
  *     answer=correct|wrong                force the answer's correctness
  *   e.g. `[[emulate:500x1]]` fails once then succeeds; `[[emulate:429x2:retry=1]]`;
  *   `[[emulate@gpt-4o-mini:hang]]`; `[[emulate:latency=300,answer=wrong]]`.
@@ -100,8 +111,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     if (get && /^\/v1beta\/models\/?$/.test(pathname)) return listModels(req, res, 'google');
     if (post && pathname === '/v1/chat/completions') return generate(req, res, 'openai', null, closed);
     if (post && pathname === '/v1/messages') return generate(req, res, 'anthropic', null, closed);
-    const gemini = post ? /^\/v1(?:beta)?\/models\/([^/:]+):generateContent$/.exec(pathname) : null;
-    if (gemini?.[1]) return generate(req, res, 'google', decodeURIComponent(gemini[1]), closed);
+    const gemini = post ? /^\/v1(?:beta)?\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(pathname) : null;
+    if (gemini?.[1]) return generate(req, res, 'google', decodeURIComponent(gemini[1]), closed, gemini[2] === 'streamGenerateContent');
     const dialect: Dialect = pathname.includes('beta') ? 'google' : req.headers['anthropic-version'] ? 'anthropic' : 'openai';
     return sendError(res, dialect, 404, `emulator: no route for ${req.method ?? '?'} ${pathname}`);
   }
@@ -124,11 +135,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     sendJson(res, 200, body, requestIdHeaders(dialect));
   }
 
-  async function generate(req: IncomingMessage, res: ServerResponse, dialect: Dialect, pathModel: string | null, closed: AbortSignal): Promise<void> {
+  async function generate(req: IncomingMessage, res: ServerResponse, dialect: Dialect, pathModel: string | null, closed: AbortSignal, streamRoute = false): Promise<void> {
     const raw = await readJson(req);
     if (!hasCredential(req, dialect)) return sendError(res, dialect, 401, 'emulator: no API key sent');
     if (raw === undefined) return sendError(res, dialect, 400, 'emulator: request body is not valid JSON');
-    const call = parseCall(dialect, raw, pathModel);
+    const call = parseCall(dialect, raw, pathModel, streamRoute);
     if (typeof call === 'string') return sendError(res, dialect, 400, `emulator: ${call}`);
     let directives: Directives;
     try {
@@ -171,7 +182,19 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       truncated = true;
     }
     const usage = { input: approxTokens(call.inputText), output: approxTokens(text) };
-    const body = successBody(dialect, { model, text, truncated, usage, confidence: answer.confidence });
+    const success: Success = { model, text, truncated, usage, confidence: answer.confidence };
+    if (call.stream) {
+      const midstream = directives.midstream && (directives.midstream.times === undefined || attempt < directives.midstream.times) ? directives.midstream.afterChunks : null;
+      if (midstream !== null) stat.faults++;
+      return streamSuccess(res, dialect, success, {
+        includeUsage: call.includeUsage,
+        failAfterChunks: midstream,
+        malformed: fault?.kind === 'malformed',
+        chunkDelayMs: directives.chunkDelayMs ?? 0,
+        closed,
+      });
+    }
+    const body = successBody(dialect, success);
     if (fault?.kind === 'malformed') {
       const json = JSON.stringify(body);
       return sendRaw(res, 200, json.slice(0, Math.floor(json.length / 2)), requestIdHeaders(dialect));
@@ -218,6 +241,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
 export interface Directives {
   faults: Fault[];
   latencyMs?: number;
+  /** Streaming: fail after this many chunks (on the first `times` calls per model+prompt when set). */
+  midstream?: { afterChunks: number; times?: number };
+  /** Streaming: delay between chunks. */
+  chunkDelayMs?: number;
   answer?: 'correct' | 'wrong';
   /** The prompt without directives. */
   prompt: string;
@@ -235,6 +262,8 @@ export function parseDirectives(prompt: string, model: string): Directives {
       const fault = FAULT_ITEM.exec(item);
       const latency = /^latency=(\d+)$/.exec(item);
       const answer = /^answer=(correct|wrong)$/.exec(item);
+      const midstream = /^midstream=(\d+)(?:x(\d+))?$/.exec(item);
+      const chunkms = /^chunkms=(\d+)$/.exec(item);
       if (fault) {
         const [, kind = '', times, params = ''] = fault;
         const param = (name: string): number | undefined => {
@@ -252,6 +281,8 @@ export function parseDirectives(prompt: string, model: string): Directives {
           ...(retry === undefined ? {} : { retry_after_s: retry }),
         });
       } else if (latency?.[1] !== undefined) out.latencyMs = Number(latency[1]);
+      else if (midstream?.[1] !== undefined) out.midstream = { afterChunks: Number(midstream[1]), ...(midstream[2] === undefined ? {} : { times: Number(midstream[2]) }) };
+      else if (chunkms?.[1] !== undefined) out.chunkDelayMs = Number(chunkms[1]);
       else if (answer?.[1] === 'correct' || answer?.[1] === 'wrong') out.answer = answer[1];
       else throw new Error(`unknown directive item "${item}" (see src/emulator/server.ts)`);
     }
@@ -270,12 +301,15 @@ export function chooseFault(faults: readonly Fault[], model: string, prompt: str
 const TextContentSchema = z.union([z.string(), z.array(z.looseObject({ type: z.string(), text: z.string().optional() }))]);
 const OpenAIRequestSchema = z.object({
   model: z.string().min(1),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   messages: z.array(z.object({ role: z.string(), content: TextContentSchema.nullish() })).min(1),
   max_tokens: z.number().int().positive().nullish(),
   max_completion_tokens: z.number().int().positive().nullish(),
 });
 const AnthropicRequestSchema = z.object({
   model: z.string().min(1),
+  stream: z.boolean().optional(),
   max_tokens: z.number().int().positive(),
   messages: z.array(z.object({ role: z.string(), content: TextContentSchema })).min(1),
   system: TextContentSchema.optional(),
@@ -294,6 +328,10 @@ interface ParsedCall {
   /** Everything the model reads, for the input token count. */
   inputText: string;
   maxTokens: number | null;
+  /** Answer as server-sent events. */
+  stream: boolean;
+  /** OpenAI: end the stream with a usage chunk (`stream_options.include_usage`); the others always report usage. */
+  includeUsage: boolean;
 }
 
 function textOf(content: z.infer<typeof TextContentSchema> | null | undefined): string {
@@ -301,7 +339,7 @@ function textOf(content: z.infer<typeof TextContentSchema> | null | undefined): 
   return typeof content === 'string' ? content : content.map((c) => c.text ?? '').join('');
 }
 
-function parseCall(dialect: Dialect, raw: unknown, pathModel: string | null): ParsedCall | string {
+function parseCall(dialect: Dialect, raw: unknown, pathModel: string | null, streamRoute: boolean): ParsedCall | string {
   const problem = (error: z.ZodError): string => error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ');
   if (dialect === 'openai') {
     const r = OpenAIRequestSchema.safeParse(raw);
@@ -312,6 +350,8 @@ function parseCall(dialect: Dialect, raw: unknown, pathModel: string | null): Pa
       prompt: textOf(user?.content),
       inputText: r.data.messages.map((m) => textOf(m.content)).join('\n'),
       maxTokens: r.data.max_completion_tokens ?? r.data.max_tokens ?? null,
+      stream: r.data.stream === true,
+      includeUsage: r.data.stream_options?.include_usage === true,
     };
   }
   if (dialect === 'anthropic') {
@@ -323,6 +363,8 @@ function parseCall(dialect: Dialect, raw: unknown, pathModel: string | null): Pa
       prompt: textOf(user?.content),
       inputText: [textOf(r.data.system), ...r.data.messages.map((m) => textOf(m.content))].join('\n'),
       maxTokens: r.data.max_tokens,
+      stream: r.data.stream === true,
+      includeUsage: true,
     };
   }
   const r = GoogleRequestSchema.safeParse(raw);
@@ -334,6 +376,8 @@ function parseCall(dialect: Dialect, raw: unknown, pathModel: string | null): Pa
     prompt: user ? parts(user.parts) : '',
     inputText: [r.data.systemInstruction ? parts(r.data.systemInstruction.parts) : '', ...r.data.contents.map((c) => parts(c.parts))].join('\n'),
     maxTokens: r.data.generationConfig?.maxOutputTokens ?? null,
+    stream: streamRoute,
+    includeUsage: true,
   };
 }
 
@@ -394,6 +438,107 @@ function successBody(dialect: Dialect, s: Success): unknown {
     modelVersion: s.model,
     responseId: randomId(22),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming
+
+interface StreamPlan {
+  includeUsage: boolean;
+  /** Fail with an in-band error event after this many text chunks (null: no failure). */
+  failAfterChunks: number | null;
+  /** Send a broken event halfway. */
+  malformed: boolean;
+  chunkDelayMs: number;
+  closed: AbortSignal;
+}
+
+/** The answer a word at a time (each piece keeps its leading whitespace). */
+export function streamPieces(text: string): string[] {
+  return text.match(/\s*\S+/g) ?? (text === '' ? [] : [text]);
+}
+
+const MIDSTREAM_MESSAGE = 'emulator: injected mid-stream failure';
+
+async function streamSuccess(res: ServerResponse, dialect: Dialect, s: Success, plan: StreamPlan): Promise<void> {
+  if (res.destroyed) return;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...requestIdHeaders(dialect) });
+  const send = (data: unknown, event?: string): void => {
+    res.write(`${event === undefined ? '' : `event: ${event}\n`}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+  };
+  const pieces = streamPieces(s.text);
+  const id = dialect === 'openai' ? `chatcmpl-${randomId(29)}` : dialect === 'anthropic' ? `msg_01${randomId(22)}` : randomId(22);
+  const created = Math.floor(Date.now() / 1000);
+  const openaiChunk = (delta: Record<string, unknown>, finish: string | null): unknown => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model: s.model,
+    system_fingerprint: 'fp_emulator',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+  const googleChunk = (text: string, last: boolean): unknown => ({
+    candidates: [
+      {
+        content: { parts: [{ text }], role: 'model' },
+        ...(last && { finishReason: s.truncated ? 'MAX_TOKENS' : 'STOP', avgLogprobs: Math.log(s.confidence) }),
+        index: 0,
+      },
+    ],
+    usageMetadata: {
+      promptTokenCount: s.usage.input,
+      ...(last && { candidatesTokenCount: s.usage.output, totalTokenCount: s.usage.input + s.usage.output }),
+    },
+    modelVersion: s.model,
+    responseId: id,
+  });
+
+  if (dialect === 'openai') send(openaiChunk({ role: 'assistant', content: '', refusal: null }, null));
+  if (dialect === 'anthropic') {
+    send({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model: s.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: s.usage.input, output_tokens: 1 } } }, 'message_start');
+    send({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start');
+    send({ type: 'ping' }, 'ping');
+  }
+  for (const [i, piece] of pieces.entries()) {
+    if (plan.failAfterChunks !== null && i >= plan.failAfterChunks) return endWithError(res, dialect, send);
+    if (plan.malformed && i === Math.floor(pieces.length / 2)) {
+      res.write(`${dialect === 'anthropic' ? 'event: content_block_delta\n' : ''}data: {"choices": [{"delta": \n\n`);
+      return void res.end();
+    }
+    if (dialect === 'openai') send(openaiChunk({ content: piece }, null));
+    else if (dialect === 'anthropic') send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, 'content_block_delta');
+    else send(googleChunk(piece, i === pieces.length - 1));
+    try {
+      // Each chunk leaves in its own write, even without a delay.
+      await (plan.chunkDelayMs > 0 ? sleep(plan.chunkDelayMs, undefined, { signal: plan.closed }) : new Promise((r) => setImmediate(r)));
+    } catch {
+      return; // client went away
+    }
+    if (res.destroyed) return;
+  }
+  if (plan.failAfterChunks !== null) return endWithError(res, dialect, send);
+  if (dialect === 'openai') {
+    send(openaiChunk({}, s.truncated ? 'length' : 'stop'));
+    if (plan.includeUsage) {
+      send({ id, object: 'chat.completion.chunk', created, model: s.model, system_fingerprint: 'fp_emulator', choices: [], usage: { prompt_tokens: s.usage.input, completion_tokens: s.usage.output, total_tokens: s.usage.input + s.usage.output } });
+    }
+    send('[DONE]');
+  } else if (dialect === 'anthropic') {
+    send({ type: 'content_block_stop', index: 0 }, 'content_block_stop');
+    send({ type: 'message_delta', delta: { stop_reason: s.truncated ? 'max_tokens' : 'end_turn', stop_sequence: null }, usage: { output_tokens: s.usage.output } }, 'message_delta');
+    send({ type: 'message_stop' }, 'message_stop');
+  } else if (pieces.length === 0) {
+    send(googleChunk('', true));
+  }
+  res.end();
+}
+
+/** The provider's in-band stream error (its SDK raises it while iterating), then the end of the response. */
+function endWithError(res: ServerResponse, dialect: Dialect, send: (data: unknown, event?: string) => void): void {
+  if (dialect === 'openai') send({ error: { message: MIDSTREAM_MESSAGE, type: 'server_error', param: null, code: null } });
+  else if (dialect === 'anthropic') send({ type: 'error', error: { type: 'overloaded_error', message: MIDSTREAM_MESSAGE } }, 'error');
+  else send({ error: { code: 500, message: MIDSTREAM_MESSAGE, status: 'INTERNAL' } });
+  res.end();
 }
 
 const FAULT_MESSAGES: Record<number, string> = {

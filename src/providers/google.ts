@@ -2,7 +2,7 @@
 import { GoogleGenAI } from '@google/genai';
 import { z } from 'zod';
 import type { FinishReason, GenerateRequest, GenerateResponse } from '../types';
-import type { GenerateOptions, ModelConnector } from './types';
+import type { GenerateOptions, ModelConnector, StreamedResponse, StreamOptions } from './types';
 import { malformedResponse } from './errors';
 import { geminiContents } from './turns';
 import {
@@ -109,10 +109,75 @@ export function createGoogleConnector(options: ConnectorSettings): ModelConnecto
     };
   }
 
+  /** `generate` through the streaming API (`generateContentStream`: `:streamGenerateContent?alt=sse`). */
+  async function generateStream(request: GenerateRequest, call: StreamOptions): Promise<StreamedResponse> {
+    assertSupportedModel(options, request);
+    const ctx = errorContext(options, request.model, call);
+    const maxOutputTokens = request.maxTokens ?? options.maxTokens;
+    const temperature = request.temperature ?? options.temperature;
+    const { systemInstruction, contents } = geminiContents(request);
+    const { value, latencyMs } = await timedCall(ctx, async () => {
+      const start = performance.now();
+      const stream = await client.models.generateContentStream({
+        model: request.model,
+        contents,
+        config: {
+          ...(systemInstruction === null ? {} : { systemInstruction }),
+          ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
+          ...(temperature === undefined ? {} : { temperature }),
+          ...(call.signal === undefined ? {} : { abortSignal: call.signal }),
+          httpOptions: { timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+        },
+      });
+      const acc = { requestId: null as string | null, content: '', finish: undefined as string | undefined, avgLogprobs: undefined as number | undefined, usage: undefined as z.infer<typeof GenerateContentSchema>['usageMetadata'], blocked: undefined as string | undefined, candidates: 0, firstTokenMs: null as number | null };
+      for await (const raw of stream) {
+        const body = parseResponse(GenerateContentSchema, raw, ctx, acc.requestId);
+        acc.requestId ??= body.responseId ?? body.sdkHttpResponse?.headers?.['x-request-id'] ?? null;
+        if (body.usageMetadata) acc.usage = body.usageMetadata;
+        acc.blocked ??= body.promptFeedback?.blockReason;
+        const candidate = body.candidates?.[0];
+        if (!candidate) continue;
+        acc.candidates++;
+        const text = (candidate.content?.parts ?? []).flatMap((p) => (p.text !== undefined && !p.thought ? [p.text] : [])).join('');
+        if (text !== '') {
+          acc.firstTokenMs ??= Math.round(performance.now() - start);
+          acc.content += text;
+          call.onDelta(text);
+        }
+        acc.finish = candidate.finishReason ?? acc.finish;
+        acc.avgLogprobs = candidate.avgLogprobs ?? acc.avgLogprobs;
+      }
+      // The SDK ends an aborted stream quietly: an abort is not a short answer.
+      call.signal?.throwIfAborted();
+      return acc;
+    });
+    const requestId = value.requestId;
+    if (value.candidates === 0) {
+      if (value.blocked) throw contentFiltered(ctx, `prompt blocked (${value.blocked})`, requestId);
+      throw malformedResponse(ctx, 'the stream has no candidates', requestId);
+    }
+    if (value.finish === undefined) throw malformedResponse(ctx, 'the stream ended before a finish reason', requestId);
+    const finishReason = mapGoogleFinishReason(value.finish);
+    if (finishReason === 'content_filter' && value.content === '') throw contentFiltered(ctx, `candidate blocked (${value.finish})`, requestId);
+    return {
+      content: value.content,
+      provider: options.provider,
+      model: request.model,
+      tokensIn: value.usage?.promptTokenCount ?? 0,
+      tokensOut: (value.usage?.candidatesTokenCount ?? 0) + (value.usage?.thoughtsTokenCount ?? 0),
+      latencyMs,
+      finishReason,
+      providerRequestId: requestId,
+      confidence: confidenceFromLogprob(value.avgLogprobs),
+      firstTokenMs: value.firstTokenMs,
+    };
+  }
+
   return {
     provider: options.provider,
     kind: 'google',
     generate,
+    generateStream,
     validateConnection: () => probe((abortSignal) => client.models.list({ config: { pageSize: 1, abortSignal } })),
     getSupportedModels: () => supportedModelList(options),
   };

@@ -2,7 +2,8 @@
 import OpenAI from 'openai';
 import { z } from 'zod';
 import type { FinishReason, GenerateRequest, GenerateResponse } from '../types';
-import type { GenerateOptions, ModelConnector } from './types';
+import type { GenerateOptions, ModelConnector, StreamedResponse, StreamOptions } from './types';
+import { malformedResponse } from './errors';
 import { openAIMessages } from './turns';
 import {
   assertSupportedModel,
@@ -37,6 +38,28 @@ const ChatCompletionSchema = z.object({
     .min(1),
   usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int() }).nullish(),
 });
+
+/** One `chat.completion.chunk` of a stream (the usage chunk has no choices). */
+const ChatCompletionChunkSchema = z.object({
+  id: z.string().optional(),
+  choices: z.array(
+    z.object({
+      delta: z.object({ content: z.string().nullish(), refusal: z.string().nullish() }).nullish(),
+      finish_reason: z.string().nullish(),
+      logprobs: z.object({ content: z.array(z.object({ logprob: z.number() })).nullish() }).nullish(),
+    }),
+  ),
+  usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int() }).nullish(),
+});
+
+interface StreamAccumulator {
+  id: string | null;
+  content: string;
+  finish: string | null;
+  usage: { prompt_tokens: number; completion_tokens: number } | null;
+  logprobs: number[];
+  firstTokenMs: number | null;
+}
 
 export function mapOpenAIFinishReason(reason: string | null | undefined): FinishReason {
   switch (reason) {
@@ -103,10 +126,71 @@ export function createOpenAIConnector(options: OpenAIConnectorOptions): ModelCon
     };
   }
 
+  /** `generate` through the streaming API (`stream: true`, usage in the last chunk). */
+  async function generateStream(request: GenerateRequest, call: StreamOptions): Promise<StreamedResponse> {
+    assertSupportedModel(options, request);
+    const ctx = errorContext(options, request.model, call);
+    const maxTokens = request.maxTokens ?? options.maxTokens;
+    const temperature = request.temperature ?? options.temperature;
+    let requestId: string | null = null;
+    const { value, latencyMs } = await timedCall(ctx, async () => {
+      const start = performance.now();
+      const { data: stream, request_id } = await client.chat.completions
+        .create(
+          {
+            model: request.model,
+            messages: openAIMessages(request),
+            ...(temperature === undefined ? {} : { temperature }),
+            ...(maxTokens === undefined ? {} : kind === 'openai' ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens }),
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+        )
+        .withResponse();
+      requestId = request_id ?? null;
+      const acc: StreamAccumulator = { id: null, content: '', finish: null, usage: null, logprobs: [], firstTokenMs: null };
+      for await (const raw of stream) {
+        const chunk = parseResponse(ChatCompletionChunkSchema, raw, ctx, requestId);
+        acc.id ??= chunk.id ?? null;
+        if (chunk.usage) acc.usage = chunk.usage;
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        const text = choice.delta?.content ?? choice.delta?.refusal ?? '';
+        if (text !== '') {
+          acc.firstTokenMs ??= Math.round(performance.now() - start);
+          acc.content += text;
+          call.onDelta(text);
+        }
+        for (const t of choice.logprobs?.content ?? []) acc.logprobs.push(t.logprob);
+        if (choice.finish_reason) acc.finish = choice.finish_reason;
+      }
+      // The SDK ends an aborted stream quietly: an abort is not a short answer.
+      call.signal?.throwIfAborted();
+      return acc;
+    });
+    if (value.finish === null) throw malformedResponse(ctx, 'the stream ended before a finish reason', requestId);
+    const finishReason = mapOpenAIFinishReason(value.finish);
+    if (finishReason === 'content_filter' && value.content === '') throw contentFiltered(ctx, 'the provider filtered the completion', requestId);
+    return {
+      content: value.content,
+      provider: options.provider,
+      model: request.model,
+      tokensIn: value.usage?.prompt_tokens ?? 0,
+      tokensOut: value.usage?.completion_tokens ?? 0,
+      latencyMs,
+      finishReason,
+      providerRequestId: requestId ?? value.id,
+      confidence: value.logprobs.length === 0 ? null : confidenceFromLogprob(value.logprobs.reduce((sum, l) => sum + l, 0) / value.logprobs.length),
+      firstTokenMs: value.firstTokenMs,
+    };
+  }
+
   return {
     provider: options.provider,
     kind,
     generate,
+    generateStream,
     validateConnection: () => probe((signal) => client.models.list({ signal })),
     getSupportedModels: () => supportedModelList(options),
   };

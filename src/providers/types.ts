@@ -11,6 +11,13 @@ export interface ModelConnector {
   readonly provider: string;
   readonly kind: ProviderKind;
   generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResponse>;
+  /**
+   * The same call through the SDK's streaming API: `onDelta` receives the answer's text as it
+   * arrives, and the result is what `generate` would return (content, usage, finish reason) plus
+   * the time to the first token. A failure before or after the first delta is a `ProviderCallError`.
+   * Every built-in connector has it; a connector without it (test fakes) is called with `generate`.
+   */
+  generateStream?(request: GenerateRequest, options: StreamOptions): Promise<StreamedResponse>;
   /** True when the endpoint answers and accepts our credentials. Never throws. */
   validateConnection(): Promise<boolean>;
   getSupportedModels(): string[];
@@ -32,4 +39,14 @@ export interface ConnectorOptions {
   models: string[];
   /** Injected for tests. */
   fetch?: typeof fetch;
+}
+
+export interface StreamOptions extends GenerateOptions {
+  /** Called with each piece of the answer's text, in order (never with an empty string). */
+  onDelta(text: string): void;
+}
+
+export interface StreamedResponse extends GenerateResponse {
+  /** From sending the request to the first piece of text; null when the answer was empty. */
+  firstTokenMs: number | null;
 }
