@@ -33,6 +33,14 @@ export interface OrchestratorClientOptions {
   env?: Env;
 }
 
+export interface StartOptions {
+  /**
+   * Ask the server to hand the first workflow task back with the start (eager workflow start):
+   * only when this client is built on a worker's NativeConnection polling the task queue.
+   */
+  eager?: boolean;
+}
+
 export interface StartedRequest {
   workflowId: string;
   requestId: string;
@@ -94,7 +102,7 @@ export class OrchestratorClient {
    * (prompt, user, settings) is refused with IdempotencyConflict naming the fields, instead of
    * returning the earlier answer to a different request.
    */
-  async start(input: OrchestrateRequest): Promise<StartedRequest> {
+  async start(input: OrchestrateRequest, options: StartOptions = {}): Promise<StartedRequest> {
     const request = this.validate(input);
     const requestId = request.requestId ?? randomUUID();
     const workflowId = requestWorkflowId(requestId);
@@ -115,6 +123,7 @@ export class OrchestratorClient {
           { key: SearchAttributes.requestStatus, value: 'running' },
         ],
         staticSummary: requestSummaryLine(request),
+        ...(options.eager && { requestEagerStart: true }),
       });
       return { workflowId, requestId, started: true, handle };
     } catch (err) {

@@ -1,0 +1,143 @@
+/**
+ * Start the gateway: by default with a worker in the same process (requests start with eager
+ * workflow start, on a Client built on the worker's NativeConnection, and single-provider streams
+ * forward tokens from the worker's in-process stream bus); with `worker: false` as a pure client in
+ * front of separate workers (streams then send the whole answer as chunks after completion).
+ * Shared by `npm run gateway` (main.ts), the tests and the benchmark.
+ */
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { OrchestratorClient } from '../../client/orchestrator-client';
+import { createKeyStore, type KeyStore } from '../auth/keys';
+import type { Env } from '../config/env';
+import { loadConfig } from '../config/load';
+import type { Config } from '../config/schema';
+import { TASK_QUEUE } from '../constants';
+import { createLogger, type Logger } from '../logger';
+import { createPrismaClient, type DatabaseClient } from '../memory/client';
+import { applyMigrations } from '../memory/migrate';
+import type { RuntimeOptions } from '../runtime';
+import { createLocalStreamBus } from '../streaming/bus';
+import { clientConnectionOptions } from '../temporal/connection';
+import type { WorkflowSource } from '../temporal/workflow-bundle';
+import { startWorker, type StartedWorker } from '../../worker';
+import { buildGateway, type GatewayDeps } from './server';
+
+export interface StartGatewayOptions {
+  env: Env;
+  /** Default loadConfig(env.CONFIG_PATH). */
+  config?: Config;
+  logger?: Logger;
+  /** Default env.GATEWAY_WORKER === 'on'. */
+  worker?: boolean;
+  /** Default TASK_QUEUE. */
+  taskQueue?: string;
+  /** Default env.GATEWAY_PORT / GATEWAY_HOST (0: any free port). */
+  port?: number;
+  host?: string;
+  /** Default env.GATEWAY_WAIT_TIMEOUT_MS, else performance.request_timeout + 10 s. */
+  waitTimeoutMs?: number;
+  /** Start requests eagerly (default: whenever a worker runs in-process). */
+  eagerStart?: boolean;
+  /** Co-located worker only: runtime extras (secrets, emulator port, routing-policy workflow id). */
+  runtime?: Partial<Omit<RuntimeOptions, 'config' | 'env' | 'logger' | 'temporalClient' | 'streamBus'>>;
+  workflowSource?: WorkflowSource;
+  /** Co-located worker only: ensure the improvement schedule (default true). */
+  ensureSchedule?: boolean;
+  /** More routes (src/gateway/admin.ts registerAdminRoutes), given the key store. */
+  register?: (app: FastifyInstance, keys: KeyStore) => void | Promise<void>;
+}
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  /** http://host:port */
+  url: string;
+  keys: KeyStore;
+  orchestrator: OrchestratorClient;
+  worker: StartedWorker | null;
+  close(): Promise<void>;
+}
+
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const { env } = options;
+  const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'gateway');
+  const config = options.config ?? loadConfig(env.CONFIG_PATH);
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
+  const withWorker = options.worker ?? env.GATEWAY_WORKER === 'on';
+  const bus = withWorker ? createLocalStreamBus() : null;
+
+  let worker: StartedWorker | null = null;
+  let running: Promise<void> | null = null;
+  let ownConnection: Connection | null = null;
+  let client: Client;
+  if (withWorker) {
+    worker = await startWorker({
+      env,
+      config,
+      logger,
+      taskQueue,
+      ...(options.runtime && { runtime: options.runtime }),
+      ...(options.workflowSource && { workflowSource: options.workflowSource }),
+      ...(options.ensureSchedule !== undefined && { ensureSchedule: options.ensureSchedule }),
+    });
+    running = worker.run();
+    running.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'in-process worker stopped with an error'));
+    // Eager workflow start needs a client on the worker's own connection.
+    client = new Client({ connection: worker.nativeConnection, namespace: env.TEMPORAL_NAMESPACE });
+  } else {
+    // The database is migrated by workers; the key table must exist before the first request.
+    await applyMigrations(env.DATABASE_URL);
+    ownConnection = await Connection.connect(clientConnectionOptions(env));
+    client = new Client({ connection: ownConnection, namespace: env.TEMPORAL_NAMESPACE });
+  }
+  const db: DatabaseClient = createPrismaClient(env.DATABASE_URL);
+  const keys = createKeyStore({ client: db, url: env.DATABASE_URL });
+  const orchestrator = new OrchestratorClient({ client, config, env, taskQueue });
+  const deps: GatewayDeps = {
+    orchestrator,
+    config,
+    keys,
+    logger,
+    eagerStart: options.eagerStart ?? withWorker,
+    streamBus: bus,
+    waitTimeoutMs: options.waitTimeoutMs ?? env.GATEWAY_WAIT_TIMEOUT_MS ?? (config.performance.request_timeout + 10) * 1000,
+    readiness: {
+      temporal: () => within(3000, 'temporal', client.workflowService.getSystemInfo({})),
+      database: () => within(3000, 'database', db.$queryRawUnsafe('SELECT 1')),
+    },
+    ...(options.register && { register: (app: FastifyInstance) => options.register!(app, keys) }),
+  };
+  const close = async () => {
+    worker?.worker.shutdown();
+    await running?.catch(() => undefined);
+    await ownConnection?.close();
+    await db.$disconnect();
+  };
+  let app: FastifyInstance;
+  try {
+    app = await buildGateway(deps);
+    await app.listen({ port: options.port ?? env.GATEWAY_PORT, host: options.host ?? env.GATEWAY_HOST });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const address = app.server.address();
+  const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  logger.info({ url, worker: withWorker, eagerStart: deps.eagerStart, taskQueue }, 'gateway listening');
+  return {
+    app,
+    url,
+    keys,
+    orchestrator,
+    worker,
+    async close() {
+      await app.close();
+      await close();
+    },
+  };
+}
