@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { Config } from '../src/config/schema';
 import { ConfigError, DatabaseConnectionError, OrchestratorError, zodIssues } from '../src/errors';
 import type { Logger } from '../src/logger';
-import { hasLimits, type BudgetLedger } from '../src/resilience/budget';
+import { hasKeyLimits, hasLimits, type BudgetLedger, type KeyLimits } from '../src/resilience/budget';
 import type { CircuitBreaker, CircuitStatus } from '../src/resilience/circuit-breaker';
 import { estimateCostUsd, estimateTokens } from '../src/resilience/estimate';
 import { providerScope, type RateLimiter } from '../src/resilience/rate-limit';
@@ -27,6 +27,11 @@ export interface ResilienceActivityDependencies {
   rateLimiter: RateLimiter;
   ledger: BudgetLedger;
   cache: ResponseCacheStore;
+  /**
+   * The user's API key limits (src/auth/keys.ts KeyStore.userLimits: the tightest over the user's
+   * active keys), enforced at admission besides the configured quotas and budgets.
+   */
+  keyLimits?: (userId: string, now: Date) => Promise<KeyLimits | null>;
   logger?: Pick<Logger, 'info' | 'warn'>;
   /** Clock (tests). */
   now?: () => number;
@@ -150,13 +155,16 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
   return {
     /**
      * Reserve the request's estimated cost and tokens against the user's quotas and the user and
-     * global budgets, before anything is called. Idempotent by workflowId. Fails with
+     * global budgets, and the limits of the user's API keys (read now: a key revoked or changed
+     * since the request was planned counts as it is), before anything is called. Idempotent by workflowId. Fails with
      * QuotaExceeded / BudgetExceeded (non-retryable) when it does not fit; then nothing is reserved.
      */
     admitRequest(input: AdmitRequestInput): Promise<AdmitRequestResult> {
       return failing(async () => {
         const { workflowId, userId, targets, promptTokens, maxTokens } = parse(AdmitRequestInputSchema, input, 'admitRequest');
-        if (!limited) return { admitted: true, reserved: false };
+        const at = now();
+        const keyLimits = deps.keyLimits ? await deps.keyLimits(userId, at) : null;
+        if (!limited && !hasKeyLimits(keyLimits)) return { admitted: true, reserved: false };
         const estimatedUsd = estimateCostUsd(
           config.pricing,
           targets.map((t) => ({ ...t, kind: config.models[t.provider]?.kind })),
@@ -164,7 +172,7 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
           maxTokens,
         );
         const estimatedTokens = estimateTokens(targets, promptTokens, maxTokens);
-        const reservation = await ledger.reserve({ workflowId, userId, estimatedUsd, estimatedTokens, now: now() });
+        const reservation = await ledger.reserve({ workflowId, userId, estimatedUsd, estimatedTokens, keyLimits: keyLimits ?? undefined, now: at });
         return {
           admitted: true,
           reserved: true,

@@ -16,6 +16,7 @@ import { createConsensusActivities, type ConsensusActivities } from '../activiti
 import { createImprovementActivities, type ImprovementActivities } from '../activities/improvement';
 import { createResilienceActivities, type ResilienceActivities } from '../activities/resilience';
 import { createRoutingActivities, type RoutingActivities } from '../activities/routing';
+import { createKeyStore } from './auth/keys';
 import { createPrismaEmbeddingCache, defaultConsensusRegistry, embeddingModelFromConfig } from './consensus';
 import type { EmbeddingModel } from './consensus/embeddings';
 import type { ConsensusRegistry } from './consensus/strategy';
@@ -178,6 +179,9 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     await experiments.refresh();
     experiments.start();
     closers.unshift(() => experiments.stop());
+    // API keys' limits apply to their users at admission (src/auth/keys.ts).
+    const keys = createKeyStore({ client: db, url: env.DATABASE_URL });
+    const keyLimits = (userId: string, now: Date) => keys.userLimits(userId, now);
     const activities = {
       ...createActivities({
         config,
@@ -188,12 +192,13 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
         routing: () => ({ policy: policyCache.current(), stats: policyCache.stats() }),
         resilience: { circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, concurrency: resilience.concurrency },
         experiments,
+        keyLimits,
         logger,
         maxRetryAfterMs: config.resilience.max_retry_after_s * 1000,
       }),
       ...routingActivities,
       ...createConsensusActivities({ embeddingModel, logger }),
-      ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, logger }),
+      ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, keyLimits, logger }),
       ...createImprovementActivities({ config, store: improvementStore, connectors, logger }),
     };
     if (emulated.length > 0) {

@@ -14,6 +14,11 @@
  * budget is set, else on the user; SQLite: the database's write lock, taken by the first
  * statement), so N racing reserves against a budget that fits k grant exactly k. A refusal
  * writes nothing. Reserving again for the same workflow returns the reservation it already has.
+ *
+ * Besides the configured limits, a reservation can carry the user's API key limits (`keyLimits`:
+ * requests and tokens per UTC day, USD per UTC month; the tightest over the user's active keys,
+ * src/auth/keys.ts userLimits), checked the same way against the same `user:<id>` rows. Every
+ * refusal names the moment its period resets (`details.resetsAt`, ISO-8601, and `retryAfterS`).
  */
 import type { ResilienceSettings, UsagePeriod } from '../config/schema';
 import { BudgetExceeded, QuotaExceeded } from '../errors';
@@ -39,6 +44,28 @@ export function hasLimits(limits: BudgetLimits): boolean {
   return [quotas.perUserRequests, quotas.perUserTokens, budgets.perUserUsd, budgets.globalUsd].some((v) => v !== undefined);
 }
 
+/**
+ * Limits that come with the user's API keys (src/auth/keys.ts): each applies per user, in fixed
+ * periods (requests and tokens per UTC day, dollars per UTC month), on top of the configured ones.
+ */
+export interface KeyLimits {
+  requestsPerDay?: number | undefined;
+  tokensPerDay?: number | undefined;
+  usdPerMonth?: number | undefined;
+}
+
+/** Whether any key limit is set. */
+export function hasKeyLimits(limits: KeyLimits | null | undefined): limits is KeyLimits {
+  return !!limits && [limits.requestsPerDay, limits.tokensPerDay, limits.usdPerMonth].some((v) => v !== undefined);
+}
+
+/** The start of the UTC period after the one holding `now`: when a quota or budget of that period resets. */
+export function periodResetsAt(period: UsagePeriod, now: Date): Date {
+  const y = now.getUTCFullYear();
+  const m = now.getUTCMonth();
+  return period === 'day' ? new Date(Date.UTC(y, m, now.getUTCDate() + 1)) : new Date(Date.UTC(y, m + 1, 1));
+}
+
 export const GLOBAL_SCOPE = 'global';
 
 export function userScope(userId: string): string {
@@ -51,6 +78,8 @@ export interface ReserveInput {
   userId: string;
   estimatedUsd: number;
   estimatedTokens: number;
+  /** The user's API key limits, checked besides the configured ones (absent: none). */
+  keyLimits?: KeyLimits | undefined;
   now?: Date;
 }
 
@@ -133,6 +162,47 @@ export function createBudgetLedger(database: ResilienceDatabase, limits: BudgetL
     };
   }
 
+  /** Every refusal's common details: which limit, for whom, the period and when it resets. */
+  function base(limit: string, period: UsagePeriod, scope: string, now: Date) {
+    const resetsAt = periodResetsAt(period, now);
+    return { limit, scope, period, periodKey: periodKey(period, now), resetsAt: resetsAt.toISOString(), retryAfterS: Math.max(1, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000)) };
+  }
+
+  /** The user's API key limits: per UTC day (requests, tokens) and month (USD). */
+  async function keyRefusal(tx: Prisma.TransactionClient, input: ReserveInput & { now: Date }): Promise<Refusal | null> {
+    const { userId, estimatedUsd, estimatedTokens, now, keyLimits } = input;
+    if (!hasKeyLimits(keyLimits)) return null;
+    const scope = userScope(userId);
+    if (keyLimits.requestsPerDay !== undefined || keyLimits.tokensPerDay !== undefined) {
+      const used = await usageIn(tx, scope, 'day', now);
+      const key = periodKey('day', now);
+      if (keyLimits.requestsPerDay !== undefined && used.requests + 1 > keyLimits.requestsPerDay) {
+        return new QuotaExceeded(`user "${userId}" is over its API key's request quota for day ${key}: ${used.requests} of ${keyLimits.requestsPerDay} requests used`, {
+          ...base('key_requests_per_day', 'day', scope, now),
+          used: used.requests,
+          requested: 1,
+          max: keyLimits.requestsPerDay,
+        });
+      }
+      if (keyLimits.tokensPerDay !== undefined && used.tokens + estimatedTokens > keyLimits.tokensPerDay) {
+        return new QuotaExceeded(
+          `user "${userId}" would exceed its API key's token quota for day ${key}: ${used.tokens} used + ${estimatedTokens} estimated > ${keyLimits.tokensPerDay} tokens`,
+          { ...base('key_tokens_per_day', 'day', scope, now), used: used.tokens, requested: estimatedTokens, max: keyLimits.tokensPerDay },
+        );
+      }
+    }
+    if (keyLimits.usdPerMonth !== undefined) {
+      const used = await usageIn(tx, scope, 'month', now);
+      if (used.usd + estimatedUsd > keyLimits.usdPerMonth + USD_EPSILON) {
+        return new BudgetExceeded(
+          `user "${userId}" would exceed its API key's budget for month ${periodKey('month', now)}: ${usd(used.usd)} spent or reserved + ${usd(estimatedUsd)} estimated > ${usd(keyLimits.usdPerMonth)}`,
+          { ...base('key_usd_per_month', 'month', scope, now), used: used.usd, requested: estimatedUsd, max: keyLimits.usdPerMonth },
+        );
+      }
+    }
+    return null;
+  }
+
   /** The first statement of a reserve: serialise against every reserve that could compete. */
   async function lock(tx: Prisma.TransactionClient, userId: string): Promise<void> {
     if (provider === 'postgresql') {
@@ -145,18 +215,17 @@ export function createBudgetLedger(database: ResilienceDatabase, limits: BudgetL
   }
 
   /** The first limit the request would break, or null. */
-  async function refusal(tx: Prisma.TransactionClient, input: Required<ReserveInput>): Promise<Refusal | null> {
+  async function refusal(tx: Prisma.TransactionClient, input: ReserveInput & { now: Date }): Promise<Refusal | null> {
     const { userId, estimatedUsd, estimatedTokens, now } = input;
     const scope = userScope(userId);
     const { quotas, budgets } = limits;
-    const base = (limit: string, period: UsagePeriod, s: string) => ({ limit, scope: s, period, periodKey: periodKey(period, now) });
 
     if (quotas.perUserRequests !== undefined || quotas.perUserTokens !== undefined) {
       const used = await usageIn(tx, scope, quotas.period, now);
       const key = periodKey(quotas.period, now);
       if (quotas.perUserRequests !== undefined && used.requests + 1 > quotas.perUserRequests) {
         return new QuotaExceeded(`user "${userId}" is over its request quota for ${quotas.period} ${key}: ${used.requests} of ${quotas.perUserRequests} requests used`, {
-          ...base('per_user_requests', quotas.period, scope),
+          ...base('per_user_requests', quotas.period, scope, now),
           used: used.requests,
           requested: 1,
           max: quotas.perUserRequests,
@@ -165,7 +234,7 @@ export function createBudgetLedger(database: ResilienceDatabase, limits: BudgetL
       if (quotas.perUserTokens !== undefined && used.tokens + estimatedTokens > quotas.perUserTokens) {
         return new QuotaExceeded(
           `user "${userId}" would exceed its token quota for ${quotas.period} ${key}: ${used.tokens} used + ${estimatedTokens} estimated > ${quotas.perUserTokens} tokens`,
-          { ...base('per_user_tokens', quotas.period, scope), used: used.tokens, requested: estimatedTokens, max: quotas.perUserTokens },
+          { ...base('per_user_tokens', quotas.period, scope, now), used: used.tokens, requested: estimatedTokens, max: quotas.perUserTokens },
         );
       }
     }
@@ -175,7 +244,7 @@ export function createBudgetLedger(database: ResilienceDatabase, limits: BudgetL
       if (used.usd + estimatedUsd > budgets.perUserUsd + USD_EPSILON) {
         return new BudgetExceeded(
           `user "${userId}" would exceed its budget for ${budgets.period} ${key}: ${usd(used.usd)} spent or reserved + ${usd(estimatedUsd)} estimated > ${usd(budgets.perUserUsd)}`,
-          { ...base('per_user_usd', budgets.period, scope), used: used.usd, requested: estimatedUsd, max: budgets.perUserUsd },
+          { ...base('per_user_usd', budgets.period, scope, now), used: used.usd, requested: estimatedUsd, max: budgets.perUserUsd },
         );
       }
     }
@@ -184,14 +253,14 @@ export function createBudgetLedger(database: ResilienceDatabase, limits: BudgetL
       if (used.usd + estimatedUsd > budgets.globalUsd + USD_EPSILON) {
         return new BudgetExceeded(
           `the global budget for ${budgets.period} ${key} would be exceeded: ${usd(used.usd)} spent or reserved + ${usd(estimatedUsd)} estimated > ${usd(budgets.globalUsd)}`,
-          { ...base('global_usd', budgets.period, GLOBAL_SCOPE), used: used.usd, requested: estimatedUsd, max: budgets.globalUsd },
+          { ...base('global_usd', budgets.period, GLOBAL_SCOPE, now), used: used.usd, requested: estimatedUsd, max: budgets.globalUsd },
         );
       }
     }
-    return null;
+    return keyRefusal(tx, input);
   }
 
-  async function reserveOnce(input: Required<ReserveInput>): Promise<Reservation | Refusal> {
+  async function reserveOnce(input: ReserveInput & { now: Date }): Promise<Reservation | Refusal> {
     const scopes = [userScope(input.userId), GLOBAL_SCOPE];
     const day = periodKey('day', input.now);
     return db.$transaction(async (tx) => {
@@ -227,7 +296,7 @@ export function createBudgetLedger(database: ResilienceDatabase, limits: BudgetL
         if (input.userId === '') throw new RangeError('userId must not be empty');
         checkAmount('estimatedUsd', input.estimatedUsd, false);
         checkAmount('estimatedTokens', input.estimatedTokens, true);
-        const full: Required<ReserveInput> = { ...input, now: input.now ?? new Date() };
+        const full = { ...input, now: input.now ?? new Date() };
         let outcome: Reservation | Refusal;
         try {
           outcome = await reserveOnce(full);

@@ -118,8 +118,32 @@ describe.each(DATABASES)('budget ledger on $name', ({ open }) => {
     const budget = error as BudgetExceeded;
     expect(budget.code).toBe('BudgetExceeded');
     expect(budget.message).toBe(`user "${user}" would exceed its budget for month 2026-11: $0.8 spent or reserved + $0.25 estimated > $1`);
-    expect(budget.details).toEqual({ limit: 'per_user_usd', scope: userScope(user), period: 'month', periodKey: '2026-11', used: 0.8, requested: 0.25, max: 1 });
+    // resetsAt: the next UTC month; retryAfterS: the seconds from the refusal until then.
+    expect(budget.details).toEqual({ limit: 'per_user_usd', scope: userScope(user), period: 'month', periodKey: '2026-11', resetsAt: NEXT_MONTH.toISOString(), retryAfterS: 482_400, used: 0.8, requested: 0.25, max: 1 });
     expect(await rowsOf(id)).toEqual([]);
+  });
+
+  it("API key limits (requests and tokens per UTC day, USD per UTC month) apply on top of the configured ones", async () => {
+    const user = newUser();
+    const l = ledger({});
+    const keyLimits = { requestsPerDay: 2, tokensPerDay: 1000, usdPerMonth: 1 };
+    await l.reserve({ workflowId: wf('k1'), userId: user, estimatedUsd: 0.1, estimatedTokens: 100, keyLimits, now: T0 });
+    const tokens = await l.reserve({ workflowId: wf('k-tokens'), userId: user, estimatedUsd: 0.1, estimatedTokens: 901, keyLimits, now: T0 }).catch((e: unknown) => e);
+    expect(tokens).toBeInstanceOf(QuotaExceeded);
+    expect((tokens as QuotaExceeded).details).toMatchObject({ limit: 'key_tokens_per_day', period: 'day', periodKey: '2026-11-25', resetsAt: '2026-11-26T00:00:00.000Z', retryAfterS: 50_400, used: 100, max: 1000 });
+    const usd = await l.reserve({ workflowId: wf('k-usd'), userId: user, estimatedUsd: 0.95, estimatedTokens: 1, keyLimits, now: T0 }).catch((e: unknown) => e);
+    expect(usd).toBeInstanceOf(BudgetExceeded);
+    expect((usd as BudgetExceeded).details).toMatchObject({ limit: 'key_usd_per_month', period: 'month', resetsAt: NEXT_MONTH.toISOString() });
+    await l.reserve({ workflowId: wf('k2'), userId: user, estimatedUsd: 0.1, estimatedTokens: 100, keyLimits, now: T0 });
+    const id = wf('k3');
+    const requests = await l.reserve({ workflowId: id, userId: user, estimatedUsd: 0.1, estimatedTokens: 100, keyLimits, now: T0 }).catch((e: unknown) => e);
+    expect(requests).toBeInstanceOf(QuotaExceeded);
+    expect((requests as QuotaExceeded).message).toBe(`user "${user}" is over its API key's request quota for day 2026-11-25: 2 of 2 requests used`);
+    expect((requests as QuotaExceeded).details).toMatchObject({ limit: 'key_requests_per_day', scope: userScope(user), used: 2, max: 2 });
+    expect(await rowsOf(id)).toEqual([]);
+    // The next UTC day, the day's quota starts again; without key limits nothing refuses.
+    await l.reserve({ workflowId: wf('k4'), userId: user, estimatedUsd: 0.1, estimatedTokens: 100, keyLimits, now: NEXT_DAY });
+    await l.reserve({ workflowId: id, userId: user, estimatedUsd: 0.1, estimatedTokens: 100, now: T0 });
   });
 
   it('request quota per user per day; the next day starts afresh', async () => {
