@@ -1,5 +1,5 @@
 /**
- * orchestrator CLI: run | status | list | feedback | replay, and the routing / improvement / experiments groups.
+ * orchestrator CLI: run | status | list | feedback | replay, and the routing / improvement / experiments / keys groups.
  *   npm run cli -- run --prompt "..." --task-type code_generation --user u1 [--consensus] [--json]
  *   npm run cli -- run --prompt-file prompt.txt -t summarization -u u1     (--prompt-file - reads standard input)
  *   npm run cli -- status <workflowId>
@@ -8,10 +8,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { OrchestratorError } from '../src/errors';
+import { ApiKeyError } from '../src/auth/errors';
 import { ImprovementError } from '../src/improvement/errors';
 import { ComplexitySchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import type { OrchestratorClient } from './orchestrator-client';
 import { addImprovementCommands } from './improvement-cli';
+import { addKeysCommands } from './keys-cli';
 import { addRoutingCommands } from './routing-cli';
 import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
 
@@ -201,6 +203,7 @@ export function buildCli(): Command {
 
   addRoutingCommands(program);
   addImprovementCommands(program);
+  addKeysCommands(program);
   return program;
 }
 
@@ -218,7 +221,7 @@ export function describeFailure(err: unknown): { message: string | null; code: E
   if (err instanceof CommanderError) return { message: null, code: err.exitCode === 0 ? ExitCode.ok : ExitCode.usage };
   if (err instanceof ReplayFailed) return { message: `replay: ${err.message}`, code: ExitCode.failure };
   if (err instanceof UsageError) return { message: `usage error: ${err.message} (see --help)`, code: ExitCode.usage };
-  if (err instanceof OrchestratorError || err instanceof ImprovementError) return { message: `${err.code}: ${err.message}`, code: ExitCode.failure };
+  if (err instanceof OrchestratorError || err instanceof ImprovementError || err instanceof ApiKeyError) return { message: `${err.code}: ${err.message}`, code: ExitCode.failure };
   return { message: `error: ${(err as Error).message}`, code: ExitCode.failure };
 }
 

@@ -13,9 +13,9 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidRequest, zodIssues } from '../errors';
+import { ConfigError, InvalidRequest, zodIssues } from '../errors';
 import type { DatabaseClient } from '../memory/client';
-import { databaseConnectionError, isConnectionError } from '../memory/database-url';
+import { databaseConnectionError, isConnectionError, redactDatabaseUrl } from '../memory/database-url';
 import type { KeyLimits } from '../resilience/budget';
 import { ApiKeyError } from './errors';
 
@@ -129,6 +129,11 @@ export function parseExpiry(text: string, now: Date = new Date(), field = 'expir
   return at;
 }
 
+/** Prisma's "table does not exist" (P2021): the migrations were not applied to this database. */
+function isMissingTable(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'P2021';
+}
+
 type Row = ApiKeyRecord & { keyHash: string };
 
 function record(row: Row): ApiKeyRecord {
@@ -150,6 +155,10 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
       return await fn();
     } catch (error) {
       if (options.url !== undefined && isConnectionError(error)) throw databaseConnectionError(options.url, error, action);
+      if (isMissingTable(error)) {
+        const where = options.url !== undefined ? `database ${redactDatabaseUrl(options.url)}` : 'the database';
+        throw new ConfigError(`cannot ${action}: ${where} has no ApiKey table: apply the migrations with \`npm run db:migrate\``, [{ path: 'DATABASE_URL', message: 'migrations not applied' }]);
+      }
       throw error;
     }
   }
