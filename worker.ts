@@ -45,6 +45,8 @@ export interface StartWorkerOptions extends RunWorkerOptions {
   workflowSource?: WorkflowSource;
   /** Create or update the improvement schedule (default true; tests on private queues turn it off). */
   ensureSchedule?: boolean;
+  /** Route the Temporal SDK's logs into the logger (Runtime.install; default true). Off where the runtime is already installed (tests). */
+  installLogger?: boolean;
 }
 
 /** A worker created and ready to poll, with what it was built from (the gateway runs one in-process). */
@@ -70,7 +72,7 @@ export interface StartedWorker {
 export async function startWorker(options: StartWorkerOptions = {}): Promise<StartedWorker> {
   const env = options.env ?? loadEnv();
   const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'worker');
-  installTemporalLogger(logger);
+  if (options.installLogger !== false) installTemporalLogger(logger);
   const config = options.config ?? loadConfig(env.CONFIG_PATH);
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
 

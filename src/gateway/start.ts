@@ -44,6 +44,8 @@ export interface StartGatewayOptions {
   workflowSource?: WorkflowSource;
   /** Co-located worker only: ensure the improvement schedule (default true). */
   ensureSchedule?: boolean;
+  /** Co-located worker only: install the Temporal runtime logger (default true). */
+  installLogger?: boolean;
   /** More routes (src/gateway/admin.ts registerAdminRoutes), given the key store. */
   register?: (app: FastifyInstance, keys: KeyStore) => void | Promise<void>;
 }
@@ -84,6 +86,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       ...(options.runtime && { runtime: options.runtime }),
       ...(options.workflowSource && { workflowSource: options.workflowSource }),
       ...(options.ensureSchedule !== undefined && { ensureSchedule: options.ensureSchedule }),
+      ...(options.installLogger !== undefined && { installLogger: options.installLogger }),
     });
     running = worker.run();
     running.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'in-process worker stopped with an error'));
