@@ -25,6 +25,7 @@ import { JudgeError } from '../src/consensus/judge';
 import { withConsensusCriteria } from '../src/consensus/criteria';
 import { callCostUsd } from '../src/providers/pricing';
 import type { ModelConnector } from '../src/providers/types';
+import type { StreamBus } from '../src/streaming/bus';
 import { seededRandom } from '../src/routing/bandit';
 import type { ComplexityEvaluatorRegistry } from '../src/routing/complexity';
 import { planRoute, rankRoute, validateRequest, withObservedLatency } from '../src/routing/planner';
@@ -53,6 +54,12 @@ export interface ActivityDependencies {
    * attempt before it goes out, so every worker sees the same state. Absent: neither applies.
    */
   resilience?: { circuits: CircuitBreaker; rateLimiter: RateLimiter; concurrency?: ConcurrencyLimiter };
+  /**
+   * The streaming side channel (src/streaming/bus.ts): a call whose request asked `stream: true`
+   * publishes its deltas, then `done`, or `error` when it fails after its first delta. Absent: calls
+   * are not streamed.
+   */
+  streamBus?: StreamBus;
   /** Running A/B experiments (src/improvement/live.ts); absent: no request is assigned. */
   experiments?: { running(taskType: string): Experiment[] };
   /**
@@ -74,6 +81,8 @@ export interface CallProviderInput {
   systemPrompt?: string;
   temperature?: number;
   maxTokens?: number;
+  /** The request asked `stream: true`: stream the call and publish its tokens on the worker's stream bus (when it has one). */
+  stream?: boolean;
 }
 
 export interface CallProviderResult {
@@ -316,6 +325,7 @@ export function createActivities(deps: ActivityDependencies) {
       const lastError = lastErrorOf(ctx.info.heartbeatDetails);
       const attemptInfo: AttemptInfo = { attempt: ctx.info.attempt, ...(lastError && { lastError }) };
       const beat = () => ctx.heartbeat(lastError ? { lastError } : undefined);
+      const stream = callStream(input, connector, deps.streamBus, ctx.info.workflowExecution?.workflowId);
       // Heartbeats carry cancellation to a running call (early stop, a lost hedge). The first one
       // goes out after a second, so quick calls cost no extra round trip; the SDK throttles the rest.
       let heartbeat: NodeJS.Timeout | null = null;
@@ -331,23 +341,24 @@ export function createActivities(deps: ActivityDependencies) {
       });
       try {
         const probing = await admitCall(input, connector.kind, attemptInfo);
-        const response = await connector.generate(
-          {
-            model: target.model,
-            prompt: input.prompt,
-            ...(input.messages !== undefined && { messages: input.messages }),
-            ...(input.systemPrompt !== undefined && { systemPrompt: input.systemPrompt }),
-            ...(input.temperature !== undefined && { temperature: input.temperature }),
-            ...(input.maxTokens !== undefined && { maxTokens: input.maxTokens }),
-          },
-          { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs },
-        );
+        const generateRequest = {
+          model: target.model,
+          prompt: input.prompt,
+          ...(input.messages !== undefined && { messages: input.messages }),
+          ...(input.systemPrompt !== undefined && { systemPrompt: input.systemPrompt }),
+          ...(input.temperature !== undefined && { temperature: input.temperature }),
+          ...(input.maxTokens !== undefined && { maxTokens: input.maxTokens }),
+        };
+        const callOptions = { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs };
+        const response = stream ? await stream.call(generateRequest, callOptions) : await connector.generate(generateRequest, callOptions);
         const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
         for (const key of circuitKeysFor(target.provider, target.model)) outcomes.record(key, false);
         // A successful probe closes its circuit; a closed circuit needs no write per call.
         for (const key of probing) await deps.resilience?.circuits.recordSuccess(key).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
+        stream?.done(response.finishReason);
         return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
       } catch (err) {
+        stream?.failed(err);
         // A health failure counts against the circuits; if one is open now, the provider is cooling
         // down and the workflow may wait for it (availableAtMs) instead of giving up at once.
         let availableAtMs: number | null = null;
@@ -457,6 +468,43 @@ export function createActivities(deps: ActivityDependencies) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * One provider call of a `stream: true` request on a worker with a stream bus: streamed through
+ * the connector, each delta published under the workflow id tagged with the call's index,
+ * provider and model. The time to the first token is measured here, from the start of the
+ * provider call, and reported on the response (`firstTokenMs`). A failure after the first delta
+ * publishes `error` (the client's stream ends there; the retry or fallback that answers instead
+ * is never spliced into it); a failure before it publishes nothing, so the failover is invisible.
+ */
+function callStream(input: CallProviderInput, connector: ModelConnector, bus: StreamBus | undefined, workflowId: string | undefined) {
+  const generateStream = connector.generateStream?.bind(connector);
+  if (!input.stream || !bus || !generateStream || workflowId === undefined) return null;
+  const { callIndex, target } = input;
+  let firstTokenMs: number | null = null;
+  return {
+    async call(request: Parameters<typeof generateStream>[0], options: { signal: AbortSignal; timeoutMs: number }): Promise<GenerateResponse> {
+      const start = performance.now();
+      const { firstTokenMs: _connectorFigure, ...response } = await generateStream(request, {
+        ...options,
+        onDelta: (text) => {
+          firstTokenMs ??= Math.round(performance.now() - start);
+          bus.publish(workflowId, { type: 'delta', callIndex, provider: target.provider, model: target.model, text });
+        },
+      });
+      return firstTokenMs === null ? response : { ...response, firstTokenMs };
+    },
+    done(finishReason: string): void {
+      bus.publish(workflowId, { type: 'done', callIndex, finishReason });
+    },
+    failed(err: unknown): void {
+      if (firstTokenMs === null) return;
+      const cancelled = err instanceof ProviderCallError && err.type === 'ProviderAborted';
+      const errorType = err instanceof ProviderCallError ? (cancelled ? 'Cancelled' : err.type) : err instanceof ApplicationFailure ? (err.type ?? 'Error') : 'Error';
+      bus.publish(workflowId, { type: 'error', callIndex, errorType, message: err instanceof Error ? err.message : String(err) });
+    },
+  };
+}
 
 const HEARTBEAT_EVERY_MS = 1000;
 

@@ -34,6 +34,7 @@ import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
 import { ConfigError } from './errors';
 import type { ModelConnector } from './providers/types';
+import type { StreamBus } from './streaming/bus';
 import { ComplexityEvaluatorRegistry } from './routing/complexity';
 import { LlmComplexityEvaluator } from './routing/llm-evaluator';
 import { ROUTING_POLICY_WORKFLOW_ID } from './routing/constants';
@@ -85,6 +86,8 @@ export interface RuntimeOptions {
   policyRefreshMs?: number;
   /** How long one query to the routing-policy workflow may take before the database answers instead (default 2000 ms). */
   policyQueryTimeoutMs?: number;
+  /** The streaming side channel provider calls of `stream: true` requests publish to (src/streaming/bus.ts); absent: calls are not streamed. */
+  streamBus?: StreamBus;
 }
 
 /** The LLM complexity evaluator when `routing.llm_evaluator.enabled`, else null (the default evaluator). */
@@ -193,6 +196,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
         resilience: { circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, concurrency: resilience.concurrency },
         experiments,
         keyLimits,
+        ...(options.streamBus && { streamBus: options.streamBus }),
         logger,
         maxRetryAfterMs: config.resilience.max_retry_after_s * 1000,
       }),

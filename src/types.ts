@@ -109,6 +109,8 @@ export const GenerateResponseSchema = z.object({
   providerRequestId: z.string().nullable(),
   /** Provider-reported confidence in [0,1] when the API offers one (log-probabilities). */
   confidence: z.number().min(0).max(1).nullable(),
+  /** A streamed call (request `stream: true`): ms from the call's start to its first token, measured by the activity. */
+  firstTokenMs: z.number().nonnegative().optional(),
 });
 export type GenerateResponse = z.infer<typeof GenerateResponseSchema>;
 
@@ -220,6 +222,8 @@ export interface ProviderUsage {
   costUsd: number;
   status: 'succeeded' | 'failed' | 'cancelled';
   errorType: string | null;
+  /** A streamed call that produced text: ms from the call's start to its first token. */
+  firstTokenMs?: number | undefined;
 }
 
 export interface OrchestrationMetadata {

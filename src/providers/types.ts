@@ -46,7 +46,7 @@ export interface StreamOptions extends GenerateOptions {
   onDelta(text: string): void;
 }
 
-export interface StreamedResponse extends GenerateResponse {
+export type StreamedResponse = Omit<GenerateResponse, 'firstTokenMs'> & {
   /** From sending the request to the first piece of text; null when the answer was empty. */
   firstTokenMs: number | null;
-}
+};

@@ -14,6 +14,7 @@ import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
 import { createPrismaClient } from '../../src/memory/client';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/runtime';
+import type { StreamBus } from '../../src/streaming/bus';
 import { repoConfig } from './config';
 import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from './temporal';
 
@@ -42,6 +43,8 @@ export interface StackOptions {
   policyRefreshMs?: number;
   /** The routing-policy workflow this worker reads (default: one private to the stack). */
   routingPolicyWorkflowId?: string;
+  /** The stream bus the worker's provider calls publish to (src/streaming/bus.ts). */
+  streamBus?: StreamBus;
 }
 
 export async function startStack(options: StackOptions): Promise<TestStack> {
@@ -62,6 +65,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     temporalClient: temporal.client,
     routingPolicyWorkflowId,
     ...(options.policyRefreshMs !== undefined && { policyRefreshMs: options.policyRefreshMs }),
+    ...(options.streamBus && { streamBus: options.streamBus }),
   });
   const worker = await Worker.create({
     connection: temporal.nativeConnection,

@@ -2,13 +2,16 @@
  * The fan-out machinery: the provider calls of one request in their own cancellation scopes,
  * failover, hedging, early stop, and durable waits for cooling-down providers.
  */
-import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { CallProviderResult, ConsensusOutput } from '../../activities';
 import { earlyStopStatus } from '../../src/consensus/early-stop';
 import type { OrchestrateRequest, ProviderCallOutcome, ProviderTarget, RoutePlan } from '../../src/types';
 import { describeFailure } from './failures';
 import { compute, providerCall } from './proxies';
 import { questionOf } from './question';
+
+/** Provider calls of a `stream: true` request publish their tokens to the stream bus (activities/index.ts). */
+export const REQUEST_V4_STREAM = 'request-v4-stream';
 
 export type Succeeded = ProviderCallOutcome & { response: CallProviderResult['response'] };
 
@@ -81,6 +84,8 @@ export class FanOut {
           ...(request.systemPrompt !== undefined && { systemPrompt: request.systemPrompt }),
           ...(request.temperature !== undefined && { temperature: request.temperature }),
           ...(request.maxTokens !== undefined && { maxTokens: request.maxTokens }),
+          // Asked only by streaming requests, so histories without `stream` never meet the patch.
+          ...(request.stream === true && patched(REQUEST_V4_STREAM) && { stream: true }),
         }),
       )
       .then(

@@ -33,6 +33,7 @@ function usage(outcomes: ProviderCallOutcome[], clock?: RunClock): ProviderUsage
     costUsd: o.response?.costUsd ?? 0,
     status: o.status,
     errorType: o.errorType,
+    ...(o.response?.firstTokenMs !== undefined && { firstTokenMs: o.response.firstTokenMs }),
   }));
 }
 
