@@ -13,6 +13,7 @@ import { ImprovementError } from '../src/improvement/errors';
 import { ComplexitySchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import type { OrchestratorClient } from './orchestrator-client';
 import { addImprovementCommands } from './improvement-cli';
+import { addConversationsCommands } from './conversations-cli';
 import { addKeysCommands } from './keys-cli';
 import { addRoutingCommands } from './routing-cli';
 import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
@@ -204,6 +205,7 @@ export function buildCli(): Command {
   addRoutingCommands(program);
   addImprovementCommands(program);
   addKeysCommands(program);
+  addConversationsCommands(program);
   return program;
 }
 

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { InvalidRequest, zodIssues } from '../errors';
 import { parseFingerprint, type RequestFingerprint } from '../request-fingerprint';
-import { ComplexitySchema, type ChatMessage, type Complexity, type OrchestrationResult, type ProviderUsage } from '../types';
+import { ChatMessageSchema, ComplexitySchema, type ChatMessage, type Complexity, type OrchestrationResult, type ProviderUsage } from '../types';
 import { createPrismaClient, JSON_DB_NULL, type CreatePrismaClientOptions, type DatabaseClient } from './client';
 import { databaseConnectionError, isConnectionError, parseDatabaseUrl } from './database-url';
 
@@ -182,6 +182,8 @@ export interface MemoryStore {
   storedRun(workflowId: string): Promise<StoredRun | null>;
   getInteraction(workflowId: string): Promise<StoredInteraction | null>;
   listInteractions(options: ListInteractionsOptions): Promise<InteractionSummary[]>;
+  /** The interactions of one conversation, oldest first, with their provider calls (at most 500 turns). */
+  listConversation(conversationId: string): Promise<StoredInteraction[]>;
   /** Record a new policy version (latest + 1); returns its number. */
   recordPolicyVersion(input: PolicyVersionInput): Promise<number>;
   latestPolicyVersion(): Promise<PolicyVersion | null>;
@@ -232,6 +234,8 @@ export const InteractionRecordSchema = z.object({
   complexity: ComplexitySchema,
   complexityScore: finite,
   prompt: z.string(),
+  messages: z.array(ChatMessageSchema).nullable().optional(),
+  conversationId: z.string().min(1).max(200).nullable().optional(),
   systemPrompt: z.string().nullable(),
   response: z.string().nullable(),
   confidence: finite.nullable(),
@@ -394,6 +398,9 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
       // Absent rather than null on rows from before they were kept (and on records that omit them).
       ...(row.queuedMs !== null && { queuedMs: row.queuedMs }),
       ...(row.runId !== null && { runId: row.runId }),
+      // A conversation's turns and id; absent on prompt requests and rows from before conversations.
+      ...(row.messages !== null && { messages: z.array(ChatMessageSchema).parse(row.messages) }),
+      ...(row.conversationId !== null && { conversationId: row.conversationId }),
       startedAt: row.startedAt.toISOString(),
       completedAt: row.completedAt.toISOString(),
       createdAt: row.createdAt.toISOString(),
@@ -451,7 +458,7 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
         const record = InteractionRecordSchema.parse(input);
         const {
           providerCalls, startedAt, completedAt, processingTimeMs, routingDecision, consensusDetails, dissenting, latencySavedMs,
-          thresholdMet, lowConfidence, cancelledCalls, cacheHit, experimentId, variant, runId, requestFingerprint, result, queuedMs, ...columns
+          thresholdMet, lowConfidence, cancelledCalls, cacheHit, experimentId, variant, runId, requestFingerprint, result, queuedMs, messages, conversationId, ...columns
         } = record;
         // A nullable JSON column takes a value or DbNull (Prisma refuses a plain null there).
         const json = (value: unknown, what: string) => ({ [what]: (value === undefined || value === null ? JSON_DB_NULL : toJson(value, what)) as never });
@@ -462,6 +469,8 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           ...json(dissenting, 'dissenting'),
           ...json(requestFingerprint, 'requestFingerprint'),
           ...json(result, 'result'),
+          ...json(messages, 'messages'),
+          conversationId: conversationId ?? null,
           runId: runId ?? null,
           queuedMs: queuedMs == null ? null : Math.round(queuedMs),
           latencySavedMs: latencySavedMs == null ? null : Math.round(latencySavedMs),
@@ -558,6 +567,17 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           take: Math.min(limit, MAX_LIST_LIMIT),
         });
         return rows.map(summaryFromRow);
+      }),
+
+    listConversation: (conversationId) =>
+      guard('list a conversation', async () => {
+        const rows = await db.interaction.findMany({
+          where: { conversationId },
+          include: { providerCalls: { orderBy: { callIndex: 'asc' } } },
+          orderBy: [{ startedAt: 'asc' }, { createdAt: 'asc' }, { id: 'asc' }],
+          take: MAX_LIST_LIMIT,
+        });
+        return rows.map((row) => ({ ...summaryFromRow(row), providerCalls: row.providerCalls.map(callFromRow) }));
       }),
 
     recordPolicyVersion: (input) =>
