@@ -83,7 +83,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       config,
       logger,
       taskQueue,
-      ...(options.runtime && { runtime: options.runtime }),
+      // The worker's provider calls publish tokens here; the gateway forwards them (single-provider streams).
+      runtime: { ...options.runtime, streamBus: bus! },
       ...(options.workflowSource && { workflowSource: options.workflowSource }),
       ...(options.ensureSchedule !== undefined && { ensureSchedule: options.ensureSchedule }),
       ...(options.installLogger !== undefined && { installLogger: options.installLogger }),

@@ -115,7 +115,7 @@ describe('the gateway through the openai npm SDK', () => {
     for await (const chunk of stream) chunks.push(chunk);
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
     const first = chunks[0] as unknown as { orchestration: { streamed: string; workflow_id: string } };
-    expect(['live', 'after_completion']).toContain(first.orchestration.streamed);
+    expect(first.orchestration.streamed).toBe('live');
     const workflowId = first.orchestration.workflow_id;
     const result = await stack.gateway.orchestrator.getResult(workflowId);
     expect(text).toBe(result.response);
