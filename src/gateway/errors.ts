@@ -38,10 +38,12 @@ function body(message: string, type: string, param: string | null, code: string 
 }
 
 /**
- * Seconds until a quota or budget period resets (the next UTC day or month), from the details
- * QuotaExceeded/BudgetExceeded carry (`period`, `periodKey`); null when they do not say.
+ * Seconds until a quota or budget period resets, from the details QuotaExceeded/BudgetExceeded
+ * carry (`resetsAt`, else the next UTC day or month after `period`/`periodKey`); null when they do not say.
  */
 export function retryAfterSeconds(details: Record<string, unknown>, now = new Date()): number | null {
+  const resetsAt = typeof details['resetsAt'] === 'string' ? Date.parse(details['resetsAt']) : Number.NaN;
+  if (Number.isFinite(resetsAt)) return Math.max(1, Math.ceil((resetsAt - now.getTime()) / 1000));
   const period = details['period'];
   const key = details['periodKey'];
   if (typeof key !== 'string') return null;

@@ -236,3 +236,44 @@ describe('the gateway over plain HTTP: errors in OpenAI shape', () => {
     expect(await ready.json()).toEqual({ status: 'ready', checks: { temporal: 'ok', database: 'ok' } });
   });
 });
+
+describe('the gateway: quotas and streams that fail', () => {
+  it("a key's request quota exceeded: 429 with Retry-After until the day resets", async () => {
+    const limited = await stack.gateway.keys.create({ userId: `gw-quota-${run}`, quotaRequestsPerDay: 1 });
+    const send = (content: string) =>
+      fetch(`${stack.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${limited.key}` },
+        body: JSON.stringify({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content }] }),
+      });
+    expect((await send('Say one.')).status).toBe(200);
+    const refused = await send('Say two.');
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(86_400);
+    expect(((await refused.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: 'quota_exceeded', type: 'insufficient_quota' });
+  });
+
+  it('a live stream delivers tokens before the answer is complete', async () => {
+    const stream = await openai.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'Describe the sea in a few words. [[emulate:chunkms=150]]' }], stream: true });
+    const arrivals: { at: number; text: string }[] = [];
+    for await (const chunk of stream) {
+      const text = chunk.choices[0]?.delta.content;
+      if (text) arrivals.push({ at: performance.now(), text });
+    }
+    expect(arrivals.length).toBeGreaterThan(2);
+    // Chunks 150 ms apart at the provider arrive spread out, not all at once at the end.
+    expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(200);
+  });
+
+  it('a provider failing mid-stream ends the stream with an error event, never a spliced answer', async () => {
+    const stream = await openai.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'Describe a mountain in a few words. [[emulate:midstream=2x1]]' }], stream: true });
+    const texts: string[] = [];
+    const iterate = async () => {
+      for await (const chunk of stream) texts.push(chunk.choices[0]?.delta.content ?? '');
+    };
+    await expect(iterate()).rejects.toThrow(/mid-stream/);
+    expect(texts.join('').length).toBeGreaterThan(0);
+  });
+});
