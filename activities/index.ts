@@ -551,7 +551,9 @@ function resiliencePlan(config: Config, request: OrchestrateRequest, plan: Route
     promptTokens: estimateRequestTokens(request),
     maxTokens,
     deadlineMs: config.performance.request_timeout * 1000,
-    hedging: settings.hedging.enabled ? { useP95: settings.hedging.after === 'p95', delayMs: settings.hedging.delay_ms ?? null } : null,
+    // A streamed request is not hedged: the client follows the first call that sends a token, and a
+    // hedge that answered first would cancel that call mid-stream.
+    hedging: settings.hedging.enabled && request.stream !== true ? { useP95: settings.hedging.after === 'p95', delayMs: settings.hedging.delay_ms ?? null } : null,
   };
 }
 

@@ -455,7 +455,7 @@ interface StreamPlan {
 
 /** The answer a word at a time (each piece keeps its leading whitespace). */
 export function streamPieces(text: string): string[] {
-  return text.match(/\s*\S+/g) ?? (text === '' ? [] : [text]);
+  return text.match(/\s*\S+(?:\s+$)?/g) ?? (text === '' ? [] : [text]);
 }
 
 const MIDSTREAM_MESSAGE = 'emulator: injected mid-stream failure';

@@ -7,7 +7,8 @@
  *   - a provider failing before its first token fails over without the client seeing it
  *     (streamSelectedCall forwards the fallback's tokens only);
  *   - a provider failing after its first tokens ends the client's stream with an error, even
- *     though the retry answers the request (the durable result).
+ *     though the retry answers the request (the durable result);
+ *   - a streamed request is not hedged (a hedge answering first would cut the followed call off).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema';
@@ -41,7 +42,12 @@ function record(workflowId: string): { events: StreamEvent[]; off: () => void } 
 const text = (events: StreamEvent[], callIndex: number): string => events.flatMap((e) => (e.type === 'delta' && e.callIndex === callIndex ? [e.text] : [])).join('');
 
 beforeAll(async () => {
-  stack = await startStack({ label: 'stream', streamBus: bus, configure: (c) => ({ ...c, performance: performance(c), resilience: { ...c.resilience, cache: { ...c.resilience.cache, enabled: false } } }) });
+  stack = await startStack({ label: 'stream', streamBus: bus, configure: (c) => ({
+      ...c,
+      performance: performance(c),
+      resilience: { ...c.resilience, cache: { ...c.resilience.cache, enabled: false }, hedging: { enabled: true, after: 'ms', delay_ms: 300 } },
+    }),
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -109,5 +115,15 @@ describe('callProvider publishes to the stream bus', () => {
     expect(text(events.slice(errorAt + 1), 0)).toBe(result.response);
     expect(events.at(-1)).toEqual({ type: 'done', callIndex: 0, finishReason: 'stop' });
     expect(result.metadata.providers[0]).toMatchObject({ status: 'succeeded' });
+  }, 60_000);
+
+  it('a streamed request is not hedged; the same request unstreamed is', async () => {
+    const slow = 'Name a primary color [[emulate@gpt-4o-mini:latency=1500]]';
+    const route = { providers: ['openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5'] };
+    const plain = await stack.client.processRequest(request(slow, route));
+    expect(plain.metadata.hedgedCalls).toBe(1);
+    const streamed = await stack.client.processRequest(request(slow, { ...route, stream: true }));
+    expect(streamed.metadata.hedgedCalls).toBe(0);
+    expect(streamed.metadata.providers.map((p) => `${p.provider}:${p.status}`)).toEqual(['openai:succeeded']);
   }, 60_000);
 });
