@@ -126,4 +126,25 @@ describe('callProvider publishes to the stream bus', () => {
     expect(streamed.metadata.hedgedCalls).toBe(0);
     expect(streamed.metadata.providers.map((p) => `${p.provider}:${p.status}`)).toEqual(['openai:succeeded']);
   }, 60_000);
+
+  it('a call cancelled while it streams (early stop) is stopped at the provider: its stream ends with Cancelled', async () => {
+    // Three providers must agree; two answer at once, Gemini streams one word a second.
+    const req = request('What is 12 * 12? [[emulate:answer=correct]] [[emulate@gemini-2.0-flash:chunkms=1000]]', {
+      providers: ['openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5', 'google:gemini-2.0-flash'],
+      requireConsensus: true,
+      minProviders: 2,
+      stream: true,
+    });
+    const { events, off } = record(requestWorkflowId(req.requestId!));
+    const result = await stack.client.processRequest(req);
+    // The cancelled activity reports after the workflow moved on: wait for its event.
+    const deadline = Date.now() + 20_000;
+    while (!events.some((e) => e.type === 'error') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    off();
+    const google = result.metadata.providers.findIndex((p) => p.provider === 'google');
+    expect(result.metadata.providers[google]?.status).toBe('cancelled');
+    expect(events.filter((e) => e.type === 'delta' && e.callIndex === google).length).toBeGreaterThan(0);
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ type: 'error', callIndex: google, errorType: 'Cancelled' });
+    expect(events.some((e) => e.type === 'done' && e.callIndex === google)).toBe(false);
+  }, 60_000);
 });
