@@ -21,6 +21,7 @@ import { createLocalStreamBus } from '../streaming/bus';
 import { clientConnectionOptions } from '../temporal/connection';
 import type { WorkflowSource } from '../temporal/workflow-bundle';
 import { startWorker, type StartedWorker } from '../../worker';
+import { registerAdminRoutes } from './admin';
 import { buildGateway, type GatewayDeps } from './server';
 
 export interface StartGatewayOptions {
@@ -46,7 +47,7 @@ export interface StartGatewayOptions {
   ensureSchedule?: boolean;
   /** Co-located worker only: install the Temporal runtime logger (default true). */
   installLogger?: boolean;
-  /** More routes (src/gateway/admin.ts registerAdminRoutes), given the key store. */
+  /** More routes, given the key store (the admin routes of src/gateway/admin.ts are always registered). */
   register?: (app: FastifyInstance, keys: KeyStore) => void | Promise<void>;
 }
 
@@ -114,7 +115,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       temporal: () => within(3000, 'temporal', client.workflowService.getSystemInfo({})),
       database: () => within(3000, 'database', db.$queryRawUnsafe('SELECT 1')),
     },
-    ...(options.register && { register: (app: FastifyInstance) => options.register!(app, keys) }),
+    // The admin endpoints (keys), for admin keys only; then whatever the caller adds.
+    register: async (app: FastifyInstance) => {
+      registerAdminRoutes(app, { keys });
+      await options.register?.(app, keys);
+    },
   };
   const close = async () => {
     worker?.worker.shutdown();

@@ -277,3 +277,17 @@ describe('the gateway: quotas and streams that fail', () => {
     expect(texts.join('').length).toBeGreaterThan(0);
   });
 });
+
+describe('the gateway: admin routes', () => {
+  it('are registered: an admin key creates a key the chat endpoint then accepts; a plain key is refused', async () => {
+    const admin = await stack.gateway.keys.create({ userId: 'gw-admin', admin: true });
+    const created = await fetch(`${stack.gateway.url}/admin/keys`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.key}` }, body: JSON.stringify({ user: 'gw-made-by-admin' }) });
+    expect(created.status).toBe(201);
+    const made = (await created.json()) as { key: string };
+    const client = new OpenAI({ baseURL: stack.baseURL, apiKey: made.key, maxRetries: 0 });
+    const answer = await client.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'Say hi.' }] });
+    expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    const plain = await fetch(`${stack.gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${key}` } });
+    expect(plain.status).toBe(403);
+  });
+});
