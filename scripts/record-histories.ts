@@ -12,7 +12,8 @@ import type { OrchestrateRequest } from '../src/types';
 import { startStack } from '../test/helpers/stack';
 
 /** `again`: start the same workflow id a second time after the first run completed (as a client with the default reuse policy would) and record that run. */
-const cases: { name: string; request: OrchestrateRequest; again?: Partial<OrchestrateRequest> }[] = [
+/** `version`: the file's prefix when not VERSION (a case of a later patch). */
+const cases: { name: string; request: OrchestrateRequest; again?: Partial<OrchestrateRequest>; version?: string }[] = [
   { name: 'consensus-three-providers', request: { prompt: 'What is 17 * 23?', taskType: 'question_answering', userId: 'recorder', requireConsensus: true } },
   { name: 'retry-then-success', request: { prompt: 'What is 6 * 7? [[emulate:500x1]]', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] } },
   {
@@ -27,6 +28,23 @@ const cases: { name: string; request: OrchestrateRequest; again?: Partial<Orches
   { name: 'performance-based-route', request: { prompt: 'Name a planet.', taskType: 'question_answering', userId: 'recorder', requireConsensus: false } },
   { name: 'second-run-returns-stored-result', request: { prompt: 'What is 5 * 5?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] }, again: {} },
   { name: 'second-run-idempotency-conflict', request: { prompt: 'What is 5 * 6?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] }, again: { userId: 'someone-else' } },
+  // Patch request-v4-conversations: the turns go to every provider call and into the stored interaction.
+  {
+    name: 'conversation-turns',
+    version: 'v4',
+    request: {
+      messages: [
+        { role: 'system', content: 'Answer with the number.' },
+        { role: 'user', content: 'What is 2 + 3?' },
+        { role: 'assistant', content: '5' },
+        { role: 'user', content: 'What is 17 * 23?' },
+      ],
+      conversationId: 'recorder-conversation',
+      taskType: 'question_answering',
+      userId: 'recorder',
+      requireConsensus: true,
+    },
+  },
 ];
 
 const VERSION = 'v3';
@@ -35,7 +53,9 @@ async function main(): Promise<void> {
   // performance_based: the recorded plans carry a routing decision.
   const stack = await startStack({ label: 'recorder', configure: (c) => ({ ...c, routing: { ...c.routing, default_strategy: 'performance_based' } }) });
   try {
-    for (const c of cases) {
+    // Case names given on the command line: record only those (`npm run record-histories -- conversation-turns`).
+    const only = process.argv.slice(2);
+    for (const c of cases.filter((k) => only.length === 0 || only.includes(k.name))) {
       const { workflowId } = await stack.client.start({ ...c.request, requestId: `history-${c.name}-${Date.now()}` });
       await stack.client.getResult(workflowId).catch(() => undefined);
       let runId: string[] = [];
@@ -47,7 +67,7 @@ async function main(): Promise<void> {
       }
       // The Temporal CLI writes the standard JSON history format every SDK's replayer reads.
       const json = execFileSync(process.env['TEMPORAL_CLI'] ?? 'temporal', ['workflow', 'show', '--workflow-id', workflowId, ...runId, '--address', stack.temporal.address, '--output', 'json'], { encoding: 'utf8' });
-      const file = join(__dirname, '..', 'test', 'histories', `${VERSION}-${c.name}.json`);
+      const file = join(__dirname, '..', 'test', 'histories', `${c.version ?? VERSION}-${c.name}.json`);
       writeFileSync(file, json.endsWith('\n') ? json : `${json}\n`);
       const events = (JSON.parse(json) as { events?: unknown[] }).events?.length ?? 0;
       console.log(`recorded ${workflowId} -> ${file} (${events} events)`);
