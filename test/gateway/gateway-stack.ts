@@ -23,10 +23,17 @@ export interface GatewayTestStack {
   close(): Promise<void>;
 }
 
-export async function startGatewayStack(label: string, options: Partial<Pick<StartGatewayOptions, 'worker' | 'waitTimeoutMs' | 'eagerStart'>> & { configure?: (c: Config) => Config } = {}): Promise<GatewayTestStack> {
+export interface GatewayStackOptions extends Partial<Pick<StartGatewayOptions, 'worker' | 'waitTimeoutMs' | 'eagerStart'>> {
+  configure?: (c: Config) => Config;
+  /** Share a task queue and database with separate workers (worker: false). */
+  taskQueue?: string;
+  databaseUrl?: string;
+}
+
+export async function startGatewayStack(label: string, options: GatewayStackOptions = {}): Promise<GatewayTestStack> {
   const dir = mkdtempSync(join(tmpdir(), `orch-gateway-${label}-`));
-  const databaseUrl = `file:${join(dir, 'test.db')}`;
-  const taskQueue = `test-gateway-${label}-${randomUUID().slice(0, 8)}`;
+  const databaseUrl = options.databaseUrl ?? `file:${join(dir, 'test.db')}`;
+  const taskQueue = options.taskQueue ?? `test-gateway-${label}-${randomUUID().slice(0, 8)}`;
   const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: requiredService('TEST_TEMPORAL_ADDRESS'), LOG_LEVEL: 'warn' });
   const base = repoConfig();
   const config = (options.configure ?? ((c) => c))({ ...base, emulator: { ...base.emulator, mode: 'always', latency_ms: 5 } });
