@@ -10,10 +10,12 @@ bash scripts/build.sh --if-needed # dist/: the compiled programs and the prebuil
 TEST_TEMPORAL_PORT="${TEST_TEMPORAL_PORT:-7244}"
 started_pg=0
 started_redis=0
+started_local_model=0
 cleanup() {
   stop_started_temporal "temporal-test-$TEST_TEMPORAL_PORT"
   if [ "$started_pg" = 1 ]; then bash scripts/postgres.sh stop >/dev/null 2>&1 || true; fi
   if [ "$started_redis" = 1 ]; then bash scripts/redis.sh stop >/dev/null 2>&1 || true; fi
+  if [ "$started_local_model" = 1 ]; then bash scripts/local-model.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -35,6 +37,14 @@ if [ -z "${TEST_REDIS_URL:-}" ]; then
   bash scripts/redis.sh start
   TEST_REDIS_URL="$(bash scripts/redis.sh url)"
   export TEST_REDIS_URL
+fi
+
+# A real model (llama.cpp's llama-server with SmolLM2-135M) for test/local-model: built once into
+# ~/.cache (about 8 minutes on 2 cores the first time), then reused by every clone.
+if [ -z "${TEST_LOCAL_MODEL_URL:-}" ]; then
+  if ! bash scripts/local-model.sh status >/dev/null 2>&1; then started_local_model=1; fi
+  TEST_LOCAL_MODEL_URL="$(bash scripts/local-model.sh start)"
+  export TEST_LOCAL_MODEL_URL
 fi
 
 log "type check"
