@@ -8,6 +8,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * run. Everything else is the `services` project; `npm test` runs both.
  */
 export const UNIT_TESTS = [
+  'test/auth/admin.test.ts',
+  'test/auth/keys-cli.test.ts',
   'test/build/**/*.test.ts',
   'test/config/**/*.test.ts',
   'test/deploy/**/*.test.ts',
