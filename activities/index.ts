@@ -16,7 +16,7 @@ import { hasKeyLimits, type KeyLimits } from '../src/resilience/budget';
 import { circuitKeysFor, countsAgainstCircuit, type CircuitBreaker } from '../src/resilience/circuit-breaker';
 import type { ConcurrencyLimiter } from '../src/resilience/concurrency';
 import { FailureRateWindow } from '../src/resilience/failure-rate';
-import { conversationText, lastUserTurn } from '../src/conversation';
+import { complexityText, conversationText, lastUserTurn } from '../src/conversation';
 import { estimateRequestTokens } from '../src/resilience/estimate';
 import { providerScope, type RateLimiter } from '../src/resilience/rate-limit';
 import { responseCacheKey } from '../src/resilience/response-cache';
@@ -276,7 +276,7 @@ export function createActivities(deps: ActivityDependencies) {
         const override = valid.complexityOverride;
         const assessment = override
           ? { complexity: override, score: OVERRIDE_SCORES[override], features: {} }
-          : await deps.evaluators.evaluate(conversationText(valid), { taskType: valid.taskType, threshold: config.routing.complexity_threshold });
+          : await deps.evaluators.evaluate(complexityText(valid), { taskType: valid.taskType, threshold: config.routing.complexity_threshold });
         let plan = planRoute({
           config: routed,
           request: valid,

@@ -73,3 +73,20 @@ export function conversationText(request: QuestionSource): string {
 export function hasHistory(request: QuestionSource): boolean {
   return request.messages !== undefined && requestTurns({ messages: request.messages }).turns.length > 1;
 }
+
+/** Characters of earlier turns the complexity evaluators see beside the last user turn. */
+export const COMPLEXITY_CONTEXT_CHARS = 1000;
+
+/**
+ * What complexity is judged on: the last user turn whole and first (an evaluator that reads only
+ * the start of its text, like the LLM classifier, still sees it), then the most recent part of
+ * the earlier turns as context. A prompt request: its prompt, as before conversations.
+ */
+export function complexityText(request: QuestionSource, contextChars = COMPLEXITY_CONTEXT_CHARS): string {
+  const last = lastUserTurn(request);
+  if (!hasHistory(request) || request.messages === undefined) return last;
+  const earlier = conversationText({ messages: request.messages.slice(0, request.messages.map((m) => m.role).lastIndexOf('user')) });
+  if (earlier.length === 0) return last;
+  const context = earlier.length > contextChars ? `…${earlier.slice(earlier.length - contextChars)}` : earlier;
+  return `${last}\n\n(Earlier in the conversation:)\n${context}`;
+}

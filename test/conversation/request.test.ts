@@ -5,11 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGES, MAX_PROMPT_CHARS } from '../../src/constants';
-import { conversationText, lastUserTurn, requestTurns } from '../../src/conversation';
+import { COMPLEXITY_CONTEXT_CHARS, complexityText, conversationText, lastUserTurn, requestTurns } from '../../src/conversation';
 import { InvalidRequest } from '../../src/errors';
 import { fingerprintDifferences, parseFingerprint, requestFingerprint } from '../../src/request-fingerprint';
 import { estimatePromptTokens, estimateRequestTokens } from '../../src/resilience/estimate';
 import { responseCacheKey } from '../../src/resilience/response-cache';
+import { DefaultComplexityEvaluator } from '../../src/routing/complexity';
 import { validateRequest } from '../../src/routing/planner';
 import type { ChatMessage } from '../../src/types';
 import { testConfig } from '../helpers/config';
@@ -157,5 +158,33 @@ describe('the request fingerprint', () => {
     expect(stored).not.toBeNull();
     expect(fingerprintDifferences(stored!, now)).toEqual([]);
     expect(fingerprintDifferences(stored!, requestFingerprint({ ...base, prompt: 'hi', conversationId: 'c1' }))).toEqual(['conversationId']);
+  });
+});
+
+describe('complexity over a conversation', () => {
+  const long: ChatMessage[] = [
+    ...Array.from({ length: 40 }, (_, i): ChatMessage => (i % 2 === 0 ? { role: 'user', content: `Why does the distributed database ${i} lose consistency under concurrent transactions? Analyze the trade-offs step by step.` } : { role: 'assistant', content: 'A long, detailed analysis. '.repeat(20) })),
+    { role: 'user', content: 'Thanks. What is 2 + 2?' },
+  ];
+
+  it('judges the last user turn, whole and first, with a bounded tail of the earlier turns as context', () => {
+    const text = complexityText({ messages: long });
+    expect(text.startsWith('Thanks. What is 2 + 2?\n\n(Earlier in the conversation:)\n…')).toBe(true);
+    expect(text.length).toBeLessThanOrEqual('Thanks. What is 2 + 2?'.length + COMPLEXITY_CONTEXT_CHARS + 40);
+    // The context is the most recent part of the history.
+    expect(text.endsWith(conversationText({ messages: long.slice(0, -1) }).slice(-50))).toBe(true);
+    expect(complexityText({ prompt: 'as is' })).toBe('as is');
+    expect(complexityText({ messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'only' }] })).toBe('only');
+  });
+
+  it('does not grow with the length of the history: forty earlier turns weigh as much as the last few', () => {
+    const evaluator = new DefaultComplexityEvaluator();
+    const context = { taskType: 'qa', threshold: 0.7 };
+    const judged = evaluator.evaluate(complexityText({ messages: long }), context);
+    const whole = evaluator.evaluate(conversationText({ messages: long }), context);
+    expect(judged.score).toBeLessThan(whole.score);
+    expect(complexityText({ messages: long })).toBe(complexityText({ messages: long.slice(-9) }));
+    // The question alone is simple; its context counts (a follow-up inherits some of it) without deciding alone.
+    expect(evaluator.evaluate(complexityText({ prompt: 'Thanks. What is 2 + 2?' }), context).complexity).toBe('simple');
   });
 });
