@@ -23,7 +23,7 @@ beforeAll(async () => {
       ...c,
       resilience: { ...c.resilience, cache: { ...c.resilience.cache, enabled: true } },
       // Every emulated model right every time: the answers below are checked by their numbers.
-      emulator: { ...c.emulator, models: Object.fromEntries(Object.values(c.models).flatMap((m) => m.models.concat(m.default_model)).map((id) => [id, { accuracy: 1 }])) },
+      emulator: { ...c.emulator, models: Object.fromEntries(Object.values(c.models).flatMap((m) => m.models.concat(m.default_model)).map((id) => [id, { accuracy: 1, faults: [] }])) },
     }),
   });
 }, 120_000);
