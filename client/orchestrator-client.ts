@@ -46,6 +46,8 @@ export interface StartedRequest {
   requestId: string;
   /** False when a workflow with this request id already existed and was reused. */
   started: boolean;
+  /** The server handed the first workflow task to this client's worker with the start (eager start). */
+  eagerlyStarted: boolean;
   handle: WorkflowHandle<typeof orchestrateRequest>;
 }
 
@@ -125,7 +127,7 @@ export class OrchestratorClient {
         staticSummary: requestSummaryLine(request),
         ...(options.eager && { requestEagerStart: true }),
       });
-      return { workflowId, requestId, started: true, handle };
+      return { workflowId, requestId, started: true, eagerlyStarted: handle.eagerlyStarted, handle };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       const stored = await this.fingerprintOf(workflowId);
@@ -136,7 +138,7 @@ export class OrchestratorClient {
           { workflowId, requestId, fields },
         );
       }
-      return { workflowId, requestId, started: false, handle: this.client.workflow.getHandle<typeof orchestrateRequest>(workflowId) };
+      return { workflowId, requestId, started: false, eagerlyStarted: false, handle: this.client.workflow.getHandle<typeof orchestrateRequest>(workflowId) };
     }
   }
 

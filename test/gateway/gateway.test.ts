@@ -138,6 +138,12 @@ describe('the gateway through the openai npm SDK', () => {
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(result.response);
   });
 
+  it("the gateway's client is on its worker's connection, so requests start eagerly", async () => {
+    const started = await stack.gateway.orchestrator.start({ prompt: 'Say hi.', taskType: 'general', userId: 'gw-user', providers: ['openai'], requestId: `gw-eager-${run}` }, { eager: true });
+    expect(started.eagerlyStarted).toBe(true);
+    await stack.gateway.orchestrator.getResult(started.workflowId);
+  });
+
   it('GET /v1/models lists provider models, routes per task type, and auto', async () => {
     const ids: string[] = [];
     for await (const model of openai.models.list()) ids.push(model.id);
