@@ -5,11 +5,15 @@
  * keys on the whole conversation, and `conversations show` prints the conversation turn by turn
  * with each turn's consensus figures. Needs the test services (`npm test` provides them).
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addConversationsCommands } from '../../client/conversations-cli';
 import { createMemoryStore } from '../../src/memory/repository';
 import type { ChatMessage } from '../../src/types';
+import { REPO_ROOT } from '../helpers/config';
 import { startStack, type TestStack } from '../helpers/stack';
 
 let stack: TestStack;
@@ -101,4 +105,18 @@ describe('a conversation through the workflow', () => {
     addConversationsCommands(program, { connect: () => Promise.resolve(createMemoryStore(stack.databaseUrl)), out: () => undefined });
     await expect(program.parseAsync(['node', 'orchestrator', 'conversations', 'show', `none-${run}`])).rejects.toMatchObject({ code: 'InvalidRequest', message: `no stored interactions for conversation "none-${run}"` });
   });
+
+  it('npm run cli -- conversations show reads the database of DATABASE_URL; an unknown id exits 1 naming it', async () => {
+    const exec = promisify(execFile);
+    const cli = [join(REPO_ROOT, 'client', 'cli.ts'), 'conversations', 'show'];
+    const env = { ...process.env, DATABASE_URL: stack.databaseUrl, LOG_LEVEL: 'warn' };
+    const { stdout } = await exec(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [...cli, conversationId, '--json'], { cwd: REPO_ROOT, env });
+    expect((JSON.parse(stdout) as { turns: unknown[] }).turns).toHaveLength(2);
+    const missing = await exec(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [...cli, `none-${run}`], { cwd: REPO_ROOT, env }).then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(missing?.code).toBe(1);
+    expect(missing?.stderr).toContain(`InvalidRequest: no stored interactions for conversation "none-`);
+  }, 60_000);
 });
