@@ -303,7 +303,8 @@ const OpenAIRequestSchema = z.object({
   model: z.string().min(1),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
-  messages: z.array(z.object({ role: z.string(), content: TextContentSchema.nullish() })).min(1),
+  // The roles OpenAI's Chat Completions accepts.
+  messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']), content: TextContentSchema.nullish() })).min(1),
   max_tokens: z.number().int().positive().nullish(),
   max_completion_tokens: z.number().int().positive().nullish(),
 });
@@ -311,12 +312,14 @@ const AnthropicRequestSchema = z.object({
   model: z.string().min(1),
   stream: z.boolean().optional(),
   max_tokens: z.number().int().positive(),
-  messages: z.array(z.object({ role: z.string(), content: TextContentSchema })).min(1),
+  // As Anthropic's API: the system text goes in `system`; a turn is the user's or the assistant's.
+  messages: z.array(z.object({ role: z.enum(['user', 'assistant']), content: TextContentSchema })).min(1),
   system: TextContentSchema.optional(),
 });
 const GooglePartsSchema = z.array(z.looseObject({ text: z.string().optional() }));
 const GoogleRequestSchema = z.object({
-  contents: z.array(z.object({ role: z.string().optional(), parts: GooglePartsSchema })).min(1),
+  // As Gemini's API: turns are the user's or the model's (the system text is systemInstruction).
+  contents: z.array(z.object({ role: z.enum(['user', 'model']).optional(), parts: GooglePartsSchema })).min(1),
   systemInstruction: z.object({ parts: GooglePartsSchema }).optional(),
   generationConfig: z.object({ maxOutputTokens: z.number().int().positive().optional() }).optional(),
 });

@@ -135,3 +135,37 @@ describe.each(cases)('$kind connector with a conversation', ({ model, make, expe
     expect(rec.bodies[0]).toMatchObject(single);
   });
 });
+
+describe('the emulator takes each API\'s own turn roles only, as the real APIs do', () => {
+  async function post(path: string, body: unknown): Promise<{ status: number; text: string }> {
+    const res = await fetch(`${emulator.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'emulator', 'x-goog-api-key': 'emulator', authorization: 'Bearer emulator' }, body: JSON.stringify(body) });
+    return { status: res.status, text: await res.text() };
+  }
+  const turns = [
+    { role: 'user', content: 'What is 2 + 3?' },
+    { role: 'assistant', content: '5' },
+    { role: 'user', content: 'What is 17 * 23?' },
+  ];
+
+  it('Anthropic: a system turn among the messages is a 400 naming it; user/assistant turns are answered from the last user turn', async () => {
+    const refused = await post('/v1/messages', { model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'system', content: 'x' }, ...turns] });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('messages.0.role');
+    const ok = await post('/v1/messages', { model: 'claude-haiku-4-5', max_tokens: 50, system: 'Answer with the number.', messages: turns });
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('391');
+  });
+
+  it('Gemini: an assistant turn must say model; OpenAI: an unknown role is refused', async () => {
+    const contents = turns.map((t) => ({ role: t.role, parts: [{ text: t.content }] }));
+    const refused = await post('/v1beta/models/gemini-2.0-flash:generateContent', { contents });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('contents.1.role');
+    const ok = await post('/v1beta/models/gemini-2.0-flash:generateContent', { contents: contents.map((c) => (c.role === 'assistant' ? { ...c, role: 'model' } : c)) });
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('391');
+    const openai = await post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }, ...turns] });
+    expect(openai.status).toBe(400);
+    expect(openai.text).toContain('messages.0.role');
+  });
+});
