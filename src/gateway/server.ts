@@ -40,6 +40,8 @@ export interface GatewayDeps {
   eagerStart: boolean;
   /** The in-process bus of the co-located worker; null: streams are sent after completion. */
   streamBus: StreamBus | null;
+  /** How long starting a workflow may take before 503 (default 10 s). */
+  startDeadlineMs?: number;
   /** How long a request waits for its answer before 504 (the workflow keeps running). */
   waitTimeoutMs: number;
   /** GET /readyz: each check rejects when its service is unreachable. */
@@ -156,7 +158,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       stream: live,
     });
     const created = Math.floor(Date.now() / 1000);
-    const { workflowId } = await orchestrator.start(orchestrateRequest, { eager: deps.eagerStart });
+    // Temporal down: the start's retries end at this deadline (503), instead of holding the client for the gRPC retry budget.
+    const { workflowId } = await orchestrator.client.withDeadline(Date.now() + (deps.startDeadlineMs ?? 10_000), () => orchestrator.start(orchestrateRequest, { eager: deps.eagerStart }));
     if (!stream) {
       const result = await resultWithin(orchestrator, workflowId, deps.waitTimeoutMs);
       return reply.headers(orchestrationHeaders(result)).send(chatCompletion(result, body.model, created, orchestrator.webUiUrl(workflowId)));

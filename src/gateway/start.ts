@@ -97,7 +97,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   } else {
     // The database is migrated by workers; the key table must exist before the first request.
     await applyMigrations(env.DATABASE_URL);
-    ownConnection = await Connection.connect(clientConnectionOptions(env));
+    // Lazy: the gateway starts (and /readyz says why it is not ready) while Temporal is down; requests then get 503.
+    ownConnection = Connection.lazy(clientConnectionOptions(env));
     client = new Client({ connection: ownConnection, namespace: env.TEMPORAL_NAMESPACE });
   }
   const db: DatabaseClient = createPrismaClient(env.DATABASE_URL);
