@@ -97,6 +97,12 @@ acquire_lock() {
   trap 'rm -rf "$LOCK_DIR"' EXIT
 }
 
+# Released before a server starts, and never inherited by it (9>&- at the launch).
+release_lock() {
+  if [[ -n "$LOCK_DIR" ]]; then rm -rf "$LOCK_DIR"; LOCK_DIR=""; trap - EXIT; return 0; fi
+  exec 9>&-
+}
+
 # --- ensure -----------------------------------------------------------------------------------
 pip_download() { # dest pip-args...
   local dest="$1"; shift
@@ -171,6 +177,7 @@ cmd_ensure() {
   acquire_lock
   ensure_server
   ensure_model
+  release_lock
 }
 
 # --- the server -------------------------------------------------------------------------------
@@ -211,7 +218,7 @@ cmd_start() { # port
   local bin log; bin="$(server_bin)"; log="$(logfile "$port")"
   # Three slots so three samples of one request run at once; 4096 tokens of context shared by them.
   nohup "$bin" -m "$MODEL_FILE" --alias "$MODEL_ALIAS" --host 127.0.0.1 --port "$port" \
-    -t "$THREADS" -c 4096 --parallel 3 >"$log" 2>&1 </dev/null &
+    -t "$THREADS" -c 4096 --parallel 3 >"$log" 2>&1 </dev/null 9>&- &
   local pid=$!
   echo "$pid" >"$(pidfile "$port")"
   local deadline=$((SECONDS + ${LOCAL_MODEL_START_TIMEOUT_S:-120}))
