@@ -1,7 +1,7 @@
 /**
  * Gateway overhead (`npm run bench:gateway`): the HTTP gateway end to end (auth, validation, the
  * request workflow, the answer in OpenAI's shape) minus the slowest provider call of the request,
- * with eager workflow start on and off, beside a bare workflow that calls three no-op activities
+ * with eager workflow start on and off (two gateways in one process, requests alternating), beside a bare workflow that calls three no-op activities
  * on the same server in the same run (also started with and without eager start); and the time to
  * the first token of a streamed single-provider answer. Each request asks three providers
  * (consensus) of the emulator, which answers after a fixed latency. Sequential requests; server,
@@ -32,7 +32,14 @@ interface Summary {
 }
 const summary = (xs: number[]): Summary => ({ p50: round(percentile(xs, 50)), p99: round(percentile(xs, 99)) });
 
-async function measureGateway(eager: boolean, tag: string) {
+interface Variant {
+  ask(i: number, phase: string): Promise<{ total: number; overhead: number }>;
+  /** Time to the first content chunk and to the end of a single-provider stream. */
+  streamOnce(i: number): Promise<{ first: number | null; total: number }>;
+  close(): Promise<void>;
+}
+
+async function startVariant(eager: boolean, tag: string): Promise<Variant> {
   const dir = mkdtempSync(join(tmpdir(), `bench-gateway-${tag}-`));
   const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '', LOG_LEVEL: 'error' });
   const base = loadConfig(env.CONFIG_PATH);
@@ -51,10 +58,11 @@ async function measureGateway(eager: boolean, tag: string) {
     ensureSchedule: false,
     installLogger: false,
   });
-  try {
-    const { key } = await gateway.keys.create({ userId: 'bench' });
-    const url = `${gateway.url}/v1/chat/completions`;
-    const ask = async (i: number, phase: string) => {
+  const { key } = await gateway.keys.create({ userId: 'bench' });
+  const url = `${gateway.url}/v1/chat/completions`;
+  const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0 });
+  return {
+    async ask(i, phase) {
       const started = performance.now();
       const res = await fetch(url, {
         method: 'POST',
@@ -71,33 +79,48 @@ async function measureGateway(eager: boolean, tag: string) {
       const result = await gateway.orchestrator.getResult(body.orchestration.workflow_id);
       const slowest = Math.max(...result.metadata.providers.map((p) => p.latencyMs));
       return { total, overhead: total - slowest };
-    };
-    for (let i = 0; i < WARMUP; i++) await ask(i, 'warm');
-    const overhead: number[] = [];
-    const e2e: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const r = await ask(i, 'seq');
-      overhead.push(r.overhead);
-      e2e.push(r.total);
-    }
-    // Time to first token: a single-provider stream (forwarded live from the in-process stream bus).
-    const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0 });
-    const ttft: number[] = [];
-    const streamTotal: number[] = [];
-    for (let i = 0; i < Math.min(N, 50) + WARMUP; i++) {
+    },
+    async streamOnce(i) {
+      // A single-provider stream, forwarded live from the in-process stream bus.
       const started = performance.now();
       const stream = await openai.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: `Describe the number ${i} in a few words. (${tag} stream)` }], stream: true });
       let first: number | null = null;
       for await (const chunk of stream) if (first === null && chunk.choices[0]?.delta.content) first = performance.now() - started;
-      if (i >= WARMUP && first !== null) {
-        ttft.push(first);
-        streamTotal.push(performance.now() - started);
+      return { first, total: performance.now() - started };
+    },
+    async close() {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Both variants run at once, their requests alternating, so neither gets the quieter half of the run. */
+async function measureGateways() {
+  const variants = { eager_on: await startVariant(true, 'eager'), eager_off: await startVariant(false, 'plain') };
+  try {
+    const out = { eager_on: { overhead: [] as number[], e2e: [] as number[], ttft: [] as number[], stream: [] as number[] }, eager_off: { overhead: [] as number[], e2e: [] as number[], ttft: [] as number[], stream: [] as number[] } };
+    for (let i = 0; i < WARMUP; i++) for (const v of Object.values(variants)) await v.ask(i, 'warm');
+    for (let i = 0; i < N; i++) {
+      for (const [name, v] of Object.entries(variants) as [keyof typeof variants, Variant][]) {
+        const r = await v.ask(i, 'seq');
+        out[name].overhead.push(r.overhead);
+        out[name].e2e.push(r.total);
       }
     }
-    return { overhead: summary(overhead), e2e: summary(e2e), ttft: summary(ttft), streamTotal: summary(streamTotal) };
+    for (let i = 0; i < Math.min(N, 50) + WARMUP; i++) {
+      for (const [name, v] of Object.entries(variants) as [keyof typeof variants, Variant][]) {
+        const r = await v.streamOnce(i);
+        if (i >= WARMUP && r.first !== null) {
+          out[name].ttft.push(r.first);
+          out[name].stream.push(r.total);
+        }
+      }
+    }
+    const sum = (x: (typeof out)['eager_on']) => ({ overhead: summary(x.overhead), e2e: summary(x.e2e), ttft: summary(x.ttft), streamTotal: summary(x.stream) });
+    return { eagerOn: sum(out.eager_on), eagerOff: sum(out.eager_off) };
   } finally {
-    await gateway.close();
-    rmSync(dir, { recursive: true, force: true });
+    for (const v of Object.values(variants)) await v.close();
   }
 }
 
@@ -121,12 +144,11 @@ async function measureFloor() {
         return performance.now() - started;
       };
       const out: Record<'eager' | 'plain', Summary> = { eager: { p50: 0, p99: 0 }, plain: { p50: 0, p99: 0 } };
-      for (const eager of [true, false]) {
-        for (let i = 0; i < WARMUP; i++) await once(-1 - i - (eager ? 0 : 1000), eager);
-        const xs: number[] = [];
-        for (let i = 0; i < N; i++) xs.push(await once(i, eager));
-        out[eager ? 'eager' : 'plain'] = summary(xs);
-      }
+      for (let i = 0; i < WARMUP; i++) for (const eager of [true, false]) await once(-1 - i, eager);
+      const xs: Record<'eager' | 'plain', number[]> = { eager: [], plain: [] };
+      for (let i = 0; i < N; i++) for (const eager of [true, false]) xs[eager ? 'eager' : 'plain'].push(await once(i, eager));
+      out.eager = summary(xs.eager);
+      out.plain = summary(xs.plain);
       return out;
     });
   } finally {
@@ -137,8 +159,7 @@ async function measureFloor() {
 async function main(): Promise<void> {
   console.log(`Gateway overhead: ${N} sequential requests per variant, 3 providers per request (consensus), provider latency ${PROVIDER_LATENCY_MS} ms (emulator), SQLite, worker in the gateway's process.`);
   const floor = await measureFloor();
-  const eagerOn = await measureGateway(true, 'eager');
-  const eagerOff = await measureGateway(false, 'plain');
+  const { eagerOn, eagerOff } = await measureGateways();
   const line = (name: string, s: Summary) => `  ${name.padEnd(52)} p50 ${String(s.p50).padStart(6)} ms   p99 ${String(s.p99).padStart(6)} ms`;
   console.log('\nOverhead (end to end minus the slowest provider call):');
   console.log(line('gateway, eager start on', eagerOn.overhead));
