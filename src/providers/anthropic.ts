@@ -59,24 +59,24 @@ export function createAnthropicConnector(options: ConnectorSettings): ModelConne
     timeout: DEFAULT_TIMEOUT_MS,
   });
 
+  /** The Messages API body both calls send (the streaming one adds `stream`). */
+  function messageBody(request: GenerateRequest) {
+    const temperature = request.temperature ?? options.temperature;
+    const { system, messages } = anthropicMessages(request);
+    return {
+      model: request.model,
+      max_tokens: request.maxTokens ?? options.maxTokens ?? DEFAULT_MAX_TOKENS,
+      messages,
+      ...(system === null ? {} : { system }),
+      ...(temperature === undefined ? {} : { temperature }),
+    };
+  }
+
   async function generate(request: GenerateRequest, call: GenerateOptions = {}): Promise<GenerateResponse> {
     assertSupportedModel(options, request);
     const ctx = errorContext(options, request.model, call);
-    const temperature = request.temperature ?? options.temperature;
-    const { system, messages } = anthropicMessages(request);
     const { value, latencyMs } = await timedCall(ctx, () =>
-      client.messages
-        .create(
-          {
-            model: request.model,
-            max_tokens: request.maxTokens ?? options.maxTokens ?? DEFAULT_MAX_TOKENS,
-            messages,
-            ...(system === null ? {} : { system }),
-            ...(temperature === undefined ? {} : { temperature }),
-          },
-          { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-        )
-        .withResponse(),
+      client.messages.create(messageBody(request), { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS }).withResponse(),
     );
     const requestId = value.request_id ?? null;
     const body = parseResponse(MessageSchema, value.data, ctx, requestId);
@@ -100,23 +100,11 @@ export function createAnthropicConnector(options: ConnectorSettings): ModelConne
   async function generateStream(request: GenerateRequest, call: StreamOptions): Promise<StreamedResponse> {
     assertSupportedModel(options, request);
     const ctx = errorContext(options, request.model, call);
-    const temperature = request.temperature ?? options.temperature;
-    const { system, messages } = anthropicMessages(request);
     let requestId: string | null = null;
     const { value, latencyMs } = await timedCall(ctx, async () => {
       const start = performance.now();
       const { data: stream, request_id } = await client.messages
-        .create(
-          {
-            model: request.model,
-            max_tokens: request.maxTokens ?? options.maxTokens ?? DEFAULT_MAX_TOKENS,
-            messages,
-            ...(system === null ? {} : { system }),
-            ...(temperature === undefined ? {} : { temperature }),
-            stream: true,
-          },
-          { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-        )
+        .create({ ...messageBody(request), stream: true }, { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS })
         .withResponse();
       requestId = request_id ?? null;
       const acc = { id: null as string | null, content: '', stop: null as string | null, stopped: false, tokensIn: 0, tokensOut: 0, firstTokenMs: null as number | null };

@@ -62,24 +62,32 @@ export function createGoogleConnector(options: ConnectorSettings): ModelConnecto
     },
   });
 
-  async function generate(request: GenerateRequest, call: GenerateOptions = {}): Promise<GenerateResponse> {
-    assertSupportedModel(options, request);
-    const ctx = errorContext(options, request.model, call);
+  /** The request as `generateContent` and `generateContentStream` take it. */
+  function contentParams(request: GenerateRequest, call: GenerateOptions) {
     const maxOutputTokens = request.maxTokens ?? options.maxTokens;
     const temperature = request.temperature ?? options.temperature;
     const { systemInstruction, contents } = geminiContents(request);
+    return {
+      model: request.model,
+      contents,
+      config: {
+        ...(systemInstruction === null ? {} : { systemInstruction }),
+        ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
+        ...(temperature === undefined ? {} : { temperature }),
+        ...(call.signal === undefined ? {} : { abortSignal: call.signal }),
+        httpOptions: { timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+      },
+    };
+  }
+
+  async function generate(request: GenerateRequest, call: GenerateOptions = {}): Promise<GenerateResponse> {
+    assertSupportedModel(options, request);
+    const ctx = errorContext(options, request.model, call);
+    const params = contentParams(request, call);
     const { value, latencyMs } = await timedCall(ctx, () =>
       client.models.generateContent({
-        model: request.model,
-        contents,
-        config: {
-          ...(systemInstruction === null ? {} : { systemInstruction }),
-          ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
-          ...(temperature === undefined ? {} : { temperature }),
-          ...(call.signal === undefined ? {} : { abortSignal: call.signal }),
-          httpOptions: { timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-          automaticContinuation: false, // one HTTP call per attempt
-        },
+        ...params,
+        config: { ...params.config, automaticContinuation: false }, // one HTTP call per attempt
       }),
     );
     const body = parseResponse(GenerateContentSchema, value, ctx, null);
@@ -113,22 +121,9 @@ export function createGoogleConnector(options: ConnectorSettings): ModelConnecto
   async function generateStream(request: GenerateRequest, call: StreamOptions): Promise<StreamedResponse> {
     assertSupportedModel(options, request);
     const ctx = errorContext(options, request.model, call);
-    const maxOutputTokens = request.maxTokens ?? options.maxTokens;
-    const temperature = request.temperature ?? options.temperature;
-    const { systemInstruction, contents } = geminiContents(request);
     const { value, latencyMs } = await timedCall(ctx, async () => {
       const start = performance.now();
-      const stream = await client.models.generateContentStream({
-        model: request.model,
-        contents,
-        config: {
-          ...(systemInstruction === null ? {} : { systemInstruction }),
-          ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
-          ...(temperature === undefined ? {} : { temperature }),
-          ...(call.signal === undefined ? {} : { abortSignal: call.signal }),
-          httpOptions: { timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-        },
-      });
+      const stream = await client.models.generateContentStream(contentParams(request, call));
       const acc = { requestId: null as string | null, content: '', finish: undefined as string | undefined, avgLogprobs: undefined as number | undefined, usage: undefined as z.infer<typeof GenerateContentSchema>['usageMetadata'], blocked: undefined as string | undefined, candidates: 0, firstTokenMs: null as number | null };
       for await (const raw of stream) {
         const body = parseResponse(GenerateContentSchema, raw, ctx, acc.requestId);

@@ -87,25 +87,28 @@ export function createOpenAIConnector(options: OpenAIConnectorOptions): ModelCon
     timeout: DEFAULT_TIMEOUT_MS,
   });
 
+  /** Per-call SDK options: the abort signal and the attempt's timeout. */
+  function requestOptions(call: GenerateOptions) {
+    return { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+  }
+
+  /** The chat completion body both calls send (the streaming one adds `stream`). */
+  function completionBody(request: GenerateRequest) {
+    const maxTokens = request.maxTokens ?? options.maxTokens;
+    const temperature = request.temperature ?? options.temperature;
+    return {
+      model: request.model,
+      messages: openAIMessages(request),
+      ...(temperature === undefined ? {} : { temperature }),
+      // OpenAI deprecated max_tokens; compatible servers mostly still only know it.
+      ...(maxTokens === undefined ? {} : kind === 'openai' ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens }),
+    };
+  }
+
   async function generate(request: GenerateRequest, call: GenerateOptions = {}): Promise<GenerateResponse> {
     assertSupportedModel(options, request);
     const ctx = errorContext(options, request.model, call);
-    const maxTokens = request.maxTokens ?? options.maxTokens;
-    const temperature = request.temperature ?? options.temperature;
-    const { value, latencyMs } = await timedCall(ctx, () =>
-      client.chat.completions
-        .create(
-          {
-            model: request.model,
-            messages: openAIMessages(request),
-            ...(temperature === undefined ? {} : { temperature }),
-            // OpenAI deprecated max_tokens; compatible servers mostly still only know it.
-            ...(maxTokens === undefined ? {} : kind === 'openai' ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens }),
-          },
-          { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-        )
-        .withResponse(),
-    );
+    const { value, latencyMs } = await timedCall(ctx, () => client.chat.completions.create(completionBody(request), requestOptions(call)).withResponse());
     const requestId = value.request_id ?? null;
     const body = parseResponse(ChatCompletionSchema, value.data, ctx, requestId);
     const [choice] = body.choices;
@@ -130,23 +133,11 @@ export function createOpenAIConnector(options: OpenAIConnectorOptions): ModelCon
   async function generateStream(request: GenerateRequest, call: StreamOptions): Promise<StreamedResponse> {
     assertSupportedModel(options, request);
     const ctx = errorContext(options, request.model, call);
-    const maxTokens = request.maxTokens ?? options.maxTokens;
-    const temperature = request.temperature ?? options.temperature;
     let requestId: string | null = null;
     const { value, latencyMs } = await timedCall(ctx, async () => {
       const start = performance.now();
       const { data: stream, request_id } = await client.chat.completions
-        .create(
-          {
-            model: request.model,
-            messages: openAIMessages(request),
-            ...(temperature === undefined ? {} : { temperature }),
-            ...(maxTokens === undefined ? {} : kind === 'openai' ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens }),
-            stream: true,
-            stream_options: { include_usage: true },
-          },
-          { signal: call.signal ?? null, timeout: call.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-        )
+        .create({ ...completionBody(request), stream: true, stream_options: { include_usage: true } }, requestOptions(call))
         .withResponse();
       requestId = request_id ?? null;
       const acc: StreamAccumulator = { id: null, content: '', finish: null, usage: null, logprobs: [], firstTokenMs: null };
