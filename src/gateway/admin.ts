@@ -5,19 +5,30 @@
  *                             -> 201 { key, warning, ...record }: the key is in this answer only
  *   GET    /admin/keys[?user=u1] -> { object: 'list', data: [record] } (prefixes, never keys or hashes)
  *   DELETE /admin/keys/:id    (id or prefix) -> the revoked record; the next request with the key is refused
+ *   GET    /admin/routing     -> { object: 'routing.policy', policy, history, rejections, base } (client/routing.ts showRouting)
+ *   POST   /admin/routing/rules    { task_type, complexity?, providers, fallback?, require_consensus?, min_providers?, id?, reason? }
+ *   POST   /admin/routing/rollback { version, reason? }
+ *                             -> the change's outcome { object: 'routing.change', id, status, version?, summary? }:
+ *                                200 accepted or unchanged, 202 pending (no worker applied it in time), 400 rejected
+ *                                (the workflow's reasons, `param` naming the field); source `gateway:<admin key prefix>`
+ * The routing endpoints exist when the routing-policy workflow can be reached (`routing` option).
  * Errors in OpenAI's shape `{ error: { message, type, param, code } }`. A plugin of its own, so it
  * answers the same on the gateway's server (src/gateway/server.ts) and on a bare Fastify app.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { rollback, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions } from '../../client/routing';
 import { ApiKeyError } from '../auth/errors';
-import { apiKeyView, parseExpiry, type AuthenticationResult, type KeyStore } from '../auth/keys';
+import { apiKeyView, parseExpiry, type ApiKeyRecord, type AuthenticationResult, type KeyStore } from '../auth/keys';
+import { RoutingRuleSchema } from '../config/schema';
 import { OrchestratorError } from '../errors';
 
 export interface AdminRoutesOptions {
   keys: Pick<KeyStore, 'create' | 'list' | 'revoke'>;
   /** How a raw key is checked (default: the key store's own authenticate). */
   authenticate?: (rawKey: string | undefined) => Promise<AuthenticationResult>;
+  /** How the routing-policy workflow is reached (Temporal client, task queue, workflow id); without it no /admin/routing endpoints. */
+  routing?: RoutingClientOptions;
 }
 
 export const KEY_SHOWN_ONCE = 'This key is shown only now and cannot be shown again (only its hash is stored): keep it somewhere safe.';
@@ -83,6 +94,44 @@ const CreateBodySchema = z
 
 const ListQuerySchema = z.object({ user: z.string().min(1).max(200).optional() }).strict();
 
+const ReasonSchema = z.string().min(1, 'must not be empty').max(500, 'at most 500 characters');
+
+/** The body of POST /admin/routing/rules: a routing rule as config.yaml writes it (the CLI's `routing set-rule`), and why. */
+const SetRuleBodySchema = z.object({ ...RoutingRuleSchema.shape, reason: ReasonSchema.optional() }).strict();
+
+const RollbackBodySchema = z.object({ version: z.number().int('must be an integer').min(1, 'must be at least 1'), reason: ReasonSchema.optional() }).strict();
+
+/** `UnknownProvider` -> `unknown_provider` (OpenAI's codes are snake_case). */
+function snakeCase(code: string): string {
+  return code.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/** A change's outcome as the answer: 200 accepted/unchanged, 202 pending; a rejection is a 400 naming the field. */
+function changeAnswer(result: RoutingChangeResult, paramOf: (path: string) => string) {
+  switch (result.status) {
+    case 'accepted':
+    case 'unchanged':
+      return { status: 200, body: { object: 'routing.change', id: result.id, status: result.status, version: result.version, summary: result.summary } };
+    case 'pending':
+      return { status: 202, body: { object: 'routing.change', id: result.id, status: 'pending', message: 'sent, not applied yet: is a worker running? GET /admin/routing shows the policy' } };
+    case 'rejected': {
+      const { code, message, issues } = result.error;
+      const first = issues[0];
+      return fail(new AdminHttpError(400, `routing change rejected (${code}): ${message}`, 'invalid_request_error', snakeCase(code), first ? paramOf(first.path) : null));
+    }
+  }
+}
+
+/** Temporal unreachable (or the policy workflow not answering) is a 503, not a 500. */
+async function viaTemporal<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OrchestratorError || err instanceof AdminHttpError) throw err;
+    throw new AdminHttpError(503, `${what}: the routing-policy workflow could not be reached (${(err as Error).message})`, 'api_error', 'routing_unavailable');
+  }
+}
+
 function parsed<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
@@ -101,6 +150,8 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
   const { keys } = options;
   const authenticate = options.authenticate ?? (keys as Partial<KeyStore>).authenticate?.bind(keys);
   if (!authenticate) throw new TypeError('registerAdminRoutes: give `authenticate` or a key store that has it');
+  /** The admin key each request came with (set by the onRequest hook). */
+  const adminKeys = new WeakMap<FastifyRequest, ApiKeyRecord>();
 
   void app.register(
     (admin, _opts, done) => {
@@ -122,7 +173,9 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
         const result = await authenticate(bearer(request));
         if (!result.ok) throw new AdminHttpError(401, REASONS[result.reason], 'invalid_request_error', 'invalid_api_key');
         if (!result.key.admin) throw new AdminHttpError(403, 'this API key is not an admin key: admin endpoints need a key created with --admin', 'permission_error', 'not_admin');
+        adminKeys.set(request, result.key);
       });
+      const source = (request: FastifyRequest) => `gateway:${adminKeys.get(request)?.prefix ?? 'unknown'}`;
 
       admin.post('/keys', async (request, reply) => {
         const b = parsed(CreateBodySchema, request.body, 'body');
@@ -157,6 +210,29 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
         const { key, alreadyRevoked } = await keys.revoke(request.params.id);
         return { ...apiKeyView(key), revoked: true, already_revoked: alreadyRevoked };
       });
+
+      const routing = options.routing;
+      if (routing) {
+        admin.get('/routing', async () => {
+          const view = await viaTemporal('routing show', () => showRouting(routing));
+          return { object: 'routing.policy', policy: view.policy, history: view.history, rejections: view.rejections, base: view.base };
+        });
+
+        admin.post('/routing/rules', async (request, reply) => {
+          const { reason, ...rule } = parsed(SetRuleBodySchema, request.body, 'body');
+          const result = await viaTemporal('routing set-rule', () => setRule(routing, { rule, source: source(request), reason: reason ?? 'set through the gateway' }));
+          // The workflow names the field as `rule.<field>`; the client sent `<field>`.
+          const answer = changeAnswer(result, (path) => path.replace(/^rule\./, ''));
+          return reply.code(answer.status).send(answer.body);
+        });
+
+        admin.post('/routing/rollback', async (request, reply) => {
+          const b = parsed(RollbackBodySchema, request.body, 'body');
+          const result = await viaTemporal('routing rollback', () => rollback(routing, { version: b.version, source: source(request), reason: b.reason ?? 'rolled back through the gateway' }));
+          const answer = changeAnswer(result, (path) => path);
+          return reply.code(answer.status).send(answer.body);
+        });
+      }
 
       done();
     },

@@ -116,9 +116,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       temporal: () => within(3000, 'temporal', client.workflowService.getSystemInfo({})),
       database: () => within(3000, 'database', db.$queryRawUnsafe('SELECT 1')),
     },
-    // The admin endpoints (keys), for admin keys only; then whatever the caller adds.
+    // The admin endpoints (keys, routing), for admin keys only; then whatever the caller adds.
     register: async (app: FastifyInstance) => {
-      registerAdminRoutes(app, { keys });
+      registerAdminRoutes(app, {
+        keys,
+        // Routing changes go to the same routing-policy workflow the workers read.
+        routing: { client, taskQueue, ...(options.runtime?.routingPolicyWorkflowId && { workflowId: options.runtime.routingPolicyWorkflowId }) },
+      });
       await options.register?.(app, keys);
     },
   };
