@@ -25,6 +25,8 @@ export interface ProviderCallRecord {
   errorType: string | null;
   errorMessage: string | null;
   latencyMs: number | null;
+  /** A streamed call: ms from its start to its first token (null or absent: not streamed, or no token came). */
+  firstTokenMs?: number | null | undefined;
   tokensIn: number;
   tokensOut: number;
   costUsd: number;
@@ -102,6 +104,7 @@ export interface InteractionRecord {
 
 export interface StoredProviderCall extends ProviderCallRecord {
   id: string;
+  firstTokenMs: number | null;
   createdAt: string;
 }
 
@@ -211,6 +214,7 @@ const ProviderCallRecordSchema = z.object({
   errorType: z.string().nullable(),
   errorMessage: z.string().nullable(),
   latencyMs: finite.nonnegative().nullable(),
+  firstTokenMs: finite.nonnegative().nullable().optional(),
   tokensIn: nonNegativeInt,
   tokensOut: nonNegativeInt,
   costUsd: finite.nonnegative(),
@@ -298,6 +302,7 @@ function resultFromColumns(row: InteractionSummary, calls: StoredProviderCall[])
     costUsd: c.costUsd,
     status: c.status,
     errorType: c.errorType,
+    ...(c.firstTokenMs !== null && { firstTokenMs: c.firstTokenMs }),
   }));
   return {
     response: row.response ?? '',
@@ -419,6 +424,7 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
       errorType: row.errorType,
       errorMessage: row.errorMessage,
       latencyMs: row.latencyMs,
+      firstTokenMs: row.firstTokenMs,
       tokensIn: row.tokensIn,
       tokensOut: row.tokensOut,
       costUsd: row.costUsd,
@@ -484,7 +490,7 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
           startedAt: new Date(startedAt),
           completedAt: new Date(completedAt),
         };
-        const calls = [...providerCalls].sort((a, b) => a.callIndex - b.callIndex).map(({ hedged, ...call }) => ({ ...call, hedged: hedged ?? false }));
+        const calls = [...providerCalls].sort((a, b) => a.callIndex - b.callIndex).map(({ hedged, firstTokenMs, ...call }) => ({ ...call, hedged: hedged ?? false, firstTokenMs: firstTokenMs ?? null }));
         const writer = runId ?? null;
         // A row is rewritten only by the run that wrote it (a retried or replayed persist): the
         // calls are then replaced as a set, so (interactionId, callIndex) never duplicates. A row

@@ -16,6 +16,8 @@ function providerCall(callIndex: number, overrides: Partial<ProviderCallRecord> 
     errorType: null,
     errorMessage: null,
     latencyMs: 120.5 + callIndex,
+    // Streamed calls carry their time to first token; the others store null.
+    firstTokenMs: callIndex === 0 ? 35.5 : null,
     tokensIn: 10 + callIndex,
     tokensOut: 20 + callIndex,
     costUsd: 0.000125 * (callIndex + 1),

@@ -67,6 +67,7 @@ export function record(request: OrchestrateRequest, plan: RoutePlan, outcomes: P
       errorType: c.errorType,
       errorMessage: c.errorMessage,
       latencyMs: callLatencyMs(c, clock),
+      firstTokenMs: c.response?.firstTokenMs ?? null,
       tokensIn: c.response?.tokensIn ?? 0,
       tokensOut: c.response?.tokensOut ?? 0,
       costUsd: c.response?.costUsd ?? 0,

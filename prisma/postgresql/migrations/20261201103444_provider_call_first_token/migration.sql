@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "ProviderCall" ADD COLUMN     "firstTokenMs" DOUBLE PRECISION;
