@@ -3,11 +3,14 @@
  * test/histories/, for the replay test. Run with `npm run record-histories` after a change to
  * workflow code that is meant to be compatible; never edit the JSON by hand. Files are named
  * v<N>-<case>: histories of earlier workflow versions stay, so old runs keep replaying. This
- * writes v3-* (patch request-v3: idempotent runs, search attributes at start, real call figures).
+ * writes v3-* (patch request-v3: idempotent runs, search attributes at start, real call figures)
+ * and the v4-* cases of later patches (request-v4-conversations, request-v4-stream). Give case
+ * names to record only those: `npm run record-histories -- stream-single-provider`.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLocalStreamBus } from '../src/streaming/bus';
 import type { OrchestrateRequest } from '../src/types';
 import { startStack } from '../test/helpers/stack';
 
@@ -45,13 +48,16 @@ const cases: { name: string; request: OrchestrateRequest; again?: Partial<Orches
       requireConsensus: true,
     },
   },
+  // Patch request-v4-stream: the provider call of a `stream: true` request streams (the worker has a stream bus).
+  { name: 'stream-single-provider', version: 'v4', request: { prompt: 'What is 6 * 7?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'], stream: true } },
 ];
 
 const VERSION = 'v3';
 
 async function main(): Promise<void> {
   // performance_based: the recorded plans carry a routing decision.
-  const stack = await startStack({ label: 'recorder', configure: (c) => ({ ...c, routing: { ...c.routing, default_strategy: 'performance_based' } }) });
+  // A stream bus, as the gateway's co-located worker has: streamed calls publish their tokens to it.
+  const stack = await startStack({ label: 'recorder', streamBus: createLocalStreamBus(), configure: (c) => ({ ...c, routing: { ...c.routing, default_strategy: 'performance_based' } }) });
   try {
     // Case names given on the command line: record only those (`npm run record-histories -- conversation-turns`).
     const only = process.argv.slice(2);
