@@ -70,7 +70,14 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** Every error that names a workflow also says so in the header the successful answers carry. */
 export function toHttpError(err: unknown): HttpError {
+  const e = httpErrorOf(err);
+  const workflowId = e.body.error.workflow_id;
+  return workflowId === undefined ? e : { ...e, headers: { 'x-orchestration-workflow-id': workflowId, ...e.headers } };
+}
+
+function httpErrorOf(err: unknown): HttpError {
   if (err instanceof GatewayError) {
     return { status: err.status, body: body(err.message, err.type, err.param, err.code, err.extra.workflowId), headers: err.extra.headers ?? {} };
   }

@@ -14,6 +14,7 @@ import type { Logger } from '../logger';
 import type { StreamBus } from '../streaming/bus';
 import { openAiChunk, openAiUsageChunk, sseData, sseError, SSE_DONE, streamSelectedCall } from '../streaming/sse';
 import type { OrchestrationResult } from '../types';
+import { OrchestratorError } from '../errors';
 import { GatewayError, toHttpError, validationError, type HttpError } from './errors';
 import {
   chatCompletion,
@@ -84,7 +85,12 @@ async function resultWithin(orchestrator: OrchestratorClient, workflowId: string
     );
   });
   try {
-    return await Promise.race([orchestrator.getResult(workflowId), deadline]);
+    const result = orchestrator.getResult(workflowId).catch((err: unknown) => {
+      // The request's own failure (InsufficientResponses, ConsensusNotReached...): name its workflow.
+      if (err instanceof OrchestratorError && typeof err.details['workflowId'] !== 'string') err.details['workflowId'] = workflowId;
+      throw err;
+    });
+    return await Promise.race([result, deadline]);
   } finally {
     clearTimeout(timer);
   }
