@@ -127,7 +127,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     },
   };
   const close = async () => {
-    worker?.worker.shutdown();
+    // On SIGINT/SIGTERM the SDK's own handler has already begun the shutdown: shut down only a running worker.
+    if (worker?.worker.getState() === 'RUNNING') worker.worker.shutdown();
     await running?.catch(() => undefined);
     await ownConnection?.close();
     await db.$disconnect();

@@ -5,6 +5,7 @@
  * server, so it takes no other test's tasks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,5 +101,48 @@ describe('npm run worker', () => {
     await waitFor('the worker process to exit', 30_000, () => (alive(workerPid) ? undefined : true));
     expect(output).toMatch(/"msg":"worker stopped"/);
     await npmExit;
+  }, 300_000);
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+describe('npm run gateway', () => {
+  it('SIGTERM to the npm process stops the gateway and its in-process worker cleanly (exit 0, no shutdown error)', async () => {
+    const address = requiredService('TEST_TEMPORAL_ADDRESS');
+    await ensureNamespace(address);
+    const port = await freePort();
+    const npm: ChildProcess = spawn('npm', ['run', '--silent', 'gateway'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: NAMESPACE, DATABASE_URL: `file:${join(dir, 'gateway.db')}`, GATEWAY_PORT: String(port), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    started.push(npm.pid!);
+    let output = '';
+    npm.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    npm.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const npmExit = new Promise<number | null>((resolve) => npm.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+
+    const gatewayPid = await waitFor('"gateway listening"', 240_000, () => {
+      const line = output.split('\n').find((l) => l.includes('"msg":"gateway listening"'));
+      if (!line && npm.exitCode !== null) throw new Error(`npm run gateway exited (${npm.exitCode}) before it listened:\n${output.slice(-3000)}`);
+      return line ? (JSON.parse(line) as { pid: number }).pid : undefined;
+    });
+    started.push(gatewayPid);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+
+    process.kill(npm.pid!, 'SIGTERM');
+    await waitFor('the gateway process to exit', 30_000, () => (alive(gatewayPid) ? undefined : true));
+    expect(await npmExit).toBe(0);
+    expect(output).toMatch(/"msg":"worker stopped"/);
+    expect(output).not.toMatch(/did not stop cleanly/);
   }, 300_000);
 });
