@@ -1,6 +1,6 @@
 /** The request's outcome: per-call usage, totals, and the result returned to the client. */
 import { workflowInfo } from '@temporalio/workflow';
-import type { OrchestrateRequest, OrchestrationResult, ProviderCallOutcome, ProviderUsage, RoutePlan } from '../../src/types';
+import type { OrchestrateRequest, OrchestrationMetadata, OrchestrationResult, ProviderCallOutcome, ProviderUsage, RoutePlan } from '../../src/types';
 import type { FanOut } from './fan-out';
 
 /**
@@ -53,18 +53,11 @@ export function totals(outcomes: ProviderCallOutcome[], clock?: RunClock) {
   };
 }
 
-export interface Outcome {
-  response: string;
-  confidence: number | null;
-  agreement: number | null;
-  dissenting: string[];
-  thresholdMet: boolean | null;
-  lowConfidence: boolean;
-  escalated: number;
-  consensusDetails: unknown;
-  consensusApplied: boolean;
-  consensusStrategy: string;
-}
+/** The answer and its consensus figures, as the result metadata names them. */
+export type Outcome = { response: string } & Pick<
+  OrchestrationMetadata,
+  'confidence' | 'agreement' | 'dissenting' | 'thresholdMet' | 'lowConfidence' | 'escalated' | 'consensusDetails' | 'consensusApplied' | 'consensusStrategy'
+>;
 
 /** Set when the answer came from the response cache. */
 export interface CacheMeta {
