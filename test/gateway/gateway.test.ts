@@ -219,12 +219,19 @@ describe('the gateway over plain HTTP: errors in OpenAI shape', () => {
     const request = { model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'What is 6 * 7? [[emulate:latency=3000]]' }] };
     const controller = new AbortController();
     const first = post(request, { 'idempotency-key': k }, controller.signal);
-    setTimeout(() => controller.abort(), 300);
-    await expect(first).rejects.toThrow();
+    const hungUp = expect(first).rejects.toThrow(/aborted/i);
+    // Hang up only once the request is running (its workflow exists), so the test is about a request in flight.
+    const workflowId = requestWorkflowId(k);
+    for (const until = Date.now() + 10_000; !(await workflowExists(workflowId)); ) {
+      if (Date.now() > until) throw new Error(`workflow ${workflowId} never started`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await stack.gateway.orchestrator.client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
+    controller.abort();
+    await hungUp;
     const again = await post(request, { 'idempotency-key': k });
     expect(again.status).toBe(200);
     const answer = (await again.json()) as { choices: { message: { content: string } }[]; orchestration: Orchestration };
-    const workflowId = requestWorkflowId(k);
     expect(answer.orchestration.workflow_id).toBe(workflowId);
     // The first run finished its work: one workflow, one provider call, the same stored answer.
     const result = await stack.gateway.orchestrator.getResult(workflowId);

@@ -71,36 +71,43 @@ async function waitFor<T>(what: string, ms: number, probe: () => T | undefined):
   }
 }
 
+/**
+ * `npm run <script>` with the test's namespace and this database; resolves once its log says
+ * `ready` (pino lines carry the pid of the node process, whatever sits between npm and it).
+ */
+async function runNpmScript(script: string, env: NodeJS.ProcessEnv, ready: string) {
+  const npm: ChildProcess = spawn('npm', ['run', '--silent', script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS: requiredService('TEST_TEMPORAL_ADDRESS'), TEMPORAL_NAMESPACE: NAMESPACE, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(npm.pid!);
+  let output = '';
+  npm.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  npm.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exit = new Promise<number | null>((resolve) => npm.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  // A build may run first.
+  const pid = await waitFor(`"${ready}"`, 240_000, () => {
+    const line = output.split('\n').find((l) => l.includes(`"msg":"${ready}"`));
+    if (!line && npm.exitCode !== null) throw new Error(`npm run ${script} exited (${npm.exitCode}) before "${ready}":\n${output.slice(-3000)}`);
+    return line ? (JSON.parse(line) as { pid: number }).pid : undefined;
+  });
+  started.push(pid);
+  return { npm, pid, exit, output: () => output };
+}
+
 describe('npm run worker', () => {
   it('SIGTERM to the npm process stops the worker node process', async () => {
-    const address = requiredService('TEST_TEMPORAL_ADDRESS');
-    await ensureNamespace(address);
-    const npm: ChildProcess = spawn('npm', ['run', '--silent', 'worker'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: NAMESPACE, DATABASE_URL: `file:${join(dir, 'worker.db')}`, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    started.push(npm.pid!);
-    let output = '';
-    npm.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    npm.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const npmExit = new Promise<number | null>((resolve) => npm.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    await ensureNamespace(requiredService('TEST_TEMPORAL_ADDRESS'));
+    const worker = await runNpmScript('worker', { DATABASE_URL: `file:${join(dir, 'worker.db')}` }, 'worker started');
+    expect(worker.pid).not.toBe(worker.npm.pid);
+    expect(alive(worker.pid)).toBe(true);
 
-    // The worker's own pid is in its log line (pino), whatever sits between npm and it. A build may run first.
-    const workerPid = await waitFor('"worker started"', 240_000, () => {
-      const line = output.split('\n').find((l) => l.includes('"msg":"worker started"'));
-      if (!line && npm.exitCode !== null) throw new Error(`npm run worker exited (${npm.exitCode}) before the worker started:\n${output.slice(-3000)}`);
-      return line ? (JSON.parse(line) as { pid: number }).pid : undefined;
-    });
-    started.push(workerPid);
-    expect(workerPid).not.toBe(npm.pid);
-    expect(alive(workerPid)).toBe(true);
-
-    process.kill(npm.pid!, 'SIGTERM');
+    process.kill(worker.npm.pid!, 'SIGTERM');
     // Graceful shutdown: in-flight activities get shutdownGraceTime (10 s); this worker has none.
-    await waitFor('the worker process to exit', 30_000, () => (alive(workerPid) ? undefined : true));
-    expect(output).toMatch(/"msg":"worker stopped"/);
-    await npmExit;
+    await waitFor('the worker process to exit', 30_000, () => (alive(worker.pid) ? undefined : true));
+    expect(worker.output()).toMatch(/"msg":"worker stopped"/);
+    await worker.exit;
   }, 300_000);
 });
 
@@ -117,32 +124,15 @@ async function freePort(): Promise<number> {
 
 describe('npm run gateway', () => {
   it('SIGTERM to the npm process stops the gateway and its in-process worker cleanly (exit 0, no shutdown error)', async () => {
-    const address = requiredService('TEST_TEMPORAL_ADDRESS');
-    await ensureNamespace(address);
+    await ensureNamespace(requiredService('TEST_TEMPORAL_ADDRESS'));
     const port = await freePort();
-    const npm: ChildProcess = spawn('npm', ['run', '--silent', 'gateway'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: NAMESPACE, DATABASE_URL: `file:${join(dir, 'gateway.db')}`, GATEWAY_PORT: String(port), LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    started.push(npm.pid!);
-    let output = '';
-    npm.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    npm.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const npmExit = new Promise<number | null>((resolve) => npm.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-
-    const gatewayPid = await waitFor('"gateway listening"', 240_000, () => {
-      const line = output.split('\n').find((l) => l.includes('"msg":"gateway listening"'));
-      if (!line && npm.exitCode !== null) throw new Error(`npm run gateway exited (${npm.exitCode}) before it listened:\n${output.slice(-3000)}`);
-      return line ? (JSON.parse(line) as { pid: number }).pid : undefined;
-    });
-    started.push(gatewayPid);
+    const gateway = await runNpmScript('gateway', { DATABASE_URL: `file:${join(dir, 'gateway.db')}`, GATEWAY_PORT: String(port) }, 'gateway listening');
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
 
-    process.kill(npm.pid!, 'SIGTERM');
-    await waitFor('the gateway process to exit', 30_000, () => (alive(gatewayPid) ? undefined : true));
-    expect(await npmExit).toBe(0);
-    expect(output).toMatch(/"msg":"worker stopped"/);
-    expect(output).not.toMatch(/did not stop cleanly/);
+    process.kill(gateway.npm.pid!, 'SIGTERM');
+    await waitFor('the gateway process to exit', 30_000, () => (alive(gateway.pid) ? undefined : true));
+    expect(await gateway.exit).toBe(0);
+    expect(gateway.output()).toMatch(/"msg":"worker stopped"/);
+    expect(gateway.output()).not.toMatch(/did not stop cleanly/);
   }, 300_000);
 });
