@@ -22,6 +22,7 @@ import { ApiKeyError } from '../auth/errors';
 import { apiKeyView, parseExpiry, type ApiKeyRecord, type AuthenticationResult, type KeyStore } from '../auth/keys';
 import { RoutingRuleSchema } from '../config/schema';
 import { OrchestratorError } from '../errors';
+import { AUTH_FAILURES, bearerKey } from './auth';
 
 export interface AdminRoutesOptions {
   keys: Pick<KeyStore, 'create' | 'list' | 'revoke'>;
@@ -45,12 +46,6 @@ class AdminHttpError extends Error {
   }
 }
 
-const REASONS: Record<Exclude<AuthenticationResult, { ok: true }>['reason'], string> = {
-  missing: 'no API key: send Authorization: Bearer <admin key>',
-  unknown: 'invalid API key',
-  revoked: 'this API key was revoked',
-  expired: 'this API key has expired',
-};
 
 /** OpenAI's body parameter names for the store's fields (errors name what the client sent). */
 const PARAMS: Record<string, string> = {
@@ -68,13 +63,6 @@ function errorBody(message: string, type: string, param: string | null, code: st
   return { error: { message, type, param, code } };
 }
 
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  // A malformed header is a key that matches nothing (401 unknown), not a missing one.
-  return match ? match[1] : 'malformed';
-}
 
 /**
  * The body of POST /admin/keys, checked here (zod, strict) rather than by the app's ajv, whose
@@ -170,8 +158,8 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
 
       // Before the body is read: a request without an admin key gets nothing but its 401/403.
       admin.addHook('onRequest', async (request) => {
-        const result = await authenticate(bearer(request));
-        if (!result.ok) throw new AdminHttpError(401, REASONS[result.reason], 'invalid_request_error', 'invalid_api_key');
+        const result = await authenticate(bearerKey(request));
+        if (!result.ok) throw new AdminHttpError(401, AUTH_FAILURES[result.reason], 'invalid_request_error', 'invalid_api_key');
         if (!result.key.admin) throw new AdminHttpError(403, 'this API key is not an admin key: admin endpoints need a key created with --admin', 'permission_error', 'not_admin');
         adminKeys.set(request, result.key);
       });

@@ -38,25 +38,12 @@ function body(message: string, type: string, param: string | null, code: string 
 }
 
 /**
- * Seconds until a quota or budget period resets, from the details QuotaExceeded/BudgetExceeded
- * carry (`resetsAt`, else the next UTC day or month after `period`/`periodKey`); null when they do not say.
+ * Seconds until a quota or budget period resets, from the `resetsAt` that QuotaExceeded and
+ * BudgetExceeded carry (src/resilience/budget.ts computes it once); null when absent.
  */
 export function retryAfterSeconds(details: Record<string, unknown>, now = new Date()): number | null {
   const resetsAt = typeof details['resetsAt'] === 'string' ? Date.parse(details['resetsAt']) : Number.NaN;
-  if (Number.isFinite(resetsAt)) return Math.max(1, Math.ceil((resetsAt - now.getTime()) / 1000));
-  const period = details['period'];
-  const key = details['periodKey'];
-  if (typeof key !== 'string') return null;
-  let reset: number;
-  if (period === 'day' && /^\d{4}-\d{2}-\d{2}$/.test(key)) {
-    reset = Date.parse(`${key}T00:00:00Z`) + 86_400_000;
-  } else if (period === 'month' && /^\d{4}-\d{2}$/.test(key)) {
-    const [y, m] = key.split('-').map(Number) as [number, number];
-    reset = Date.UTC(m === 12 ? y + 1 : y, m === 12 ? 0 : m, 1);
-  } else {
-    return null;
-  }
-  return Math.max(1, Math.ceil((reset - now.getTime()) / 1000));
+  return Number.isFinite(resetsAt) ? Math.max(1, Math.ceil((resetsAt - now.getTime()) / 1000)) : null;
 }
 
 /** Temporal (or its network) cannot be reached: 503. */

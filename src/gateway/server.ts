@@ -15,6 +15,7 @@ import type { StreamBus } from '../streaming/bus';
 import { openAiChunk, openAiUsageChunk, sseData, sseError, SSE_DONE, streamSelectedCall } from '../streaming/sse';
 import type { OrchestrationResult } from '../types';
 import { OrchestratorError } from '../errors';
+import { AUTH_FAILURES, bearerKey } from './auth';
 import { GatewayError, toHttpError, validationError, type HttpError } from './errors';
 import {
   chatCompletion,
@@ -51,23 +52,11 @@ export interface GatewayDeps {
   register?: (app: FastifyInstance) => void | Promise<void>;
 }
 
-const REASONS: Record<'missing' | 'unknown' | 'revoked' | 'expired', string> = {
-  missing: 'no API key: send Authorization: Bearer <key>',
-  unknown: 'invalid API key',
-  revoked: 'this API key was revoked',
-  expired: 'this API key has expired',
-};
 
 function sendError(reply: FastifyReply, e: HttpError): FastifyReply {
   return reply.code(e.status).headers(e.headers).send(e.body);
 }
 
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? match[1] : '';
-}
 
 /** Resolves with the workflow's result, or rejects with a 504 GatewayError naming the workflow after `ms`. */
 async function resultWithin(orchestrator: OrchestratorClient, workflowId: string, ms: number): Promise<OrchestrationResult> {
@@ -119,8 +108,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   );
 
   const authenticate = async (request: FastifyRequest) => {
-    const result = await keys.authenticate(bearer(request));
-    if (!result.ok) throw new GatewayError(401, REASONS[result.reason], 'invalid_request_error', null, 'invalid_api_key');
+    const result = await keys.authenticate(bearerKey(request));
+    if (!result.ok) throw new GatewayError(401, AUTH_FAILURES[result.reason], 'invalid_request_error', null, 'invalid_api_key');
     return result.key;
   };
 
