@@ -497,23 +497,26 @@ export function createMemoryStore(databaseUrl: string, options: CreateMemoryStor
         // from another run of the workflow id is never overwritten: its calls and cost stay.
         // Runs of one workflow id never overlap, so the check and the write cannot interleave with
         // another run's write.
-        const write = async (): Promise<PersistOutcome> => {
+        const create = async (): Promise<PersistOutcome> => {
+          await db.interaction.create({ data: { ...data, providerCalls: { create: calls } }, select: { id: true } });
+          return { stored: true };
+        };
+        const decide = async (): Promise<PersistOutcome> => {
           const existing = await db.interaction.findUnique({ where: { workflowId: record.workflowId }, select: { id: true, runId: true } });
-          if (!existing) {
-            await db.interaction.create({ data: { ...data, providerCalls: { create: calls } }, select: { id: true } });
-            return { stored: true };
-          }
+          if (!existing) return create();
           if (existing.runId !== writer) return { stored: false, existingRunId: existing.runId };
           // One statement: Prisma runs a nested write in a single transaction.
           await db.interaction.update({ where: { id: existing.id }, data: { ...data, providerCalls: { deleteMany: {}, create: calls } }, select: { id: true } });
           return { stored: true };
         };
+        // The common case is the first write of a workflow id: one statement. A row already there (a
+        // retried or replayed persist, another run of the id, or a racing writer) is a unique
+        // violation, rolled back with its nested calls, and the stored row's writer decides.
         try {
-          return await write();
+          return await create();
         } catch (error) {
-          // Two writers raced to create the same workflowId: the loser now finds the row and decides again.
           if (!isUniqueViolation(error)) throw error;
-          return await write();
+          return await decide();
         }
       }),
 
