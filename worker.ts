@@ -22,6 +22,8 @@ import { createWorkerRuntime, type RuntimeOptions, type WorkerRuntime } from './
 import { clientConnectionOptions, ensureSearchAttributes, workerConnectionOptions } from './src/temporal/connection';
 import { installTemporalLogger } from './src/temporal/runtime-logger';
 import { selectWorkflowSource, workflowWorkerOptions, type WorkflowSource } from './src/temporal/workflow-bundle';
+import type { DataConverter } from '@temporalio/common';
+import { dataConverterFor, payloadEncryptionSummary } from './src/temporal/data-converter';
 
 export interface RunWorkerOptions {
   /**
@@ -84,7 +86,16 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'could not check search attributes (create TaskType, UserId, Complexity, RequestStatus as Keyword in the namespace)');
   }
-  const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE });
+  // Every payload this worker sends is encrypted (PAYLOAD_KEYS); a bad key fails here, before anything runs.
+  let dataConverter: DataConverter;
+  try {
+    dataConverter = dataConverterFor(env);
+  } catch (err) {
+    await admin.close();
+    throw err;
+  }
+  logger.info(payloadEncryptionSummary(env), 'payload encryption');
+  const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
 
   let runtime: WorkerRuntime;
   try {
@@ -105,6 +116,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue,
+      dataConverter,
       ...workflowWorkerOptions(workflowSource),
       activities: runtime.activities,
       maxConcurrentActivityTaskExecutions: config.performance.max_concurrent_requests * 4,

@@ -10,7 +10,7 @@
  * `DatabaseConnectionError` (retryable: the database may come back). The cache never fails a
  * request: an unreachable cache is a miss, logged.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
 import type { Config } from '../src/config/schema';
 import { ConfigError, DatabaseConnectionError, OrchestratorError, zodIssues } from '../src/errors';
@@ -129,6 +129,20 @@ function toFailure(err: unknown): unknown {
     return ApplicationFailure.create({ message: err.message, type: 'InvalidRequest', nonRetryable: true });
   }
   return err;
+}
+
+/**
+ * The request workflow a cached answer belongs to: the calling workflow's id (recorded as the
+ * entry's owner, so that erasing the user deletes it), or the `workflowId` the cached record names
+ * when the activity runs outside a worker (tests).
+ */
+function cacheOwner(value: JsonValue): string | null {
+  try {
+    return Context.current().info.workflowExecution.workflowId;
+  } catch {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof value.workflowId === 'string') return value.workflowId;
+    return null;
+  }
 }
 
 async function failing<T>(fn: () => Promise<T>): Promise<T> {
@@ -262,7 +276,7 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
       const { key, value, ttlMs } = parse(CacheStoreInputSchema, input, 'cacheStore');
       if (!settings.cache.enabled) return { stored: false };
       try {
-        await cache.set(key, value, ttlMs ?? settings.cache.ttl_s * 1000, now());
+        await cache.set(key, value, ttlMs ?? settings.cache.ttl_s * 1000, now(), cacheOwner(value));
         return { stored: true };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);

@@ -29,6 +29,7 @@ import type { ProposalDecisionResult } from '../workflows/improvement';
 import { cliUser, numberArg } from './cli-args';
 import type { ImprovementClientOptions } from './improvement';
 import { lazyFn } from './lazy';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 // Loaded when a command runs, not for --help (they bring the Temporal client and Prisma).
 const ensureImprovementSchedule = lazyFn(async () => (await import('../src/improvement/schedule')).ensureImprovementSchedule);
@@ -72,7 +73,7 @@ async function connectFromEnv(): Promise<ImprovementConnection> {
   const connection = await Connection.connect(clientConnectionOptions(env));
   const store = openImprovementStore(env.DATABASE_URL);
   return {
-    improvement: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) },
+    improvement: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) }) },
     store,
     config,
     async close() {

@@ -23,6 +23,7 @@ import { configuredConsensusStrategies, validateRequest } from '../src/routing/p
 import { clientConnectionOptions, webUiWorkflowUrl } from '../src/temporal/connection';
 import { OrchestrateRequestSchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import type { orchestrateRequest, recordFeedbackWorkflow } from '../workflows';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 export interface OrchestratorClientOptions {
   client: Client;
@@ -79,8 +80,9 @@ export class OrchestratorClient {
   /** Connect using TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TLS / API key from the environment. */
   static async connect(options: { env?: Env; config?: Config; taskQueue?: string } = {}): Promise<OrchestratorClient> {
     const env = options.env ?? loadEnv();
+    const dataConverter = dataConverterFor(env);
     const connection = await Connection.connect(clientConnectionOptions(env));
-    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
     const oc = new OrchestratorClient({ client, env, ...(options.config && { config: options.config }), ...(options.taskQueue && { taskQueue: options.taskQueue }) });
     oc.ownedConnection = connection;
     return oc;

@@ -16,6 +16,9 @@ import type { Client } from '@temporalio/client';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { selectWorkflowSource } from '../src/temporal/workflow-bundle';
+import type { DataConverter } from '@temporalio/common';
+import { loadEnv } from '../src/config/env';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 type History = temporal.api.history.v1.IHistory;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -31,6 +34,8 @@ export interface ReplayHistoriesOptions {
    */
   workflowBundle?: WorkflowBundleOption;
   workflowsPath?: string;
+  /** Decodes the histories' payloads. Default: the environment's (PAYLOAD_KEYS, as the worker that wrote them). */
+  dataConverter?: DataConverter;
 }
 
 export interface ReplayDivergence {
@@ -175,8 +180,9 @@ export async function replayHistories(options: ReplayHistoriesOptions): Promise<
     bundle = selected.kind === 'bundle' ? { codePath: selected.codePath } : await bundleWorkflowCode({ workflowsPath: selected.workflowsPath, logger: silentLogger });
   }
 
+  const dataConverter = options.dataConverter ?? dataConverterFor(loadEnv());
   const replayOne = async (workflowId: string, history: History): Promise<Error | null> => {
-    for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, [{ workflowId, history }])) return r.error ?? null;
+    for await (const r of Worker.runReplayHistories({ workflowBundle: bundle, dataConverter }, [{ workflowId, history }])) return r.error ?? null;
     return null;
   };
 

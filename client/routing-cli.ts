@@ -10,6 +10,7 @@ import { InvalidRequest } from '../src/errors';
 import { ruleId, type RoutingPolicy, type RoutingRuleInput } from '../src/routing/policy';
 import { rollback, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions, type RoutingView } from './routing';
 import { cliUser, intArg } from './cli-args';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 export interface RoutingCliOptions {
   /** How to reach Temporal (default: from the environment, as the rest of the CLI). */
@@ -23,7 +24,7 @@ async function connectFromEnv(): Promise<{ routing: RoutingClientOptions; close(
   const [{ Client, Connection }, { loadEnv }, { clientConnectionOptions }] = await Promise.all([import('@temporalio/client'), import('../src/config/env'), import('../src/temporal/connection')]);
   const env = loadEnv();
   const connection = await Connection.connect(clientConnectionOptions(env));
-  return { routing: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) }, close: () => connection.close() };
+  return { routing: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) }) }, close: () => connection.close() };
 }
 
 function listArg(v: string): string[] {

@@ -18,6 +18,7 @@ import { createWorkerRuntime } from '../src/runtime';
 import { workerConnectionOptions } from '../src/temporal/connection';
 import { installTemporalLogger } from '../src/temporal/runtime-logger';
 import { selectWorkflowSource, workflowWorkerOptions } from '../src/temporal/workflow-bundle';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 async function main(): Promise<void> {
   const program = new Command('demo')
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: TASK_QUEUE,
+      dataConverter: dataConverterFor(env),
       ...workflowWorkerOptions(workflowSource),
       activities: runtime.activities,
     });

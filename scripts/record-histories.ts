@@ -1,10 +1,11 @@
 /**
  * Record workflow histories from real runs (real worker, emulator, SQLite) into
  * test/histories/, for the replay test. Run with `npm run record-histories` after a change to
- * workflow code that is meant to be compatible; never edit the JSON by hand. Files are named
- * v<N>-<case>: histories of earlier workflow versions stay, so old runs keep replaying. This
- * writes v3-* (patch request-v3: idempotent runs, search attributes at start, real call figures)
- * and the v4-* cases of later patches (request-v4-conversations, request-v4-stream). Give case
+ * workflow code that is meant to be compatible; never edit the JSON by hand. It writes
+ * encrypted-<case>.json: today's workflow code, with payload encryption on (as every deployment
+ * runs) under the public fixture key test/histories/payload-keys. The plain v<N>-<case> files are
+ * histories of earlier workflow versions, recorded before payload encryption existed: they stay,
+ * so old runs keep replaying (and prove a plain history replays with the codec on). Give case
  * names to record only those: `npm run record-histories -- stream-single-provider`.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,10 +14,10 @@ import { join } from 'node:path';
 import { createLocalStreamBus } from '../src/streaming/bus';
 import type { OrchestrateRequest } from '../src/types';
 import { startStack } from '../test/helpers/stack';
+import { HISTORY_FIXTURE_KEYS_FILE } from '../test/helpers/temporal';
 
 /** `again`: start the same workflow id a second time after the first run completed (as a client with the default reuse policy would) and record that run. */
-/** `version`: the file's prefix when not VERSION (a case of a later patch). */
-const cases: { name: string; request: OrchestrateRequest; again?: Partial<OrchestrateRequest>; version?: string }[] = [
+const cases: { name: string; request: OrchestrateRequest; again?: Partial<OrchestrateRequest> }[] = [
   { name: 'consensus-three-providers', request: { prompt: 'What is 17 * 23?', taskType: 'question_answering', userId: 'recorder', requireConsensus: true } },
   { name: 'retry-then-success', request: { prompt: 'What is 6 * 7? [[emulate:500x1]]', taskType: 'question_answering', userId: 'recorder', providers: ['openai'] } },
   {
@@ -34,7 +35,6 @@ const cases: { name: string; request: OrchestrateRequest; again?: Partial<Orches
   // Patch request-v4-conversations: the turns go to every provider call and into the stored interaction.
   {
     name: 'conversation-turns',
-    version: 'v4',
     request: {
       messages: [
         { role: 'system', content: 'Answer with the number.' },
@@ -49,12 +49,14 @@ const cases: { name: string; request: OrchestrateRequest; again?: Partial<Orches
     },
   },
   // Patch request-v4-stream: the provider call of a `stream: true` request streams (the worker has a stream bus).
-  { name: 'stream-single-provider', version: 'v4', request: { prompt: 'What is 6 * 7?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'], stream: true } },
+  { name: 'stream-single-provider', request: { prompt: 'What is 6 * 7?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'], stream: true } },
 ];
 
-const VERSION = 'v3';
-
 async function main(): Promise<void> {
+  // Every client and worker of the stack encrypts with the fixture key (test/helpers/temporal.ts testDataConverter).
+  process.env['PAYLOAD_KEYS_FILE'] = HISTORY_FIXTURE_KEYS_FILE;
+  delete process.env['PAYLOAD_KEYS'];
+  delete process.env['PAYLOAD_ENCRYPTION'];
   // performance_based: the recorded plans carry a routing decision.
   // A stream bus, as the gateway's co-located worker has: streamed calls publish their tokens to it.
   const stack = await startStack({ label: 'recorder', streamBus: createLocalStreamBus(), configure: (c) => ({ ...c, routing: { ...c.routing, default_strategy: 'performance_based' } }) });
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
       }
       // The Temporal CLI writes the standard JSON history format every SDK's replayer reads.
       const json = execFileSync(process.env['TEMPORAL_CLI'] ?? 'temporal', ['workflow', 'show', '--workflow-id', workflowId, ...runId, '--address', stack.temporal.address, '--output', 'json'], { encoding: 'utf8' });
-      const file = join(__dirname, '..', 'test', 'histories', `${c.version ?? VERSION}-${c.name}.json`);
+      const file = join(__dirname, '..', 'test', 'histories', `encrypted-${c.name}.json`);
       writeFileSync(file, json.endsWith('\n') ? json : `${json}\n`);
       const events = (JSON.parse(json) as { events?: unknown[] }).events?.length ?? 0;
       console.log(`recorded ${workflowId} -> ${file} (${events} events)`);

@@ -34,6 +34,16 @@ const EnvSchema = z.object({
   GATEWAY_WORKER: z.enum(['on', 'off']).default('on'),
   /** How long the gateway waits for an answer before replying 504 with the workflow id (the workflow keeps running). Default: performance.request_timeout + 10 s. */
   GATEWAY_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).optional(),
+  /** Payload encryption keys, newest first: `<id>:<base64 of 32 bytes>,...` (src/privacy/payload-keys.ts). */
+  PAYLOAD_KEYS: z.string().optional(),
+  /** A file holding the same entries, one per line (a mounted secret). */
+  PAYLOAD_KEYS_FILE: z.string().optional(),
+  /** `on` (default): every Temporal payload is AES-256-GCM encrypted; `off`: plain JSON in histories. */
+  PAYLOAD_ENCRYPTION: z.enum(['on', 'off']).default('on'),
+  /** `production` makes configured payload keys mandatory (no generated local key). */
+  NODE_ENV: z.string().optional(),
+  /** `on`: prompt and answer text may appear in debug-level logs; `off` (default): redacted at every level. */
+  LOG_PROMPTS: z.enum(['on', 'off']).default('off'),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -23,6 +23,7 @@ import type { WorkflowSource } from '../temporal/workflow-bundle';
 import { startWorker, type StartedWorker } from '../../worker';
 import { registerAdminRoutes } from './admin';
 import { buildGateway, type GatewayDeps } from './server';
+import { dataConverterFor } from '../temporal/data-converter';
 
 export interface StartGatewayOptions {
   env: Env;
@@ -93,13 +94,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     running = worker.run();
     running.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'in-process worker stopped with an error'));
     // Eager workflow start needs a client on the worker's own connection.
-    client = new Client({ connection: worker.nativeConnection, namespace: env.TEMPORAL_NAMESPACE });
+    client = new Client({ connection: worker.nativeConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) });
   } else {
     // The database is migrated by workers; the key table must exist before the first request.
     await applyMigrations(env.DATABASE_URL);
     // Lazy: the gateway starts (and /readyz says why it is not ready) while Temporal is down; requests then get 503.
     ownConnection = Connection.lazy(clientConnectionOptions(env));
-    client = new Client({ connection: ownConnection, namespace: env.TEMPORAL_NAMESPACE });
+    client = new Client({ connection: ownConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) });
   }
   const db: DatabaseClient = createPrismaClient(env.DATABASE_URL);
   const keys = createKeyStore({ client: db, url: env.DATABASE_URL });

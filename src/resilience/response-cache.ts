@@ -5,6 +5,11 @@
  *
  * Two stores behind one interface: the database (`ResponseCache` table, the default) and Redis
  * (when `REDIS_URL` is set), where entries expire by Redis's own TTL.
+ *
+ * Every entry records its owner, the request workflow whose answer it is, so that erasing a user
+ * (src/retention/erasure.ts) deletes the entries of that user's requests: a column in the
+ * database; in Redis the entry's JSON (`o`) and an index key `<prefix>owner:<workflow id>` with
+ * the entry's TTL.
  */
 import { createHash } from 'node:crypto';
 import type * as Redis from 'redis';
@@ -72,12 +77,17 @@ export interface ResponseCacheStore {
   readonly kind: 'database' | 'redis';
   /** The live entry, or null when there is none or it has expired. */
   get(key: string, now?: Date): Promise<CacheEntry | null>;
-  /** Store (or replace) an entry for `ttlMs` milliseconds. */
-  set(key: string, value: JsonValue, ttlMs: number, now?: Date): Promise<void>;
+  /** Store (or replace) an entry for `ttlMs` milliseconds; `ownerWorkflowId`: the request workflow whose answer it is. */
+  set(key: string, value: JsonValue, ttlMs: number, now?: Date, ownerWorkflowId?: string | null): Promise<void>;
   /** Delete expired entries; returns how many (Redis expires its own: 0). */
   deleteExpired(now?: Date): Promise<number>;
+  /** Delete the entries these request workflows own (a user's erasure); returns how many. */
+  deleteOwnedBy(workflowIds: readonly string[]): Promise<number>;
   close(): Promise<void>;
 }
+
+/** Workflow ids per statement or round trip when deleting by owner. */
+const OWNER_CHUNK = 200;
 
 function checkTtl(ttlMs: number): void {
   if (!Number.isFinite(ttlMs) || ttlMs < 1) throw new RangeError('ttlMs must be a positive number of milliseconds');
@@ -87,12 +97,12 @@ function checkTtl(ttlMs: number): void {
 export function createPrismaCacheStore(database: ResilienceDatabase): ResponseCacheStore {
   const { db, guard } = guarded(database);
 
-  async function upsert(key: string, value: JsonValue, expiresAt: Date, now: Date): Promise<void> {
+  async function upsert(key: string, value: JsonValue, expiresAt: Date, now: Date, ownerWorkflowId: string | null): Promise<void> {
     const json = value as NonNullable<JsonValue>;
     await db.responseCache.upsert({
       where: { key },
-      create: { key, value: json, expiresAt, createdAt: now },
-      update: { value: json, expiresAt, createdAt: now, hits: 0 },
+      create: { key, value: json, expiresAt, createdAt: now, ownerWorkflowId },
+      update: { value: json, expiresAt, createdAt: now, hits: 0, ownerWorkflowId },
     });
   }
 
@@ -111,7 +121,7 @@ export function createPrismaCacheStore(database: ResilienceDatabase): ResponseCa
         return { value: JsonValueSchema.parse(row.value), expiresAt: row.expiresAt };
       }),
 
-    set: (key, value, ttlMs, now = new Date()) =>
+    set: (key, value, ttlMs, now = new Date(), ownerWorkflowId = null) =>
       guard('write the response cache', async () => {
         checkTtl(ttlMs);
         // null cannot be stored in a JSON column without Prisma's special marker; a null answer is not worth caching.
@@ -119,16 +129,25 @@ export function createPrismaCacheStore(database: ResilienceDatabase): ResponseCa
         const stored = JsonValueSchema.parse(value);
         const expiresAt = new Date(now.getTime() + ttlMs);
         try {
-          await upsert(key, stored, expiresAt, now);
+          await upsert(key, stored, expiresAt, now, ownerWorkflowId);
         } catch (error) {
           // Two writers created the same key at once: the second now updates it.
           if (!isUniqueViolation(error)) throw error;
-          await upsert(key, stored, expiresAt, now);
+          await upsert(key, stored, expiresAt, now, ownerWorkflowId);
         }
       }),
 
     deleteExpired: (now = new Date()) =>
       guard('clean up the response cache', async () => (await db.responseCache.deleteMany({ where: { expiresAt: { lte: now } } })).count),
+
+    deleteOwnedBy: (workflowIds) =>
+      guard('erase response cache entries', async () => {
+        let count = 0;
+        for (let i = 0; i < workflowIds.length; i += OWNER_CHUNK) {
+          count += (await db.responseCache.deleteMany({ where: { ownerWorkflowId: { in: workflowIds.slice(i, i + OWNER_CHUNK) } } })).count;
+        }
+        return count;
+      }),
 
     close: () => Promise.resolve(),
   };
@@ -147,7 +166,26 @@ export class ResponseCacheUnavailable extends Error {
   override readonly name = 'ResponseCacheUnavailable';
 }
 
-const StoredEntrySchema = z.object({ v: JsonValueSchema });
+const StoredEntrySchema = z.object({ v: JsonValueSchema, o: z.string().optional() });
+
+/**
+ * Delete the entry an owner index points at, when that entry is still the owner's (a later set of
+ * the same key by another request took it over), and the index. KEYS[1]: the index; ARGV: the key
+ * prefix, the owner's workflow id. Returns 1 when an entry was deleted.
+ */
+const DELETE_OWNED_SCRIPT = `
+local key = redis.call('GET', KEYS[1])
+if not key then return 0 end
+redis.call('DEL', KEYS[1])
+local raw = redis.call('GET', ARGV[1] .. key)
+if not raw then return 0 end
+local ok, entry = pcall(cjson.decode, raw)
+if ok and type(entry) == 'table' and entry['o'] == ARGV[2] then
+  redis.call('DEL', ARGV[1] .. key)
+  return 1
+end
+return 0
+`;
 
 /**
  * The Redis store: `SET key value PX ttl`, so Redis expires entries itself. The client connects
@@ -221,14 +259,35 @@ export function createRedisCacheStore(options: RedisCacheStoreOptions): Response
         return { value: entry.data.v, expiresAt: new Date(Date.now() + Math.max(ttl, 0)) };
       }),
 
-    set: (key, value, ttlMs) =>
+    set: (key, value, ttlMs, _now, ownerWorkflowId = null) =>
       run('write the response cache', async () => {
         checkTtl(ttlMs);
         const stored = JsonValueSchema.parse(value);
-        await client.set(prefix + key, JSON.stringify({ v: stored }), { expiration: { type: 'PX', value: Math.ceil(ttlMs) } });
+        const expiration = { type: 'PX', value: Math.ceil(ttlMs) } as const;
+        if (ownerWorkflowId === null) {
+          await client.set(prefix + key, JSON.stringify({ v: stored }), { expiration });
+          return;
+        }
+        await client
+          .multi()
+          .set(prefix + key, JSON.stringify({ v: stored, o: ownerWorkflowId }), { expiration })
+          .set(`${prefix}owner:${ownerWorkflowId}`, key, { expiration })
+          .exec();
       }),
 
     deleteExpired: () => Promise.resolve(0),
+
+    deleteOwnedBy: (workflowIds) =>
+      run('erase response cache entries', async () => {
+        let count = 0;
+        for (let i = 0; i < workflowIds.length; i += OWNER_CHUNK) {
+          const results = await Promise.all(
+            workflowIds.slice(i, i + OWNER_CHUNK).map((id) => client.eval(DELETE_OWNED_SCRIPT, { keys: [`${prefix}owner:${id}`], arguments: [prefix, id] })),
+          );
+          count += results.reduce<number>((n, r) => n + (r === 1 ? 1 : 0), 0);
+        }
+        return count;
+      }),
 
     async close() {
       closed = true;

@@ -16,7 +16,7 @@ import { createPrismaClient } from '../../src/memory/client';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/runtime';
 import type { StreamBus } from '../../src/streaming/bus';
 import { repoConfig } from './config';
-import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from './temporal';
+import { connectTestTemporal, testDataConverter, WORKFLOWS_PATH, type TemporalTestContext } from './temporal';
 
 export interface TestStack {
   temporal: TemporalTestContext;
@@ -71,6 +71,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     connection: temporal.nativeConnection,
     taskQueue: temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
+    dataConverter: testDataConverter(),
     activities: runtime.activities,
     maxHeartbeatThrottleInterval: '1s',
   });

@@ -28,7 +28,7 @@ import { ROUTING_POLICY_WORKFLOW_ID } from '../../src/routing/constants';
 import type { ImprovementWorkflowResult, improvementWorkflow } from '../../workflows/improvement';
 import { currentPolicyQuery, policyHistoryQuery } from '../../workflows/routing-policy';
 import { testConfig } from '../helpers/config';
-import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
+import { connectTestTemporal, testDataConverter, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
 import { insertRows, scratchSqlite, type ScratchSqlite } from './db-fixtures';
 import { HEALTHY, synthetic, withProvider } from './synthetic';
 
@@ -83,6 +83,7 @@ beforeAll(async () => {
       connection: t.nativeConnection,
       taskQueue,
       workflowsPath: WORKFLOWS_PATH,
+      dataConverter: testDataConverter(),
       activities: {
         ...createRoutingActivities({ config: cfg, memory, queries }),
         ...createImprovementActivities({ config: cfg, store, connectors: new Map([['openai', promptWriter]]) }),

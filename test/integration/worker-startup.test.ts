@@ -15,7 +15,7 @@ import { loadEnv } from '../../src/config/env';
 import { createLogger } from '../../src/logger';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/runtime';
 import { repoConfig } from '../helpers/config';
-import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
+import { connectTestTemporal, testDataConverter, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
 
 let t: TemporalTestContext;
 let dir: string;
@@ -47,7 +47,7 @@ beforeAll(async () => {
   o = { client: t.client, taskQueue: t.taskQueue, workflowId: `routing-policy-startup-${randomUUID().slice(0, 8)}`, workflowInput: { statsRefreshMs: 0 }, waitMs: 20_000 };
   // A routing-policy workflow that ran on a worker which is gone now: nobody polls its task queue.
   const seeding = await runtime();
-  const worker = await Worker.create({ connection: t.nativeConnection, taskQueue: t.taskQueue, workflowsPath: WORKFLOWS_PATH, activities: seeding.activities });
+  const worker = await Worker.create({ connection: t.nativeConnection, taskQueue: t.taskQueue, workflowsPath: WORKFLOWS_PATH, dataConverter: testDataConverter(), activities: seeding.activities });
   await worker.runUntil(async () => {
     await ensureRoutingPolicyWorkflow(o);
     await showRouting(o);

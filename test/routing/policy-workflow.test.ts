@@ -38,7 +38,7 @@ import {
   type RoutingPolicyWorkflowInput,
 } from '../../workflows/routing-policy';
 import { testConfig } from '../helpers/config';
-import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
+import { connectTestTemporal, testDataConverter, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
 
 const config = testConfig({
   routing: {
@@ -66,6 +66,7 @@ beforeAll(async () => {
     connection: t.nativeConnection,
     taskQueue: t.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
+    dataConverter: testDataConverter(),
     activities: createRoutingActivities({ config, memory, queries }),
   });
   running = worker.run();

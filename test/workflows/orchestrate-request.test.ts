@@ -12,7 +12,7 @@ import type { InteractionRecord } from '../../src/memory/repository';
 import { requestFingerprint } from '../../src/request-fingerprint';
 import type { OrchestrateRequest, ProviderTarget, RoutePlan } from '../../src/types';
 import { orchestrateRequest } from '../../workflows';
-import { connectTestTemporal, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
+import { connectTestTemporal, testDataConverter, WORKFLOWS_PATH, type TemporalTestContext } from '../helpers/temporal';
 
 let t: TemporalTestContext;
 beforeAll(async () => {
@@ -150,6 +150,7 @@ async function run(plan: RoutePlan, failing: string[], id: string, behaviour: Be
     connection: t.nativeConnection,
     taskQueue: t.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
+    dataConverter: testDataConverter(),
     activities: mockActivities(plan, new Set(failing), rec, behaviour),
     maxHeartbeatThrottleInterval: '100ms',
   });
