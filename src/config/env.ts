@@ -34,6 +34,15 @@ const EnvSchema = z.object({
   GATEWAY_WORKER: z.enum(['on', 'off']).default('on'),
   /** How long the gateway waits for an answer before replying 504 with the workflow id (the workflow keeps running). Default: performance.request_timeout + 10 s. */
   GATEWAY_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).optional(),
+  /** The codec server (`npm run codec-server`): port and interface (loopback unless configured). */
+  CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8888),
+  CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Codec server access tokens: comma-separated secrets (src/codec-server/access.ts); gateway admin API keys are accepted too. */
+  CODEC_SERVER_KEYS: z.string().optional(),
+  /** Browser origins allowed by CORS (comma-separated); default the origin of TEMPORAL_UI_URL and its localhost/127.0.0.1 twin. */
+  CODEC_SERVER_CORS_ORIGINS: z.string().optional(),
+  /** Largest request body the codec server reads, in bytes (default 16 MiB). */
+  CODEC_SERVER_BODY_LIMIT: z.coerce.number().int().min(1024).optional(),
   /** Payload encryption keys, newest first: `<id>:<base64 of 32 bytes>,...` (src/privacy/payload-keys.ts). */
   PAYLOAD_KEYS: z.string().optional(),
   /** A file holding the same entries, one per line (a mounted secret). */
