@@ -1,19 +1,29 @@
 """Start orchestrateRequest by name from Temporal's Python SDK, as a user of another SDK would.
 
-    python start_request.py <address> <task-queue> <workflow-id> <request-json> [--again]
+    python start_request.py <address> <task-queue> <workflow-id> <request-json> [--again] [--no-codec]
 
 Starts the workflow with the given id and waits for its result; with --again, starts the SAME id
 again after the first run completed (the default reuse policy allows a second run) and waits for
 that one too. Prints one JSON line: each run's id and its result, or its failure's type and message.
+
+The client encrypts and decrypts payloads with the orchestrator's codec
+(clients/python/orchestrator_codec.py), keys from PAYLOAD_KEYS or PAYLOAD_KEYS_FILE, as the
+worker's. With --no-codec it uses the SDK's default converter and reports what reading the
+worker's encrypted result does: {"runId", "readError": {"type", "message"}}.
 """
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
 
+import temporalio.converter
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
+from orchestrator_codec import OrchestratorPayloadCodec  # noqa: E402
 
 
 async def run_once(client: Client, task_queue: str, workflow_id: str, request: dict) -> dict:
@@ -29,17 +39,24 @@ async def run_once(client: Client, task_queue: str, workflow_id: str, request: d
             "runId": handle.result_run_id,
             "failure": {"type": getattr(cause, "type", None), "message": str(cause) if cause else str(err)},
         }
+    except Exception as err:  # the result could not be read (e.g. encrypted, without the codec)
+        return {"runId": handle.result_run_id, "readError": {"type": type(err).__name__, "message": str(err)}}
 
 
 async def main() -> None:
     address, task_queue, workflow_id, request_json = sys.argv[1:5]
-    again = "--again" in sys.argv[5:]
+    flags = sys.argv[5:]
+    again = "--again" in flags
     request = json.loads(request_json)
-    client = await Client.connect(address)
+    if "--no-codec" in flags:
+        client = await Client.connect(address)
+    else:
+        codec = OrchestratorPayloadCodec.from_env()
+        client = await Client.connect(address, data_converter=dataclasses.replace(temporalio.converter.DataConverter.default, payload_codec=codec))
     runs = [await run_once(client, task_queue, workflow_id, request)]
     if again:
         second = dict(request)
-        if "--different-user" in sys.argv[5:]:
+        if "--different-user" in flags:
             second["userId"] = second["userId"] + "-other"
         runs.append(await run_once(client, task_queue, workflow_id, second))
     print(json.dumps({"runs": runs}))
