@@ -137,12 +137,15 @@ function toFailure(err: unknown): unknown {
  * when the activity runs outside a worker (tests).
  */
 function cacheOwner(value: JsonValue): string | null {
+  let workflowId: string | undefined;
   try {
-    return Context.current().info.workflowExecution.workflowId;
+    workflowId = Context.current().info.workflowExecution?.workflowId;
   } catch {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof value.workflowId === 'string') return value.workflowId;
-    return null;
+    workflowId = undefined; // not in an activity context
   }
+  if (workflowId) return workflowId;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof value.workflowId === 'string') return value.workflowId;
+  return null;
 }
 
 async function failing<T>(fn: () => Promise<T>): Promise<T> {
