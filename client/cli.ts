@@ -1,5 +1,5 @@
 /**
- * orchestrator CLI: run | status | list | feedback | replay, and the routing / improvement / experiments / keys groups.
+ * orchestrator CLI: run | status | list | feedback | replay, and the routing / improvement / experiments / keys / payload-keys groups.
  *   npm run cli -- run --prompt "..." --task-type code_generation --user u1 [--consensus] [--json]
  *   npm run cli -- run --prompt-file prompt.txt -t summarization -u u1     (--prompt-file - reads standard input)
  *   npm run cli -- status <workflowId>
@@ -15,6 +15,7 @@ import type { OrchestratorClient } from './orchestrator-client';
 import { addImprovementCommands } from './improvement-cli';
 import { addConversationsCommands } from './conversations-cli';
 import { addKeysCommands } from './keys-cli';
+import { addPayloadKeysCommands } from './payload-keys-cli';
 import { addRoutingCommands } from './routing-cli';
 import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
 
@@ -205,6 +206,7 @@ export function buildCli(): Command {
   addRoutingCommands(program);
   addImprovementCommands(program);
   addKeysCommands(program);
+  addPayloadKeysCommands(program);
   addConversationsCommands(program);
   return program;
 }
