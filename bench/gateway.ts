@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config/load';
 import { startGateway, type RunningGateway } from '../src/gateway/start';
 import { createLogger } from '../src/logger';
 import { percentile, round } from './stats';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 const PROVIDER_LATENCY_MS = Number(process.env['BENCH_PROVIDER_LATENCY_MS'] ?? 50);
 const N = Number(process.env['BENCH_GATEWAY_REQUESTS'] ?? 100);
@@ -132,10 +133,11 @@ async function measureFloor() {
     connection: native,
     taskQueue,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./gateway-floor-workflow'), logger: new DefaultLogger('ERROR') }),
+    dataConverter: dataConverterFor(env),
     activities: { benchNoopActivity: () => Promise.resolve('ok') },
   });
   // On the worker's connection, so eager start is possible, as in the gateway.
-  const client = new Client({ connection: native, namespace: env.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection: native, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) });
   try {
     return await worker.runUntil(async () => {
       const once = async (i: number, eager: boolean) => {

@@ -12,6 +12,8 @@ import { loadEnv, type Env } from '../src/config/env';
 import type { Config } from '../src/config/schema';
 import { createLogger } from '../src/logger';
 import { createWorkerRuntime, type WorkerRuntime } from '../src/runtime';
+import type { DataConverter } from '@temporalio/common';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 export interface BenchStack {
   env: Env;
@@ -24,7 +26,8 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-export async function startBenchStack(tag: string, configure: (env: Env) => Config): Promise<BenchStack> {
+/** `dataConverter`: default the environment's (payload encryption on, as deployed); `{}` for plain payloads. */
+export async function startBenchStack(tag: string, configure: (env: Env) => Config, options: { dataConverter?: DataConverter } = {}): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${tag}-`));
   const databaseUrl = `file:${join(dir, 'bench.db')}`;
   const env = loadEnv({ ...process.env, DATABASE_URL: databaseUrl, EMULATOR_URL: '' });
@@ -33,10 +36,12 @@ export async function startBenchStack(tag: string, configure: (env: Env) => Conf
   const taskQueue = `bench-${tag}-${Date.now().toString(36)}`;
   const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new OrchestratorClient({ client: new Client({ connection }), config, env, taskQueue });
+  const dataConverter = options.dataConverter ?? dataConverterFor(env);
+  const client = new OrchestratorClient({ client: new Client({ connection, dataConverter }), config, env, taskQueue });
   const worker = await Worker.create({
     connection: native,
     taskQueue,
+    dataConverter,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
     activities: runtime.activities,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -52,6 +52,7 @@ import { createWorkerRuntime, type WorkerRuntime } from '../src/runtime';
 import type { ImprovementWorkflowResult, improvementWorkflow } from '../workflows/improvement';
 import { currentPolicyQuery } from '../workflows/routing-policy';
 import { round } from './stats';
+import { dataConverterFor } from '../src/temporal/data-converter';
 
 const INTERVAL = 200;
 const HOUR_MS = 3_600_000;
@@ -504,7 +505,7 @@ async function main(): Promise<void> {
   const databaseUrl = `file:${join(dir, 'bench.db')}`;
   const env = loadEnv({ ...process.env, DATABASE_URL: databaseUrl, EMULATOR_URL: '' });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection });
+  const temporal = new Client({ connection, dataConverter: dataConverterFor(env) });
   const liveRoutingId = `routing-policy-bench-improvement-${stamp}`;
   const runtime = await createWorkerRuntime({ config, env, logger: createLogger('error', 'bench'), secrets: {}, emulatorPort: 0, temporalClient: temporal, routingPolicyWorkflowId: liveRoutingId, policyRefreshMs: 200 });
   const taskQueue = `bench-improvement-${stamp}`;
@@ -513,6 +514,7 @@ async function main(): Promise<void> {
     connection: native,
     taskQueue,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
+    dataConverter: dataConverterFor(env),
     activities: runtime.activities,
     maxHeartbeatThrottleInterval: '1s',
   });

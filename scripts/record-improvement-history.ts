@@ -23,7 +23,7 @@ import { createMemoryStore } from '../src/memory/repository';
 import { createStatsQueries } from '../src/memory/stats-queries';
 import { ROUTING_POLICY_WORKFLOW_ID } from '../src/routing/constants';
 import { testConfig } from '../test/helpers/config';
-import { connectTestTemporal, WORKFLOWS_PATH } from '../test/helpers/temporal';
+import { connectTestTemporal, testDataConverter, WORKFLOWS_PATH } from '../test/helpers/temporal';
 import { insertRows, scratchSqlite } from '../test/improvement/db-fixtures';
 import { HEALTHY, synthetic, withProvider } from '../test/improvement/synthetic';
 
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     connection: temporal.nativeConnection,
     taskQueue: temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
+    dataConverter: testDataConverter(),
     activities: { ...createRoutingActivities({ config, memory, queries: createStatsQueries(scratch.db, scratch.url) }), ...createImprovementActivities({ config, store }) },
   });
   const running = worker.run();

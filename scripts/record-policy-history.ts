@@ -36,7 +36,7 @@ import {
   routingChangeOutcomeQuery,
 } from '../workflows/routing-policy';
 import { repoConfig } from '../test/helpers/config';
-import { connectTestTemporal, WORKFLOWS_PATH } from '../test/helpers/temporal';
+import { connectTestTemporal, testDataConverter, WORKFLOWS_PATH } from '../test/helpers/temporal';
 
 const HISTORIES = join(__dirname, '..', 'test', 'histories');
 const scenario = process.argv.includes('--scenario') ? process.argv[process.argv.indexOf('--scenario') + 1] : 'continue-as-new';
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     connection: temporal.nativeConnection,
     taskQueue: temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
+    dataConverter: testDataConverter(),
     activities: createRoutingActivities({ config: repoConfig(), memory, queries }),
   });
   const running = worker.run();

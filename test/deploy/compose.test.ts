@@ -105,7 +105,7 @@ function isSecretSubstitution(value: string): boolean {
   return /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-|:?\?[^}]*)?\}$/.test(value);
 }
 
-const SECRET_NAME = /(API_KEY|PASSWORD|PWD|SECRET|TOKEN)$/;
+const SECRET_NAME = /(API_KEY|PASSWORD|PWD|SECRET|TOKEN|_KEYS)$/;
 
 // ---------------------------------------------------------------------------------------------
 // The checks
@@ -238,6 +238,11 @@ function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
     for (const key of ['TEMPORAL_NAMESPACE', 'CONFIG_PATH', 'LOG_LEVEL']) {
       if (!env[key]) problems.push(`worker: ${key} is not set`);
     }
+    // Production payload encryption: the image has NODE_ENV=production, where the worker refuses
+    // to start without keys; a required substitution fails at `docker compose up` instead, clearly.
+    const payloadKeys = env['PAYLOAD_KEYS'] ?? env['PAYLOAD_KEYS_FILE'] ?? '';
+    if (!/^\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}$/.test(payloadKeys)) problems.push('worker: PAYLOAD_KEYS must be a required ${PAYLOAD_KEYS:?...} substitution (payload encryption keys)');
+    if (env['PAYLOAD_ENCRYPTION'] === 'off') problems.push('worker: PAYLOAD_ENCRYPTION=off stores prompts in plain text in Temporal');
     // The emulator listens on loopback only, so the worker reaches it either by service name
     // (were it to listen on the network) or on 127.0.0.1 from inside the emulator's network namespace.
     const emulatorUrl = env['EMULATOR_URL'] ?? '';
@@ -430,6 +435,7 @@ describe('docker-compose.yml', () => {
       delete e['CONFIG_PATH'];
       e['EMULATOR_URL'] = 'http://emulator.internal:8390';
       delete e['GOOGLE_API_KEY'];
+      e['PAYLOAD_KEYS'] = '${PAYLOAD_KEYS:-}';
     });
     expect(checkCompose(doc, options)).toEqual(
       expect.arrayContaining([
@@ -439,6 +445,7 @@ describe('docker-compose.yml', () => {
         'worker: CONFIG_PATH is not set',
         'worker: EMULATOR_URL "http://emulator.internal:8390" does not point at a service of this file',
         'worker: provider key GOOGLE_API_KEY is not passed through',
+        'worker: PAYLOAD_KEYS must be a required ${PAYLOAD_KEYS:?...} substitution (payload encryption keys)',
       ]),
     );
   });
