@@ -97,7 +97,10 @@ export async function buildCodecServer(deps: CodecServerDeps): Promise<FastifyIn
 
   const authorize = async (request: TokenRequest) => {
     const result = await deps.checkAccess(tokenOf(request));
-    if (!result.ok) throw new CodecHttpError(result.status, result.code, result.message);
+    if (!result.ok) {
+      deps.logger.info({ status: result.status, code: result.code, namespace: request.headers['x-namespace'] ?? null }, 'codec server refused a request');
+      throw new CodecHttpError(result.status, result.code, result.message);
+    }
     accepted.set(request, result.who);
   };
 
