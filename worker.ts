@@ -11,6 +11,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { applyBaseConfig } from './client/routing';
 import { ensureImprovementSchedule } from './src/improvement/schedule';
+import { ensureRetentionSchedule } from './src/retention/schedule';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadEnv, type Env } from './src/config/env';
 import type { Config } from './src/config/schema';
@@ -45,7 +46,7 @@ export interface StartWorkerOptions extends RunWorkerOptions {
   runtime?: Partial<Omit<RuntimeOptions, 'config' | 'env' | 'logger' | 'temporalClient'>>;
   /** Default: the prebuilt bundle when current, else the sources (src/temporal/workflow-bundle.ts). */
   workflowSource?: WorkflowSource;
-  /** Create or update the improvement schedule (default true; tests on private queues turn it off). */
+  /** Create or update the improvement and retention schedules (default true; tests on private queues turn it off). */
   ensureSchedule?: boolean;
   /** Route the Temporal SDK's logs into the logger (Runtime.install; default true). Off where the runtime is already installed (tests). */
   installLogger?: boolean;
@@ -73,7 +74,7 @@ export interface StartedWorker {
  */
 export async function startWorker(options: StartWorkerOptions = {}): Promise<StartedWorker> {
   const env = options.env ?? loadEnv();
-  const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'worker');
+  const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'worker', undefined, { logPrompts: env.LOG_PROMPTS === 'on' });
   if (options.installLogger !== false) installTemporalLogger(logger);
   const config = options.config ?? loadConfig(env.CONFIG_PATH);
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
@@ -148,6 +149,13 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
       logger.info({ scheduleId: schedule.scheduleId, paused: schedule.paused, everyHours: config.improvement.analysis_interval }, 'improvement schedule ensured');
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not create or update the improvement schedule');
+    }
+    // The scheduled retention sweep (same way; paused when retention.enable is false).
+    try {
+      const schedule = await ensureRetentionSchedule({ client, config });
+      logger.info({ scheduleId: schedule.scheduleId, paused: schedule.paused, everyHours: config.retention.interval_hours, days: config.retention.days }, 'retention schedule ensured');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not create or update the retention schedule');
     }
   }
   const nativeConnection = connection;

@@ -17,6 +17,7 @@ import { addConversationsCommands } from './conversations-cli';
 import { addKeysCommands } from './keys-cli';
 import { addPayloadKeysCommands } from './payload-keys-cli';
 import { addRoutingCommands } from './routing-cli';
+import { addUsersCommands } from './users-cli';
 import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
 
 async function withClient<T>(fn: (client: OrchestratorClient) => Promise<T>): Promise<T> {
@@ -208,6 +209,7 @@ export function buildCli(): Command {
   addKeysCommands(program);
   addPayloadKeysCommands(program);
   addConversationsCommands(program);
+  addUsersCommands(program);
   return program;
 }
 

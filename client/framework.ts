@@ -12,6 +12,7 @@ import type { Config } from '../src/config/schema';
 import type { OrchestrateRequest, OrchestrationResult } from '../src/types';
 import type { RoutingRuleInput } from '../src/routing/policy';
 import { OrchestratorClient, type StartedRequest } from './orchestrator-client';
+import type { EraseUserResult } from './erasure';
 import { setRule, showRouting, type RoutingChangeResult, type RoutingView } from './routing';
 
 export class AIOrchestrationFramework {
@@ -51,6 +52,11 @@ export class AIOrchestrationFramework {
   /** Rate an answer (score in [0, 1]); routing learns from it. */
   submitFeedback(input: { workflowId: string; score: number; comment?: string }): Promise<{ id: string; interactionId: string }> {
     return this.client.submitFeedback(input);
+  }
+
+  /** Erase everything stored for a user (right to erasure); counts per kind of what was removed. */
+  eraseUser(userId: string): Promise<EraseUserResult> {
+    return this.client.eraseUser(userId);
   }
 
   close(): Promise<void> {

@@ -24,6 +24,7 @@ import { clientConnectionOptions, webUiWorkflowUrl } from '../src/temporal/conne
 import { OrchestrateRequestSchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import type { orchestrateRequest, recordFeedbackWorkflow } from '../workflows';
 import { dataConverterFor } from '../src/temporal/data-converter';
+import { eraseUser, type EraseUserOptions, type EraseUserResult } from './erasure';
 
 export interface OrchestratorClientOptions {
   client: Client;
@@ -207,6 +208,19 @@ export class OrchestratorClient {
         args: [{ ...parsed.data, id }],
         staticSummary: `feedback ${parsed.data.score} on ${parsed.data.workflowId}`,
       });
+    } catch (err) {
+      throw translateFailure(err);
+    }
+  }
+
+  /**
+   * Erase everything stored for a user (right to erasure; client/erasure.ts): interactions,
+   * provider calls, feedback, cache entries, embeddings, ledger details, API keys and the
+   * Temporal histories of the user's requests. Reports counts per kind; a second call reports zeros.
+   */
+  async eraseUser(userId: string, options: EraseUserOptions = {}): Promise<EraseUserResult> {
+    try {
+      return await eraseUser({ client: this.client, taskQueue: this.taskQueue }, userId, options);
     } catch (err) {
       throw translateFailure(err);
     }

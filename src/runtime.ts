@@ -15,6 +15,7 @@ import { createActivities, type Activities } from '../activities';
 import { createConsensusActivities, type ConsensusActivities } from '../activities/consensus';
 import { createImprovementActivities, type ImprovementActivities } from '../activities/improvement';
 import { createResilienceActivities, type ResilienceActivities } from '../activities/resilience';
+import { createRetentionActivities, type RetentionActivities } from '../activities/retention';
 import { createRoutingActivities, type RoutingActivities } from '../activities/routing';
 import { createKeyStore } from './auth/keys';
 import { createPrismaEmbeddingCache, defaultConsensusRegistry, embeddingModelFromConfig } from './consensus';
@@ -44,7 +45,7 @@ import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type Po
 export interface WorkerRuntime {
   config: Config;
   /** Request activities, the routing-policy workflow's, consensus (embeddings) and resilience activities. */
-  activities: Activities & RoutingActivities & ConsensusActivities & ResilienceActivities & ImprovementActivities;
+  activities: Activities & RoutingActivities & ConsensusActivities & ResilienceActivities & ImprovementActivities & RetentionActivities;
   memory: MemoryStore;
   evaluators: ComplexityEvaluatorRegistry;
   consensus: ConsensusRegistry;
@@ -204,6 +205,8 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       ...createConsensusActivities({ embeddingModel, logger }),
       ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, keyLimits, logger }),
       ...createImprovementActivities({ config, store: improvementStore, connectors, logger }),
+      // Retention sweep and erasure; the worker's client decodes histories (without one: the activity's).
+      ...createRetentionActivities({ config, db, databaseUrl: env.DATABASE_URL, cache: resilience.cache, ...(options.temporalClient && { client: options.temporalClient }), logger }),
     };
     if (emulated.length > 0) {
       logger.warn({ emulated, emulatorUrl }, 'providers without API keys are served by the local provider emulator (development answers, not real models)');

@@ -212,6 +212,25 @@ export const ResilienceSettingsSchema = z
   .strict();
 export type ResilienceSettings = z.infer<typeof ResilienceSettingsSchema>;
 
+/**
+ * `retention`: what is kept how long, enforced by the scheduled retention workflow
+ * (workflows/retention.ts, schedule src/retention/schedule.ts; paused when enable is false).
+ */
+export const RetentionSettingsSchema = z
+  .object({
+    enable: z.boolean().default(true),
+    /** Interactions older than this many days are deleted with their provider calls and feedback (and usage ledger rows of past periods). */
+    days: z.number().int().positive().default(90),
+    /** Cached embeddings (EmbeddingCache) older than this many days are deleted (they are recomputed when needed). */
+    embedding_days: z.number().int().positive().default(30),
+    /** Hours between two runs of the retention workflow. */
+    interval_hours: z.number().int().positive().default(24),
+    /** Rows one sweep activity deletes per table and call; the workflow calls it until nothing is left. */
+    batch_size: z.number().int().positive().max(10_000).default(500),
+  })
+  .strict();
+export type RetentionSettings = z.infer<typeof RetentionSettingsSchema>;
+
 export const ConfigSchema = z
   .object({
     framework: z
@@ -345,6 +364,7 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     resilience: ResilienceSettingsSchema.prefault({}),
+    retention: RetentionSettingsSchema.prefault({}),
     emulator: z
       .object({
         /** auto: providers without an API key in the environment are served by the emulator. */
