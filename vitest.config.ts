@@ -35,6 +35,7 @@ export const UNIT_TESTS = [
   'test/improvement/statistics.test.ts',
   'test/memory/schema-twin.test.ts',
   'test/privacy/payload-codec.test.ts',
+  'test/privacy/log-text.test.ts',
   'test/privacy/payload-keys-cli.test.ts',
   'test/providers/errors.test.ts',
   'test/providers/pricing.test.ts',

@@ -352,6 +352,11 @@ export function createActivities(deps: ActivityDependencies) {
         const callOptions = { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs };
         const response = stream ? await stream.call(generateRequest, callOptions) : await connector.generate(generateRequest, callOptions);
         const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
+        // The exchange itself, for debugging: the text shows only with LOG_PROMPTS=on at debug level (src/privacy/log-text.ts).
+        logger.debug(
+          { provider: target.provider, model: response.model, attempt: ctx.info.attempt, prompt: input.prompt, ...(input.systemPrompt !== undefined && { systemPrompt: input.systemPrompt }), ...(input.messages !== undefined && { messages: input.messages }), content: response.content, tokensIn: response.tokensIn, tokensOut: response.tokensOut },
+          'provider answered',
+        );
         for (const key of circuitKeysFor(target.provider, target.model)) outcomes.record(key, false);
         // A successful probe closes its circuit; a closed circuit needs no write per call.
         for (const key of probing) await deps.resilience?.circuits.recordSuccess(key).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
@@ -460,7 +465,8 @@ export function createActivities(deps: ActivityDependencies) {
         if (!outcome.stored) logger.warn({ workflowId: record.workflowId, runId: record.runId ?? null, existingRunId: outcome.existingRunId }, 'interaction kept: another run of this workflow id stored it first');
         return outcome;
       } catch (err) {
-        logger.error({ err: (err as Error).message, workflowId: record.workflowId }, 'persist failed');
+        // The error itself: the logger redacts a database error that quotes the record (a Prisma validation error prints its data).
+        logger.error({ err, workflowId: record.workflowId }, 'persist failed');
         throw err;
       }
     },

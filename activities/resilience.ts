@@ -269,7 +269,7 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
         return entry ? { hit: true, value: entry.value, expiresAt: entry.expiresAt.toISOString() } : { hit: false };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        logger?.warn({ err: message, store: cache.kind }, 'response cache lookup failed; treating it as a miss');
+        logger?.warn({ err, store: cache.kind }, 'response cache lookup failed; treating it as a miss');
         return { hit: false, error: message };
       }
     },
@@ -283,7 +283,7 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
         return { stored: true };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        logger?.warn({ err: message, store: cache.kind }, 'response cache write failed; the response is not cached');
+        logger?.warn({ err, store: cache.kind }, 'response cache write failed; the response is not cached');
         return { stored: false, error: message };
       }
     },

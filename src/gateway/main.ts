@@ -16,7 +16,7 @@ import { startGateway } from './start';
 
 async function main(): Promise<void> {
   const env = loadEnv();
-  const logger = createLogger(env.LOG_LEVEL, 'gateway');
+  const logger = createLogger(env.LOG_LEVEL, 'gateway', undefined, { logPrompts: env.LOG_PROMPTS === 'on' });
   const gateway = await startGateway({ env, logger });
   let stopping = false;
   const stop = (signal: string) => {

@@ -100,7 +100,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       return sendError(reply, { status: err.statusCode, body: { error: { message: err.message, type: 'invalid_request_error', param: null, code: null } }, headers: {} });
     }
     const e = toHttpError(err);
-    if (e.status >= 500) logger.warn({ err: err.message, status: e.status }, 'gateway request failed');
+    // The error itself, not its message: the logger redacts a request failure's message (it quotes providers).
+    if (e.status >= 500) logger.warn({ err, status: e.status, code: e.body.error.code }, 'gateway request failed');
     return sendError(reply, e);
   });
   app.setNotFoundHandler((request, reply) =>

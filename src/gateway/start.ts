@@ -69,7 +69,7 @@ function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
 
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const { env } = options;
-  const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'gateway');
+  const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'gateway', undefined, { logPrompts: env.LOG_PROMPTS === 'on' });
   const config = options.config ?? loadConfig(env.CONFIG_PATH);
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const withWorker = options.worker ?? env.GATEWAY_WORKER === 'on';

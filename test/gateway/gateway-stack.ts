@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnv } from '../../src/config/env';
 import type { Config } from '../../src/config/schema';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import { startGateway, type RunningGateway, type StartGatewayOptions } from '../../src/gateway/start';
 import { repoConfig } from '../helpers/config';
 import { requiredService } from '../helpers/services';
@@ -28,6 +28,8 @@ export interface GatewayStackOptions extends Partial<Pick<StartGatewayOptions, '
   /** Share a task queue and database with separate workers (worker: false). */
   taskQueue?: string;
   databaseUrl?: string;
+  /** The gateway's (and its in-process worker's) logger; default warnings only. */
+  logger?: Logger;
 }
 
 export async function startGatewayStack(label: string, options: GatewayStackOptions = {}): Promise<GatewayTestStack> {
@@ -40,7 +42,7 @@ export async function startGatewayStack(label: string, options: GatewayStackOpti
   const gateway = await startGateway({
     env,
     config,
-    logger: createLogger('warn', `gateway-${label}`),
+    logger: options.logger ?? createLogger('warn', `gateway-${label}`),
     taskQueue,
     port: 0,
     host: '127.0.0.1',

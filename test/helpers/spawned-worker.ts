@@ -56,6 +56,7 @@ export interface SpawnedWorker {
   /** Everything it wrote so far (stdout, then stderr interleaved as it came). */
   output(): string;
   stdout(): string;
+  stderr(): string;
   /** The parsed JSON log lines of stdout. */
   logLines(): Record<string, unknown>[];
   stop(): Promise<void>;
@@ -73,11 +74,15 @@ export async function spawnNpmWorker(namespace: string, env: NodeJS.ProcessEnv):
   const pids = [npm.pid!];
   let output = '';
   let stdout = '';
+  let stderr = '';
   npm.stdout!.on('data', (d: Buffer) => {
     output += d.toString();
     stdout += d.toString();
   });
-  npm.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  npm.stderr!.on('data', (d: Buffer) => {
+    output += d.toString();
+    stderr += d.toString();
+  });
   const kill = () => {
     for (const pid of pids) {
       try {
@@ -99,6 +104,7 @@ export async function spawnNpmWorker(namespace: string, env: NodeJS.ProcessEnv):
       pid,
       output: () => output,
       stdout: () => stdout,
+      stderr: () => stderr,
       logLines: () =>
         stdout
           .split('\n')

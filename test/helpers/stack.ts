@@ -37,8 +37,11 @@ export interface StackOptions {
   secrets?: NodeJS.ProcessEnv;
   /** Poll this task queue instead of a private one (e.g. the real one, for CLI tests). */
   taskQueue?: string;
-  /** Capture the runtime's logs (at debug level) instead of printing warnings. */
+  /** Capture the runtime's logs (at debug level, or logLevel) instead of printing warnings. */
   logDestination?: DestinationStream;
+  logLevel?: 'debug' | 'trace';
+  /** LOG_PROMPTS for the captured logs (default off). */
+  logPrompts?: boolean;
   /** How often the worker re-reads the routing policy (default 2000 ms). */
   policyRefreshMs?: number;
   /** The routing-policy workflow this worker reads (default: one private to the stack). */
@@ -59,7 +62,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   const runtime = await createWorkerRuntime({
     config,
     env,
-    logger: options.logDestination ? createLogger('debug', 'test', options.logDestination) : createLogger('warn', 'test'),
+    logger: options.logDestination ? createLogger(options.logLevel ?? 'debug', 'test', options.logDestination, { logPrompts: options.logPrompts ?? false }) : createLogger('warn', 'test'),
     secrets: options.secrets ?? {},
     emulatorPort: 0,
     temporalClient: temporal.client,
