@@ -10,13 +10,19 @@
  * SCREENSHOT_UI_PORT 8255, so it never meets the demo's or the tests'), a worker on the emulator,
  * runs one consensus request, photographs the workflow page in headless Chromium
  * (CHROMIUM_PATH, default /usr/bin/chromium; Debian: apt-get install chromium) and stops the
- * server it started.
+ * server it started. Payloads (and the activities' summaries) are encrypted: the UI reads them
+ * through a codec server started alongside (`--ui-codec-endpoint`, src/codec-server), as in
+ * `npm run demo`.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { startCodecServer } from '../src/codec-server/start';
+import { loadEnv } from '../src/config/env';
+import { createLogger } from '../src/logger';
 
 const ROOT = join(__dirname, '..');
 const PORT = Number(process.env['SCREENSHOT_TEMPORAL_PORT'] ?? 7255);
@@ -49,7 +55,11 @@ async function main(): Promise<void> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
   for (const port of [PORT, UI_PORT]) if (await portOpen(port)) throw new Error(`port ${port} is in use: set SCREENSHOT_TEMPORAL_PORT / SCREENSHOT_UI_PORT`);
 
-  const server = spawn(CLI, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(PORT), '--ui-port', String(UI_PORT), '--log-level', 'warn', ...SEARCH_ATTRIBUTES], { stdio: 'ignore' });
+  const uiToken = randomBytes(24).toString('hex');
+  const { PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_ENCRYPTION } = process.env;
+  const codecEnv = loadEnv({ PAYLOAD_KEYS, PAYLOAD_KEYS_FILE, PAYLOAD_ENCRYPTION, CODEC_SERVER_KEYS: uiToken, CODEC_SERVER_CORS_ORIGINS: `http://127.0.0.1:${UI_PORT},http://localhost:${UI_PORT}` });
+  const codec = await startCodecServer({ env: codecEnv, logger: createLogger('warn', 'codec-server'), port: 0, adminKeys: false });
+  const server = spawn(CLI, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(PORT), '--ui-port', String(UI_PORT), '--ui-codec-endpoint', codec.uiEndpoint(uiToken), '--log-level', 'warn', ...SEARCH_ATTRIBUTES], { stdio: 'ignore' });
   try {
     await waitForPort(PORT, 'the dev server');
     await waitForPort(UI_PORT, 'the Web UI');
@@ -92,6 +102,7 @@ async function main(): Promise<void> {
     }
   } finally {
     server.kill('SIGTERM');
+    await codec.close();
   }
 }
 

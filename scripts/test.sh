@@ -23,6 +23,7 @@ trap cleanup EXIT
 start_temporal "temporal-test-$TEST_TEMPORAL_PORT" "$TEST_TEMPORAL_PORT" none
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
 TEST_PYTHON="${TEST_PYTHON:-$(bash scripts/python-env.sh)}"; export TEST_PYTHON # temporalio from PyPI, for the Python client test
+CHROMIUM_PATH="$(bash scripts/chromium.sh)"; export CHROMIUM_PATH # headless Chromium for the Web UI test (test/codec-server/web-ui.test.ts); from Debian when missing
 
 if [ -z "${TEST_POSTGRES_URL:-}" ]; then
   if ! bash scripts/postgres.sh status >/dev/null 2>&1; then started_pg=1; fi

@@ -8,8 +8,6 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeyStore } from '../../src/auth/open-key-store';
@@ -18,8 +16,9 @@ import { createLogger } from '../../src/logger';
 import { startCodecServer, type RunningCodecServer } from '../../src/codec-server/start';
 import { payloadsContaining, scanPayloads } from '../helpers/payload-scan';
 import { startStack, type TestStack } from '../helpers/stack';
+import { temporalCli } from '../helpers/web-ui-codec';
 
-const CLI = process.env['TEMPORAL_CLI'] ?? join(__dirname, '..', '..', '.cache', 'temporal-venv', 'bin', 'temporal');
+const CLI = temporalCli();
 const CODEC_KEY = randomBytes(24).toString('hex');
 
 let stack: TestStack;
@@ -52,7 +51,6 @@ function show(...options: string[]): Promise<CliRun> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`Temporal CLI not found at ${CLI}: set TEMPORAL_CLI (npm test installs one into .cache/temporal-venv)`);
   stack = await startStack({ label: 'codec-export' });
   prompt = `Codec export proof ${randomUUID().slice(0, 8)}: which river runs through Lisbon?`;
   const result = await stack.client.processRequest({ prompt, taskType: 'question_answering', userId: 'codec-proof', providers: ['openai'], requestId: `codec-export-${randomUUID().slice(0, 8)}` });
