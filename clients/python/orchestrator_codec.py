@@ -10,7 +10,7 @@ TypeScript codec (src/privacy/payload-codec.ts):
     metadata["encryption-cipher"]      = b"AES-256-GCM"
     metadata["encryption-compression"] = b"zlib" when the plaintext was deflated first (absent otherwise)
     data = 12-byte nonce || ciphertext || 16-byte tag, of the protobuf-serialized original Payload
-           (zlib-deflated first when it is at least 1024 bytes and deflating shrinks it)
+           (zlib-deflated first when it is at least 4096 bytes and deflating shrinks it)
     associated data = "<key id>\\n<compression or empty>"
 
 Keys use the same syntax as the worker's ``PAYLOAD_KEYS`` / ``PAYLOAD_KEYS_FILE``:
@@ -58,7 +58,7 @@ CIPHER = b"AES-256-GCM"
 NONCE_BYTES = 12
 TAG_BYTES = 16
 PAYLOAD_KEY_BYTES = 32
-DEFAULT_COMPRESS_ABOVE = 1024
+DEFAULT_COMPRESS_ABOVE = 4096  # as the TypeScript codec: below that, deflating costs more than it saves
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")

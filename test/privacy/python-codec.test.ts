@@ -14,7 +14,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors';
-import { AesGcmPayloadCodec, COMPRESSION_METADATA, KEY_ID_METADATA, PayloadDecryptionError } from '../../src/privacy/payload-codec';
+import { AesGcmPayloadCodec, COMPRESSION_METADATA, DEFAULT_COMPRESS_ABOVE, KEY_ID_METADATA, PayloadDecryptionError } from '../../src/privacy/payload-codec';
 import { newPayloadKeyEntry, parsePayloadKeys } from '../../src/privacy/payload-keys';
 import { requiredService } from '../helpers/services';
 
@@ -67,7 +67,9 @@ async function pyFails(op: 'encode' | 'decode', payloads: Payload[], env: NodeJS
 const small = defaultPayloadConverter.toPayload({ prompt: 'What is 17 * 23? ünïcödé ✓', userId: 'u1' });
 const large = defaultPayloadConverter.toPayload({ prompt: 'Summarize this log line. '.repeat(200), taskType: 'summarization' });
 const empty = defaultPayloadConverter.toPayload(undefined);
-const originals = [small, large, empty];
+/** Over 1 KiB but under the 4 KiB threshold: neither side compresses it. */
+const medium = defaultPayloadConverter.toPayload({ prompt: 'Translate this sentence into French. '.repeat(60) });
+const originals = [small, large, empty, medium];
 
 beforeAll(() => {
   python = requiredService('TEST_PYTHON');
@@ -76,10 +78,13 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Python and TypeScript payload codecs', () => {
-  it('payloads Python encrypts decode in TypeScript, the >1 KiB one compressed, under the newest key', async () => {
-    expect(temporal.api.common.v1.Payload.encode(large).finish().length).toBeGreaterThan(1024);
+  it('payloads Python encrypts decode in TypeScript, the one over the 4 KiB threshold compressed, under the newest key', async () => {
+    expect(temporal.api.common.v1.Payload.encode(large).finish().length).toBeGreaterThan(DEFAULT_COMPRESS_ABOVE);
+    const mediumBytes = temporal.api.common.v1.Payload.encode(medium).finish().length;
+    expect(mediumBytes).toBeGreaterThan(1024);
+    expect(mediumBytes).toBeLessThan(DEFAULT_COMPRESS_ABOVE);
     const encoded = await py('encode', originals, { PAYLOAD_KEYS: `${B},${A}` });
-    expect(encoded).toHaveLength(3);
+    expect(encoded).toHaveLength(4);
     for (const p of encoded) {
       expect(meta(p, 'encoding')).toBe('binary/encrypted');
       expect(meta(p, KEY_ID_METADATA)).toBe('key-b');
@@ -88,6 +93,7 @@ describe('Python and TypeScript payload codecs', () => {
     }
     expect(meta(encoded[0]!, COMPRESSION_METADATA)).toBeUndefined();
     expect(meta(encoded[1]!, COMPRESSION_METADATA)).toBe('zlib');
+    expect(meta(encoded[3]!, COMPRESSION_METADATA)).toBeUndefined();
     expect(encoded[1]!.data!.length).toBeLessThan(temporal.api.common.v1.Payload.encode(large).finish().length / 4);
 
     const ts = new AesGcmPayloadCodec({ keys: parsePayloadKeys(`${A},${B}`, 'test'), source: 'test' });
@@ -99,7 +105,7 @@ describe('Python and TypeScript payload codecs', () => {
   it('payloads TypeScript encrypts decode in Python (file keys with a comment line), compressed and not', async () => {
     const ts = new AesGcmPayloadCodec({ keys: parsePayloadKeys(A, 'test'), source: 'test' });
     const encoded = await ts.encode(originals);
-    expect(meta(encoded[1]!, COMPRESSION_METADATA)).toBe('zlib');
+    expect(encoded.map((p) => meta(p, COMPRESSION_METADATA) ?? null)).toEqual([null, 'zlib', null, null]);
     const file = join(dir, 'keys');
     writeFileSync(file, `# rotated in 2026\n${B}\n${A}\n`);
     const decoded = await py('decode', encoded, { PAYLOAD_KEYS_FILE: file });
@@ -119,12 +125,12 @@ describe('Python and TypeScript payload codecs', () => {
     expect(altered.code).toBe(1);
     expect(altered.stderr).toMatch(/PayloadDecryptionError: payload encrypted with key 'key-a' failed authentication/);
     const ts = new AesGcmPayloadCodec({ keys: parsePayloadKeys(A, 'test'), source: 'test' });
-    await expect((async () => ts.decode([stripped]))()).rejects.toThrow(/failed authentication/);
+    await expect(ts.decode([stripped])).rejects.toThrow(/failed authentication/);
 
     const missing = await pyFails('decode', [encrypted!], { PAYLOAD_KEYS: B });
     expect(missing.stderr).toMatch(/payload is encrypted with key 'key-a', which is not among the configured keys \(key-b\)/);
     const onlyB = new AesGcmPayloadCodec({ keys: parsePayloadKeys(B, 'test'), source: 'test' });
-    await expect((async () => onlyB.decode([encrypted!]))()).rejects.toBeInstanceOf(PayloadDecryptionError);
+    await expect(onlyB.decode([encrypted!])).rejects.toBeInstanceOf(PayloadDecryptionError);
   });
 
   it.each([
