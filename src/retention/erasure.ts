@@ -40,8 +40,7 @@ import {
   collectStrings,
   deleteExecution,
   executionsOfWorkflowIds,
-  listExecutions,
-  userExecutionsQuery,
+  listUserExecutions,
   waitUntilDeleted,
   type ExecutionRef,
 } from './temporal-history';
@@ -133,7 +132,7 @@ export function createUserErasure(options: UserErasureOptions) {
           orderBy: { createdAt: 'asc' },
           select: { id: true, workflowId: true, prompt: true, systemPrompt: true, messages: true, response: true, result: true, errorMessage: true, consensusDetails: true, requestId: true, feedback: { select: { id: true, comment: true } } },
         });
-        const listed = await listExecutions(client, userExecutionsQuery(userId), batchSize);
+        const listed = await listUserExecutions(client, userId, batchSize);
         beat();
         const workflowIds = [...new Set([...rows.map((r) => r.workflowId), ...listed.map((e) => e.workflowId)])];
         const runs = new Map<string, ExecutionRef>();

@@ -47,6 +47,26 @@ export async function listExecutions(client: Client, query: string, limit: numbe
   return out;
 }
 
+/**
+ * Up to `limit` executions of the user's requests. A user id with a double quote or a backslash is
+ * not matched by `UserId = "..."` on every visibility store (the dev server's SQLite store finds
+ * nothing, however escaped): then the executions whose UserId starts with the part before that
+ * character are listed and compared exactly here.
+ */
+export async function listUserExecutions(client: Client, userId: string, limit: number): Promise<ExecutionRef[]> {
+  const special = userId.search(/["\\]/);
+  if (special < 0) return listExecutions(client, userExecutionsQuery(userId), limit);
+  const prefix = userId.slice(0, special);
+  const query = prefix.length > 0 ? `${SearchAttributes.userId.name} STARTS_WITH ${visibilityString(prefix)}` : `${SearchAttributes.userId.name} IS NOT NULL`;
+  const out: ExecutionRef[] = [];
+  for await (const info of client.workflow.list({ query, pageSize: 1000 })) {
+    if (info.typedSearchAttributes.get(SearchAttributes.userId) !== userId) continue;
+    out.push({ workflowId: info.workflowId, runId: info.runId });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
 /** Every run of these workflow ids that visibility knows (chunks of `WorkflowId IN (...)`). */
 export async function executionsOfWorkflowIds(client: Client, workflowIds: readonly string[]): Promise<ExecutionRef[]> {
   const out: ExecutionRef[] = [];

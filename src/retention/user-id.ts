@@ -1,9 +1,10 @@
 /** The user id an erasure accepts (light module: the client checks it before starting anything). */
 import { InvalidRequest } from '../errors';
 
-const MAX_USER_ID = 128;
+// The larger of the request schema's limit (128) and the API key's (200), so every stored user id can be erased.
+const MAX_USER_ID = 200;
 
-/** A non-empty string of at most 128 characters (the request schema's limit); else InvalidRequest naming userId. */
+/** A non-empty string of at most 200 characters; else InvalidRequest naming userId. */
 export function checkUserId(userId: unknown): string {
   if (typeof userId !== 'string' || userId.trim().length === 0) {
     throw new InvalidRequest('invalid erasure: userId: must be a non-empty string', [{ path: 'userId', message: 'must be a non-empty string' }]);
