@@ -42,7 +42,7 @@ export async function startBenchStack(tag: string, configure: (env: Env) => Conf
     connection: native,
     taskQueue,
     dataConverter,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') }),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), ...(dataConverter.failureConverterPath && { failureConverterPath: dataConverter.failureConverterPath }), logger: new DefaultLogger('ERROR') }),
     activities: runtime.activities,
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentActivityTaskExecutions: 300,

@@ -29,7 +29,6 @@ import type { ProposalDecisionResult } from '../workflows/improvement';
 import { cliUser, numberArg } from './cli-args';
 import type { ImprovementClientOptions } from './improvement';
 import { lazyFn } from './lazy';
-import { dataConverterFor } from '../src/temporal/data-converter';
 
 // Loaded when a command runs, not for --help (they bring the Temporal client and Prisma).
 const ensureImprovementSchedule = lazyFn(async () => (await import('../src/improvement/schedule')).ensureImprovementSchedule);
@@ -61,12 +60,13 @@ export interface ImprovementCliOptions {
 }
 
 async function connectFromEnv(): Promise<ImprovementConnection> {
-  const [{ Client, Connection }, { loadEnv }, { loadConfig }, { openImprovementStore }, { clientConnectionOptions }] = await Promise.all([
+  const [{ Client, Connection }, { loadEnv }, { loadConfig }, { openImprovementStore }, { clientConnectionOptions }, { dataConverterFor }] = await Promise.all([
     import('@temporalio/client'),
     import('../src/config/env'),
     import('../src/config/load'),
     import('../src/improvement/store'),
     import('../src/temporal/connection'),
+    import('../src/temporal/data-converter'),
   ]);
   const env = loadEnv();
   const config = loadConfig(env.CONFIG_PATH);

@@ -10,7 +10,6 @@ import { InvalidRequest } from '../src/errors';
 import { ruleId, type RoutingPolicy, type RoutingRuleInput } from '../src/routing/policy';
 import { rollback, setRule, showRouting, type RoutingChangeResult, type RoutingClientOptions, type RoutingView } from './routing';
 import { cliUser, intArg } from './cli-args';
-import { dataConverterFor } from '../src/temporal/data-converter';
 
 export interface RoutingCliOptions {
   /** How to reach Temporal (default: from the environment, as the rest of the CLI). */
@@ -21,7 +20,12 @@ export interface RoutingCliOptions {
 
 async function connectFromEnv(): Promise<{ routing: RoutingClientOptions; close(): Promise<void> }> {
   // Loaded here, not at the top: `--help` needs none of it (start-up time).
-  const [{ Client, Connection }, { loadEnv }, { clientConnectionOptions }] = await Promise.all([import('@temporalio/client'), import('../src/config/env'), import('../src/temporal/connection')]);
+  const [{ Client, Connection }, { loadEnv }, { clientConnectionOptions }, { dataConverterFor }] = await Promise.all([
+    import('@temporalio/client'),
+    import('../src/config/env'),
+    import('../src/temporal/connection'),
+    import('../src/temporal/data-converter'),
+  ]);
   const env = loadEnv();
   const connection = await Connection.connect(clientConnectionOptions(env));
   return { routing: { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) }) }, close: () => connection.close() };

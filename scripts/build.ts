@@ -107,15 +107,20 @@ async function workflowInputs(): Promise<string[]> {
   return Object.keys(result.metafile.inputs);
 }
 
+/** src/temporal/data-converter.ts FAILURE_CONVERTER_PATH, relative to the root. */
+const FAILURE_CONVERTER_FILE = path.join('src', 'temporal', 'failure-converter.js');
+
 async function buildWorkflowBundle(): Promise<string> {
   const current = selectWorkflowSource({ root });
   if (current.kind === 'bundle') return `workflow bundle up to date (${WORKFLOW_BUNDLE_FILE})`;
-  const inputs = await workflowInputs();
+  // The failure converter goes into the bundle too (message and stack trace encrypted with the payloads).
+  const inputs = [...(await workflowInputs()), FAILURE_CONVERTER_FILE];
   const files = hashWorkflowInputs(root, inputs);
   const started = Date.now();
   const silent = () => undefined;
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(root, WORKFLOWS_ENTRY_FILE),
+    failureConverterPath: path.join(root, FAILURE_CONVERTER_FILE),
     logger: { log: silent, trace: silent, debug: silent, info: silent, warn: (m) => log(`bundler: ${m}`), error: (m) => log(`bundler: ${m}`) },
   });
   const bundlePath = path.join(root, WORKFLOW_BUNDLE_FILE);

@@ -7,9 +7,14 @@
  *
  * The keyring is read once per process and key source (a key file is not re-read per client).
  */
+import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import { AesGcmPayloadCodec } from '../privacy/payload-codec';
 import { loadPayloadKeyring, type PayloadKeyEnv } from '../privacy/payload-keys';
+import { PROJECT_ROOT } from '../project-root';
+
+/** Failure messages and stack traces travel as (encrypted) encoded attributes: see the file. */
+export const FAILURE_CONVERTER_PATH = path.join(PROJECT_ROOT, 'src', 'temporal', 'failure-converter.js');
 
 const codecs = new Map<string, AesGcmPayloadCodec | null>();
 
@@ -27,7 +32,7 @@ export function payloadCodecFor(env: PayloadKeyEnv): AesGcmPayloadCodec | null {
 
 export function dataConverterFor(env: PayloadKeyEnv): DataConverter {
   const codec = payloadCodecFor(env);
-  return codec ? { payloadCodecs: [codec] } : {};
+  return codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : {};
 }
 
 /** What a start-up log line says about encryption (key ids and their source, never keys). */

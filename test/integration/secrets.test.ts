@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server';
 import { startStack, type TestStack } from '../helpers/stack';
+import type { Payload } from '@temporalio/common';
+import { testDataConverter } from '../helpers/temporal';
 
 // Built at run time so secret scanners do not flag a fake key.
 const SECRET = ['sk', 'test', '0123456789abcdefghijklmnopqrstuv'].join('-');
@@ -65,16 +67,24 @@ describe('secrets', () => {
     expect(seenHeaders.some((h) => h.authorization === `Bearer ${SECRET}`)).toBe(true);
 
     const history = await stack.temporal.client.workflow.getHandle(result.metadata.workflowId).fetchHistory();
-    // Payloads are bytes inside the history: decode every byte array and search it all.
+    // Payloads are encrypted bytes inside the history: decrypt every payload (as someone holding
+    // the payload keys could), decode every byte array and search it all.
+    const codec = testDataConverter().payloadCodecs![0]!;
+    const payloads: Payload[] = [];
     const texts: string[] = [];
     const walk = (v: unknown): void => {
       if (v instanceof Uint8Array) texts.push(Buffer.from(v).toString('utf8'));
       else if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-      else if (typeof v === 'string') texts.push(v);
+      else if (v && typeof v === 'object') {
+        if ('metadata' in v && 'data' in v && v.data instanceof Uint8Array) payloads.push(v as Payload);
+        Object.values(v).forEach(walk);
+      } else if (typeof v === 'string') texts.push(v);
     };
     walk(history);
+    expect(payloads.length).toBeGreaterThan(5);
+    for (const decoded of await codec.decode(payloads)) walk(decoded);
     const all = texts.join('\n');
+    // The search reaches into the decrypted payloads (else it would prove nothing).
     expect(all).toContain('What is 3 * 4?');
     expect(all).not.toContain(SECRET);
 
