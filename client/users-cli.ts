@@ -57,7 +57,13 @@ const RETENTION_LABELS: [keyof RetentionCounts, string][] = [
 
 export function addUsersCommands(program: Command, cli: UsersCliOptions = {}): Command {
   const out = cli.out ?? ((line: string) => console.log(line));
-  const erase = cli.erase ?? ((userId, options) => withClient((c) => c.eraseUser(userId, options)));
+  const erase =
+    cli.erase ??
+    (async (userId, options) => {
+      // A bad user id is InvalidRequest before anything connects.
+      (await import('../src/retention/user-id')).checkUserId(userId);
+      return withClient((c) => c.eraseUser(userId, options));
+    });
   const runRetention =
     cli.runRetention ??
     (() =>
