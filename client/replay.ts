@@ -164,6 +164,11 @@ function coreMessage(detail: string): string {
   return m?.[1] ? m[1].replace(/\\(.)/g, '$1') : detail;
 }
 
+/** A data converter for replaying: its payload codecs, without a failure converter that encodes messages. */
+export function replayConverter(converter: DataConverter): DataConverter {
+  return converter.payloadCodecs ? { payloadCodecs: converter.payloadCodecs } : {};
+}
+
 export async function replayHistories(options: ReplayHistoriesOptions): Promise<ReplayReport> {
   const { Worker, bundleWorkflowCode } = await import('@temporalio/worker');
   const loaded: (LoadedHistory | ReplayHistoryResult)[] = [];
@@ -180,7 +185,9 @@ export async function replayHistories(options: ReplayHistoriesOptions): Promise<
     bundle = selected.kind === 'bundle' ? { codePath: selected.codePath } : await bundleWorkflowCode({ workflowsPath: selected.workflowsPath, logger: silentLogger });
   }
 
-  const dataConverter = options.dataConverter ?? dataConverterFor(loadEnv());
+  // The codecs decode the history; failures stay plain: a replay sends nothing to the server, and
+  // its errors (a missing key, a nondeterminism) must read as themselves, not as "Encoded failure".
+  const dataConverter = replayConverter(options.dataConverter ?? dataConverterFor(loadEnv()));
   const replayOne = async (workflowId: string, history: History): Promise<Error | null> => {
     for await (const r of Worker.runReplayHistories({ workflowBundle: bundle, dataConverter }, [{ workflowId, history }])) return r.error ?? null;
     return null;

@@ -13,6 +13,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/config/env';
 import { isEncryptedPayload } from '../../src/privacy/payload-codec';
+import { replayConverter } from '../../client/replay';
 import { dataConverterFor } from '../../src/temporal/data-converter';
 import { payloadsContaining, scanPayloads } from '../helpers/payload-scan';
 import { HISTORY_FIXTURE_KEYS_FILE, WORKFLOWS_PATH } from '../helpers/temporal';
@@ -20,7 +21,7 @@ import { HISTORY_FIXTURE_KEYS_FILE, WORKFLOWS_PATH } from '../helpers/temporal';
 const HISTORY_DIR = join(__dirname, '..', 'histories');
 const files = readdirSync(HISTORY_DIR).filter((f) => f.endsWith('.json'));
 
-const dataConverter = dataConverterFor(loadEnv({ PAYLOAD_KEYS_FILE: HISTORY_FIXTURE_KEYS_FILE }));
+const dataConverter = replayConverter(dataConverterFor(loadEnv({ PAYLOAD_KEYS_FILE: HISTORY_FIXTURE_KEYS_FILE })));
 const encryptedFiles = files.filter((f) => f.startsWith('encrypted-'));
 
 function load(file: string) {
@@ -67,7 +68,7 @@ describe('replay of recorded histories', () => {
   });
 
   it('an encrypted history does not replay without its key: the error names the missing key', async () => {
-    const other = dataConverterFor(loadEnv({ PAYLOAD_KEYS: `someone-else:${Buffer.alloc(32, 7).toString('base64')}` }));
+    const other = replayConverter(dataConverterFor(loadEnv({ PAYLOAD_KEYS: `someone-else:${Buffer.alloc(32, 7).toString('base64')}` })));
     const file = encryptedFiles[0]!;
     await expect(Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: other }, load(file), file)).rejects.toThrow(/history-fixture/);
   });
