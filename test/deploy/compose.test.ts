@@ -204,6 +204,22 @@ function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
   const migrate = all['migrate'];
   if (migrate && migrate['restart'] !== undefined && migrate['restart'] !== 'no') problems.push('migrate: a one-shot job must not restart');
 
+  // The codec server decrypts what the worker encrypts: the same key list, and the Web UI's origin allowed.
+  const codec = all['codec-server'];
+  if (!codec) problems.push('codec-server: missing (nothing could decode the encrypted payloads)');
+  else {
+    if (!commandText(codec).includes('codec-server/main.js') && !commandText(codec).includes('npm run codec-server')) problems.push('codec-server: command does not start the codec server');
+    const codecEnv = environment(codec);
+    const workerKeys = all['worker'] ? environment(all['worker'])['PAYLOAD_KEYS'] : undefined;
+    const codecKeys = /^\$\{([A-Za-z_][A-Za-z0-9_]*)/.exec(codecEnv['PAYLOAD_KEYS'] ?? '')?.[1];
+    if (!codecKeys || codecKeys !== /^\$\{([A-Za-z_][A-Za-z0-9_]*)/.exec(workerKeys ?? '')?.[1]) problems.push('codec-server: PAYLOAD_KEYS is not the worker\'s PAYLOAD_KEYS');
+    const uiPort = all['temporal-ui'] ? ports(all['temporal-ui']).find((p) => p.container === 8080)?.host : undefined;
+    const origins = (codecEnv['CODEC_SERVER_CORS_ORIGINS'] ?? '').split(',').map((o) => o.trim());
+    if (uiPort !== undefined && !origins.includes(`http://localhost:${uiPort}`)) problems.push(`codec-server: CODEC_SERVER_CORS_ORIGINS does not allow the Web UI (http://localhost:${uiPort})`);
+    const codecPort = Number(codecEnv['CODEC_SERVER_PORT'] ?? 8888);
+    if (!ports(codec).some((p) => p.container === codecPort)) problems.push(`codec-server: port ${codecPort} is not published`);
+  }
+
   const worker = all['worker'];
   if (worker) {
     const build = worker['build'];
@@ -448,6 +464,23 @@ describe('docker-compose.yml', () => {
         'worker: PAYLOAD_KEYS must be a required ${PAYLOAD_KEYS:?...} substitution (payload encryption keys)',
       ]),
     );
+  });
+
+  it('reports a codec server with other keys than the worker, a UI origin it refuses, or none at all', () => {
+    const doc = mutate((s) => {
+      const e = env(svc(s, 'codec-server'));
+      e['PAYLOAD_KEYS'] = '${OTHER_KEYS:?set it}';
+      e['CODEC_SERVER_CORS_ORIGINS'] = 'http://example.com';
+      svc(s, 'codec-server')['ports'] = [];
+    });
+    expect(checkCompose(doc, options)).toEqual(
+      expect.arrayContaining([
+        "codec-server: PAYLOAD_KEYS is not the worker's PAYLOAD_KEYS",
+        'codec-server: CODEC_SERVER_CORS_ORIGINS does not allow the Web UI (http://localhost:8080)',
+        'codec-server: port 8888 is not published',
+      ]),
+    );
+    expect(checkCompose(mutate((s) => delete s['codec-server']), options)).toContain('codec-server: missing (nothing could decode the encrypted payloads)');
   });
 
   it('reports a loopback EMULATOR_URL when the worker is not in the emulator\'s network namespace', () => {
