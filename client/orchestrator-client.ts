@@ -12,7 +12,8 @@ import {
   type WorkflowExecutionInfo,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { loadEnv, type Env } from '../src/config/env';
 import type { Config } from '../src/config/schema';
 import { FEEDBACK_WORKFLOW_PREFIX, SearchAttributes, TASK_QUEUE, requestWorkflowId } from '../src/constants';
@@ -156,7 +157,8 @@ export class OrchestratorClient {
     if (memo) return memo;
     const history = await handle.fetchHistory();
     const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    return payload ? requestFingerprint(defaultPayloadConverter.fromPayload(payload)) : null;
+    // Through the client's codec: the input is ciphertext when the other SDK encrypts too (clients/python).
+    return payload ? requestFingerprint(await decodeOptionalSinglePayload(this.client.options.loadedDataConverter, payload)) : null;
   }
 
   /** Start and wait for the answer. Failures come back as the typed errors of src/errors. */
