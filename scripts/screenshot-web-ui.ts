@@ -17,30 +17,19 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startCodecServer } from '../src/codec-server/start';
 import { loadEnv } from '../src/config/env';
 import { createLogger } from '../src/logger';
+import { portOpen, SEARCH_ATTRIBUTES, temporalCli } from '../test/helpers/web-ui-codec';
 
 const ROOT = join(__dirname, '..');
 const PORT = Number(process.env['SCREENSHOT_TEMPORAL_PORT'] ?? 7255);
 const UI_PORT = Number(process.env['SCREENSHOT_UI_PORT'] ?? 8255);
 const OUT = process.argv[2] ?? join(ROOT, 'docs', 'web-ui-request.png');
-const CLI = process.env['TEMPORAL_CLI'] ?? join(ROOT, '.cache', 'temporal-venv', 'bin', 'temporal');
+const CLI = temporalCli();
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const SEARCH_ATTRIBUTES = ['TaskType', 'UserId', 'Complexity', 'RequestStatus'].flatMap((name) => ['--search-attribute', `${name}=Keyword`]);
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
 
 async function waitForPort(port: number, what: string, ms = 60_000): Promise<void> {
   const until = Date.now() + ms;

@@ -26,7 +26,7 @@ export function temporalCli(): string {
   const cached = join(ROOT, '.cache', 'temporal-venv', 'bin', 'temporal');
   return existsSync(cached) ? cached : 'temporal';
 }
-const SEARCH_ATTRIBUTES = ['TaskType', 'UserId', 'Complexity', 'RequestStatus'].flatMap((name) => ['--search-attribute', `${name}=Keyword`]);
+export const SEARCH_ATTRIBUTES = ['TaskType', 'UserId', 'Complexity', 'RequestStatus'].flatMap((name) => ['--search-attribute', `${name}=Keyword`]);
 
 export interface CodecWebUiOptions {
   prompt: string;
@@ -65,7 +65,7 @@ function freePort(): Promise<number> {
 
 let spawnError: Error | null = null;
 
-function portOpen(port: number): Promise<boolean> {
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port }, () => {
       socket.end();

@@ -9,11 +9,10 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/config';
 import { requiredService } from '../helpers/services';
+import { ensureNamespace, waitFor } from '../helpers/spawned-worker';
 
 const NAMESPACE = 'worker-signal-test';
 const dir = mkdtempSync(join(tmpdir(), 'worker-signals-'));
@@ -31,43 +30,12 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function ensureNamespace(address: string): Promise<void> {
-  const connection = await Connection.connect({ address });
-  try {
-    await connection.workflowService.registerNamespace({ namespace: NAMESPACE, workflowExecutionRetentionPeriod: msToTs('1 day') }).catch((err: { code?: number }) => {
-      if (err.code !== 6) throw err; // ALREADY_EXISTS
-    });
-    // A new namespace is usable once the server's namespace cache has it.
-    for (let i = 0; ; i++) {
-      try {
-        await connection.workflowService.listWorkflowExecutions({ namespace: NAMESPACE, pageSize: 1 });
-        return;
-      } catch (err) {
-        if (i > 60) throw err;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-  } finally {
-    await connection.close();
-  }
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, ms: number, probe: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -98,7 +66,7 @@ async function runNpmScript(script: string, env: NodeJS.ProcessEnv, ready: strin
 
 describe('npm run worker', () => {
   it('SIGTERM to the npm process stops the worker node process', async () => {
-    await ensureNamespace(requiredService('TEST_TEMPORAL_ADDRESS'));
+    await ensureNamespace(NAMESPACE);
     const worker = await runNpmScript('worker', { DATABASE_URL: `file:${join(dir, 'worker.db')}` }, 'worker started');
     expect(worker.pid).not.toBe(worker.npm.pid);
     expect(alive(worker.pid)).toBe(true);
@@ -124,7 +92,7 @@ async function freePort(): Promise<number> {
 
 describe('npm run gateway', () => {
   it('SIGTERM to the npm process stops the gateway and its in-process worker cleanly (exit 0, no shutdown error)', async () => {
-    await ensureNamespace(requiredService('TEST_TEMPORAL_ADDRESS'));
+    await ensureNamespace(NAMESPACE);
     const port = await freePort();
     const gateway = await runNpmScript('gateway', { DATABASE_URL: `file:${join(dir, 'gateway.db')}`, GATEWAY_PORT: String(port) }, 'gateway listening');
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);

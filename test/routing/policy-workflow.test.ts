@@ -243,7 +243,9 @@ describe('routingPolicyWorkflow', () => {
     const firstRun = await t.client.workflow.getHandle(o.workflowId!, firstRunId).fetchHistory();
     const handover = firstRun.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.input?.payloads?.[0];
     expect(handover).toBeDefined();
-    const carried = defaultPayloadConverter.fromPayload<RoutingPolicyWorkflowInput>(handover!);
+    // Decrypted first: histories hold the codec's ciphertext.
+    const [decoded] = await testDataConverter().payloadCodecs![0]!.decode([handover!]);
+    const carried = defaultPayloadConverter.fromPayload<RoutingPolicyWorkflowInput>(decoded!);
     expect(carried.pending!.length).toBeGreaterThanOrEqual(2);
     expect(carried.state).toMatchObject({ runs: 2, changes: 2 });
 
