@@ -111,6 +111,8 @@ describe.each(DATABASES)('users erase on the real stack ($name)', ({ name, open 
     // Another user, with the same kinds of data.
     const o = await stack.client.processRequest({ prompt: `Why is the sky over ${tag} blue?`, taskType: 'question_answering', userId: other, requireConsensus: true, requestId: `keep-o-${tag}` });
     await stack.client.submitFeedback({ workflowId: o.metadata.workflowId, score: 0.9, comment: 'fine' });
+    // A single-provider answer is always cached (a consensus answer is not when its confidence is low, which the emulator's answers sometimes are).
+    const o2 = await stack.client.processRequest({ prompt: `Name a river near ${tag}.`, taskType: 'question_answering', userId: other, requestId: `keep-o2-${tag}` });
 
     const userWorkflows = [a.metadata.workflowId, b.metadata.workflowId];
     const userHashes = await historyHashes(client, [...userWorkflows, runningId, `feedback-${feedback.id}`]);
@@ -121,7 +123,7 @@ describe.each(DATABASES)('users erase on the real stack ($name)', ({ name, open 
     await until('embeddings of both users', async () => [await db.embeddingCache.count({ where: { hash: { in: onlyUser } } }), await db.embeddingCache.count({ where: { hash: { in: onlyOther } } })], ([u, v]) => u! > 0 && v! > 0);
     const otherEmbeddings = await db.embeddingCache.count({ where: { hash: { in: onlyOther } } });
     expect(await db.responseCache.count({ where: { ownerWorkflowId: { in: userWorkflows } } })).toBeGreaterThan(0);
-    const otherCache = await db.responseCache.count({ where: { ownerWorkflowId: o.metadata.workflowId } });
+    const otherCache = await db.responseCache.count({ where: { ownerWorkflowId: { in: [o.metadata.workflowId, o2.metadata.workflowId] } } });
     expect(otherCache).toBeGreaterThan(0);
     const globalBefore = await db.usageLedger.aggregate({ where: { scope: 'global' }, _count: true, _sum: { estimatedUsd: true } });
     expect(await db.usageLedger.count({ where: { scope: 'global', workflowId: { in: userWorkflows } } })).toBe(2);
@@ -152,11 +154,11 @@ describe.each(DATABASES)('users erase on the real stack ($name)', ({ name, open 
     await until('visibility without the user', () => listUserExecutions(client, user, 10), (l) => l.length === 0);
 
     // The other user is untouched.
-    expect(await db.interaction.count({ where: { userId: other } })).toBe(1);
+    expect(await db.interaction.count({ where: { userId: other } })).toBe(2);
     expect(await db.feedback.count({ where: { interaction: { userId: other } } })).toBe(1);
     expect(await db.apiKey.count({ where: { userId: other } })).toBe(1);
-    expect(await db.usageLedger.count({ where: { scope: `user:${other}` } })).toBe(1);
-    expect(await db.responseCache.count({ where: { ownerWorkflowId: o.metadata.workflowId } })).toBe(otherCache);
+    expect(await db.usageLedger.count({ where: { scope: `user:${other}` } })).toBe(2);
+    expect(await db.responseCache.count({ where: { ownerWorkflowId: { in: [o.metadata.workflowId, o2.metadata.workflowId] } } })).toBe(otherCache);
     expect(await db.embeddingCache.count({ where: { hash: { in: onlyOther } } })).toBe(otherEmbeddings);
     expect(await gone(client, o.metadata.workflowId)).toBe(false);
 
