@@ -17,6 +17,7 @@ import { addConversationsCommands } from './conversations-cli';
 import { addKeysCommands } from './keys-cli';
 import { addPayloadKeysCommands } from './payload-keys-cli';
 import { addRoutingCommands } from './routing-cli';
+import { addAnalyticsCommands } from './analytics-cli';
 import { addUsersCommands } from './users-cli';
 import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
 
@@ -210,6 +211,7 @@ export function buildCli(): Command {
   addPayloadKeysCommands(program);
   addConversationsCommands(program);
   addUsersCommands(program);
+  addAnalyticsCommands(program);
   return program;
 }
 
