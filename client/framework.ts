@@ -14,17 +14,20 @@ import type { RoutingRuleInput } from '../src/routing/policy';
 import { OrchestratorClient, type StartedRequest } from './orchestrator-client';
 import type { EraseUserResult } from './erasure';
 import { setRule, showRouting, type RoutingChangeResult, type RoutingView } from './routing';
+import type { Analytics, AnalyticsWindowOptions, ExportOptions, ExportResult, PerformanceMetrics, PerformanceMetricsOptions, ProviderComparison } from '../src/analytics';
 
 export class AIOrchestrationFramework {
   private constructor(
     readonly config: Config,
     readonly client: OrchestratorClient,
+    private readonly env: Env,
   ) {}
 
   static async fromConfig(path: string, options: { env?: Env } = {}): Promise<AIOrchestrationFramework> {
     const config = loadConfig(path);
-    const client = await OrchestratorClient.connect({ config, env: options.env ?? loadEnv() });
-    return new AIOrchestrationFramework(config, client);
+    const env = options.env ?? loadEnv();
+    const client = await OrchestratorClient.connect({ config, env });
+    return new AIOrchestrationFramework(config, client, env);
   }
 
   processRequest(request: OrchestrateRequest): Promise<OrchestrationResult> {
@@ -57,6 +60,38 @@ export class AIOrchestrationFramework {
   /** Erase everything stored for a user (right to erasure); counts per kind of what was removed. */
   eraseUser(userId: string): Promise<EraseUserResult> {
     return this.client.eraseUser(userId);
+  }
+
+  /**
+   * Performance of the requests that completed in the last `timeWindowHours` (from DATABASE_URL):
+   * requests, success rate, mean/p50/p95 latency, tokens, cost, consensus agreement, feedback, and the
+   * best provider (criterion in the result). See src/analytics/metrics.ts for each figure's definition.
+   */
+  async getPerformanceMetrics(options: PerformanceMetricsOptions): Promise<PerformanceMetrics> {
+    return this.withAnalytics((a) => a.getPerformanceMetrics(options));
+  }
+
+  /** Per provider and model: calls, success rate, latency percentiles, cost per request, quality, share of traffic. */
+  async getProviderComparison(options: AnalyticsWindowOptions): Promise<ProviderComparison> {
+    return this.withAnalytics((a) => a.getProviderComparison(options));
+  }
+
+  /**
+   * Stream the interactions and provider calls of the last `days` to `path` ('csv' or 'json' Lines);
+   * prompts and answers only with `includeText: true`. Resolves to the row counts.
+   */
+  async exportMetrics(path: string, options: ExportOptions): Promise<ExportResult> {
+    return this.withAnalytics((a) => a.exportMetrics(path, options));
+  }
+
+  private async withAnalytics<T>(fn: (analytics: Analytics) => Promise<T>): Promise<T> {
+    const { openAnalytics } = await import('../src/analytics');
+    const analytics = openAnalytics(this.env.DATABASE_URL);
+    try {
+      return await fn(analytics);
+    } finally {
+      await analytics.close();
+    }
   }
 
   close(): Promise<void> {
