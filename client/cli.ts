@@ -19,6 +19,7 @@ import { addPayloadKeysCommands } from './payload-keys-cli';
 import { addRoutingCommands } from './routing-cli';
 import { addAnalyticsCommands } from './analytics-cli';
 import { addUsersCommands } from './users-cli';
+import { addReportCommands, DoctorFailed } from './report-cli';
 import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
 
 async function withClient<T>(fn: (client: OrchestratorClient) => Promise<T>): Promise<T> {
@@ -211,6 +212,7 @@ export function buildCli(): Command {
   addPayloadKeysCommands(program);
   addConversationsCommands(program);
   addUsersCommands(program);
+  addReportCommands(program);
   addAnalyticsCommands(program);
   return program;
 }
@@ -228,6 +230,7 @@ export function describeFailure(err: unknown): { message: string | null; code: E
   // Commander has printed its own message already; help and --version end with exitCode 0.
   if (err instanceof CommanderError) return { message: null, code: err.exitCode === 0 ? ExitCode.ok : ExitCode.usage };
   if (err instanceof ReplayFailed) return { message: `replay: ${err.message}`, code: ExitCode.failure };
+  if (err instanceof DoctorFailed) return { message: err.message, code: ExitCode.failure };
   if (err instanceof UsageError) return { message: `usage error: ${err.message} (see --help)`, code: ExitCode.usage };
   if (err instanceof OrchestratorError || err instanceof ImprovementError || err instanceof ApiKeyError) return { message: `${err.code}: ${err.message}`, code: ExitCode.failure };
   return { message: `error: ${(err as Error).message}`, code: ExitCode.failure };

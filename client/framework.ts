@@ -14,6 +14,8 @@ import type { RoutingRuleInput } from '../src/routing/policy';
 import { OrchestratorClient, type StartedRequest } from './orchestrator-client';
 import type { EraseUserResult } from './erasure';
 import { setRule, showRouting, type RoutingChangeResult, type RoutingView } from './routing';
+import type { DoctorReport } from '../src/doctor';
+import type { WriteReportResult } from '../src/report';
 import type { Analytics, AnalyticsWindowOptions, ExportOptions, ExportResult, PerformanceMetrics, PerformanceMetricsOptions, ProviderComparison } from '../src/analytics';
 
 export class AIOrchestrationFramework {
@@ -92,6 +94,23 @@ export class AIOrchestrationFramework {
     } finally {
       await analytics.close();
     }
+  }
+
+  /**
+   * The connection tests of `npm run cli -- doctor`: Temporal, namespace and search attributes, a
+   * polling worker, database and migrations, each enabled provider, the embedding model, Redis,
+   * the improvement schedule, the routing-policy workflow, payload keys. Each check is PASS, FAIL
+   * (with advice) or SKIP (with why); `ok` is true when none failed. Never throws.
+   */
+  async diagnose(options: { timeoutMs?: number } = {}): Promise<DoctorReport> {
+    const { runDoctor } = await import('../src/doctor');
+    return runDoctor({ env: this.env, config: this.config, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+  }
+
+  /** Write the HTML report with charts of the last `hours` (default 24) to `out` (default report.html); same as `npm run cli -- report`. */
+  async writeReport(options: { hours?: number; until?: Date; out?: string } = {}): Promise<WriteReportResult> {
+    const { writeReport } = await import('../src/report');
+    return writeReport({ databaseUrl: this.env.DATABASE_URL, ...options });
   }
 
   close(): Promise<void> {
