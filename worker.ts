@@ -25,6 +25,7 @@ import { installTemporalLogger } from './src/temporal/runtime-logger';
 import { selectWorkflowSource, workflowWorkerOptions, type WorkflowSource } from './src/temporal/workflow-bundle';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor, payloadEncryptionSummary } from './src/temporal/data-converter';
+import type { MetricsCollector } from './src/metrics';
 
 export interface RunWorkerOptions {
   /**
@@ -48,8 +49,10 @@ export interface StartWorkerOptions extends RunWorkerOptions {
   workflowSource?: WorkflowSource;
   /** Create or update the improvement and retention schedules (default true; tests on private queues turn it off). */
   ensureSchedule?: boolean;
-  /** Route the Temporal SDK's logs into the logger (Runtime.install; default true). Off where the runtime is already installed (tests). */
+  /** Route the Temporal SDK's logs into the logger (Runtime.install; default true; with the SDK's metrics on METRICS_SDK_PORT). Off where the runtime is already installed (tests). */
   installLogger?: boolean;
+  /** Metric collectors registered before the worker polls (the same as `runtime.metrics.addCollector` in setup). */
+  collectors?: MetricsCollector[];
 }
 
 /** A worker created and ready to poll, with what it was built from (the gateway runs one in-process). */
@@ -75,8 +78,10 @@ export interface StartedWorker {
 export async function startWorker(options: StartWorkerOptions = {}): Promise<StartedWorker> {
   const env = options.env ?? loadEnv();
   const logger = options.logger ?? createLogger(env.LOG_LEVEL, 'worker', undefined, { logPrompts: env.LOG_PROMPTS === 'on' });
-  if (options.installLogger !== false) installTemporalLogger(logger);
   const config = options.config ?? loadConfig(env.CONFIG_PATH);
+  // The Temporal SDK's own metrics beside ours (same interface, neighbouring port), unless metrics are off.
+  const sdkMetrics = config.framework.enable_metrics && env.METRICS_SDK_PORT !== 'off' ? `${env.METRICS_HOST.includes(':') ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${env.METRICS_SDK_PORT}` : undefined;
+  if (options.installLogger !== false) installTemporalLogger(logger, sdkMetrics ? { prometheusBindAddress: sdkMetrics } : {});
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
 
   // One client connection for setup and for the routing policy cache (it queries the policy workflow).
@@ -100,7 +105,8 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
 
   let runtime: WorkerRuntime;
   try {
-    runtime = await createWorkerRuntime({ ...options.runtime, config, env, logger, temporalClient: client });
+    // GET /metrics on METRICS_HOST:METRICS_PORT (not when framework.enable_metrics is false).
+    runtime = await createWorkerRuntime({ metricsListen: { host: env.METRICS_HOST, port: env.METRICS_PORT }, ...options.runtime, config, env, logger, temporalClient: client });
   } catch (err) {
     await admin.close();
     throw err;
@@ -108,6 +114,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
   let connection: NativeConnection | null = null;
   let worker: Worker;
   try {
+    for (const collector of options.collectors ?? []) runtime.metrics.addCollector(collector);
     await options.setup?.(runtime);
     connection = await NativeConnection.connect(workerConnectionOptions(env));
     // The bundle npm run build wrote, when it was built from the sources on disk; else bundle them now.

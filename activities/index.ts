@@ -9,6 +9,7 @@ import type { ConsensusDecision, ConsensusRegistry } from '../src/consensus/stra
 import { LEXICAL_DEFAULT_THRESHOLD } from '../src/consensus/lexical';
 import { InvalidRequest, OrchestratorError } from '../src/errors';
 import type { Logger } from '../src/logger';
+import type { Metrics } from '../src/metrics';
 import type { FeedbackInput, InteractionRecord, MemoryStore, PersistOutcome } from '../src/memory/repository';
 import { fingerprintDifferences, requestFingerprint, type RequestFingerprint } from '../src/request-fingerprint';
 import { ProviderCallError } from '../src/providers/errors';
@@ -67,6 +68,11 @@ export interface ActivityDependencies {
    * admission (the admitRequest activity enforces them) even when config.yaml sets no quota.
    */
   keyLimits?: (userId: string, now: Date) => Promise<KeyLimits | null>;
+  /**
+   * The process's metrics (src/metrics): each provider call attempt and each stored interaction
+   * is recorded after the fact; recording never throws. Absent: nothing is recorded.
+   */
+  metrics?: Metrics;
 }
 
 export interface CallProviderInput {
@@ -142,6 +148,16 @@ export function createActivities(deps: ActivityDependencies) {
   };
 
   const known = knownProvidersFromConfig(config);
+  /** Interactions this worker recorded metrics for (run id or workflow id), so a retried persist is not counted twice. */
+  const recordedRuns = new Set<string>();
+  const recordRequestOnce = (record: InteractionRecord) => {
+    if (!deps.metrics?.enabled) return;
+    const id = `${record.workflowId}/${record.runId ?? ''}`;
+    if (recordedRuns.has(id)) return;
+    recordedRuns.add(id);
+    if (recordedRuns.size > 10_000) recordedRuns.delete(recordedRuns.values().next().value!);
+    deps.metrics.request(record);
+  };
   /** Circuit keys last seen closed, and when (see admitCall). */
   const closedCircuits = new Map<string, number>();
   /** This worker's recent call outcomes per circuit key (the failure-rate gate of the circuits). */
@@ -160,6 +176,7 @@ export function createActivities(deps: ActivityDependencies) {
     const args = { scope: providerScope(input.target.provider), max, leaseMs: LEASE_MS, holder };
     const lease = input.waitForSlotMs ? await limiter.acquireWaiting({ ...args, waitMs: input.waitForSlotMs, signal }) : await limiter.acquire(args);
     if (!lease.granted) {
+      deps.metrics?.refusal('concurrency', input.target.provider);
       throw ApplicationFailure.create({
         message: `${input.target.provider} (${kind}): ${lease.reason}; ask again in ${lease.retryAfterMs} ms`,
         type: 'ConcurrencyLimitReached',
@@ -230,7 +247,9 @@ export function createActivities(deps: ActivityDependencies) {
         if (check.available.includes(key) && check.probing.length === 0) closedCircuits.set(key, Date.now());
         else closedCircuits.delete(key);
         const cooling = check.coolingDown[0];
+        deps.metrics?.circuit(key, cooling ? 'open' : check.probing.length > 0 ? 'half_open' : 'closed');
         if (cooling) {
+          deps.metrics?.refusal('circuit_open', target.provider);
           throw ApplicationFailure.create({
             message: `${key}: ${cooling.reason}; callable again at ${cooling.until.toISOString()}`,
             type: 'CircuitOpen',
@@ -247,6 +266,7 @@ export function createActivities(deps: ActivityDependencies) {
       const tokens = estimateRequestTokens(input) + maxTokens;
       const grant = await guard.rateLimiter.acquire({ scope: providerScope(target.provider), rpm: limit.rpm, tpm: limit.tpm, tokens });
       if (!grant.granted) {
+        deps.metrics?.refusal('rate_limit', target.provider);
         throw ApplicationFailure.create({
           message: `${target.provider} (${kind}): ${grant.reason}; next slot in ${grant.retryAfterMs} ms`,
           type: 'RateLimitExceeded',
@@ -339,6 +359,8 @@ export function createActivities(deps: ActivityDependencies) {
         if (heartbeat) clearInterval(heartbeat);
         throw err;
       });
+      // Set when the call goes out (after the slot, circuit and rate-limit checks): a refused attempt is not a provider call.
+      let callStarted: number | null = null;
       try {
         const probing = await admitCall(input, connector.kind, attemptInfo);
         const generateRequest = {
@@ -350,8 +372,10 @@ export function createActivities(deps: ActivityDependencies) {
           ...(input.maxTokens !== undefined && { maxTokens: input.maxTokens }),
         };
         const callOptions = { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs };
+        callStarted = performance.now();
         const response = stream ? await stream.call(generateRequest, callOptions) : await connector.generate(generateRequest, callOptions);
         const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
+        deps.metrics?.providerCall({ provider: target.provider, model: target.model, attempt: ctx.info.attempt, status: 'succeeded', errorType: null, durationMs: performance.now() - callStarted, tokensIn: response.tokensIn, tokensOut: response.tokensOut, costUsd });
         // The exchange itself, for debugging: the text shows only with LOG_PROMPTS=on at debug level (src/privacy/log-text.ts).
         logger.debug(
           { provider: target.provider, model: response.model, attempt: ctx.info.attempt, prompt: input.prompt, ...(input.systemPrompt !== undefined && { systemPrompt: input.systemPrompt }), ...(input.messages !== undefined && { messages: input.messages }), content: response.content, tokensIn: response.tokensIn, tokensOut: response.tokensOut },
@@ -359,11 +383,19 @@ export function createActivities(deps: ActivityDependencies) {
         );
         for (const key of circuitKeysFor(target.provider, target.model)) outcomes.record(key, false);
         // A successful probe closes its circuit; a closed circuit needs no write per call.
-        for (const key of probing) await deps.resilience?.circuits.recordSuccess(key).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
+        for (const key of probing) {
+          const closed = await deps.resilience?.circuits.recordSuccess(key).catch((e: unknown) => logger.warn({ key, err: (e as Error).message }, 'circuit update failed'));
+          if (closed?.closed) deps.metrics?.circuit(key, 'closed');
+        }
         stream?.done(response.finishReason);
         return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
       } catch (err) {
         stream?.failed(err);
+        if (callStarted !== null) {
+          const aborted = ctx.cancellationSignal.aborted || (err instanceof ProviderCallError && err.type === 'ProviderAborted');
+          const errorType = err instanceof ProviderCallError ? err.type : err instanceof ApplicationFailure ? (err.type ?? 'Error') : 'Error';
+          deps.metrics?.providerCall({ provider: target.provider, model: target.model, attempt: ctx.info.attempt, status: aborted ? 'cancelled' : 'failed', errorType: aborted ? 'Cancelled' : errorType, durationMs: performance.now() - callStarted });
+        }
         // A health failure counts against the circuits; if one is open now, the provider is cooling
         // down and the workflow may wait for it (availableAtMs) instead of giving up at once.
         let availableAtMs: number | null = null;
@@ -378,6 +410,7 @@ export function createActivities(deps: ActivityDependencies) {
               logger.warn({ key, err: (e as Error).message }, 'circuit update failed');
               return null;
             });
+            if (outcome) deps.metrics?.circuit(key, outcome.state);
             if (outcome?.state === 'open') {
               availableAtMs = Date.now() + circuits.options.cooldownMs;
               closedCircuits.delete(key);
@@ -462,6 +495,8 @@ export function createActivities(deps: ActivityDependencies) {
     async persistInteraction(record: InteractionRecord): Promise<PersistOutcome> {
       try {
         const outcome = await memory.persistInteraction(record);
+        // Metrics once per run: a retried persist of the same run is not counted again.
+        if (outcome.stored) recordRequestOnce(record);
         if (!outcome.stored) logger.warn({ workflowId: record.workflowId, runId: record.runId ?? null, existingRunId: outcome.existingRunId }, 'interaction kept: another run of this workflow id stored it first');
         return outcome;
       } catch (err) {

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { Config } from '../src/config/schema';
 import { ConfigError, DatabaseConnectionError, OrchestratorError, zodIssues } from '../src/errors';
 import type { Logger } from '../src/logger';
+import type { Metrics } from '../src/metrics';
 import { hasKeyLimits, hasLimits, type BudgetLedger, type KeyLimits } from '../src/resilience/budget';
 import type { CircuitBreaker, CircuitStatus } from '../src/resilience/circuit-breaker';
 import { estimateCostUsd, estimateTokens } from '../src/resilience/estimate';
@@ -33,6 +34,8 @@ export interface ResilienceActivityDependencies {
    */
   keyLimits?: (userId: string, now: Date) => Promise<KeyLimits | null>;
   logger?: Pick<Logger, 'info' | 'warn'>;
+  /** The process's metrics (src/metrics): cache lookups, quota and budget refusals, circuit states. Absent: nothing recorded. */
+  metrics?: Metrics;
   /** Clock (tests). */
   now?: () => number;
 }
@@ -157,7 +160,7 @@ async function failing<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function createResilienceActivities(deps: ResilienceActivityDependencies) {
-  const { config, circuits, rateLimiter, ledger, cache, logger } = deps;
+  const { config, circuits, rateLimiter, ledger, cache, logger, metrics } = deps;
   const settings = config.resilience;
   const now = () => new Date((deps.now ?? Date.now)());
   const unknownProviders = Object.keys(settings.rate_limits).filter((name) => !config.models[name]);
@@ -189,7 +192,10 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
           maxTokens,
         );
         const estimatedTokens = estimateTokens(targets, promptTokens, maxTokens);
-        const reservation = await ledger.reserve({ workflowId, userId, estimatedUsd, estimatedTokens, keyLimits: keyLimits ?? undefined, now: at });
+        const reservation = await ledger.reserve({ workflowId, userId, estimatedUsd, estimatedTokens, keyLimits: keyLimits ?? undefined, now: at }).catch((err: unknown) => {
+          if (err instanceof OrchestratorError && (err.code === 'QuotaExceeded' || err.code === 'BudgetExceeded')) metrics?.refusal(err.code === 'QuotaExceeded' ? 'quota' : 'budget', null);
+          throw err;
+        });
         return {
           admitted: true,
           reserved: true,
@@ -222,6 +228,8 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
       return failing(async () => {
         const { keys } = parse(CheckCircuitsInputSchema, input, 'checkCircuits');
         const result = await circuits.check(keys, now());
+        for (const key of result.available) metrics?.circuit(key, result.probing.includes(key) ? 'half_open' : 'closed');
+        for (const c of result.coolingDown) metrics?.circuit(c.key, 'open');
         return {
           available: result.available,
           probing: result.probing,
@@ -239,9 +247,11 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
         for (const k of new Set([...(key === undefined ? [] : [key]), ...(keys ?? [])])) {
           if (ok) {
             const { closed } = await circuits.recordSuccess(k, at);
+            if (closed) metrics?.circuit(k, 'closed');
             outcomes.push({ key: k, counted: false, opened: false, closed, state: closed ? 'closed' : null });
           } else {
             const outcome = await circuits.recordFailure(k, errorType ?? 'Unknown', message ?? '', at);
+            metrics?.circuit(k, outcome.state);
             if (outcome.opened) logger?.warn({ key: k, errorType, failures: outcome.failures }, 'circuit opened');
             outcomes.push({ key: k, counted: outcome.counted, opened: outcome.opened, closed: false, state: outcome.state });
           }
@@ -266,9 +276,11 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
       if (!settings.cache.enabled) return { hit: false };
       try {
         const entry = await cache.get(key, now());
+        metrics?.cacheLookup(entry ? 'hit' : 'miss');
         return entry ? { hit: true, value: entry.value, expiresAt: entry.expiresAt.toISOString() } : { hit: false };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
+        metrics?.cacheLookup('error');
         logger?.warn({ err, store: cache.kind }, 'response cache lookup failed; treating it as a miss');
         return { hit: false, error: message };
       }

@@ -14,11 +14,17 @@ import type { RoutingRuleInput } from '../src/routing/policy';
 import { OrchestratorClient, type StartedRequest } from './orchestrator-client';
 import type { EraseUserResult } from './erasure';
 import { setRule, showRouting, type RoutingChangeResult, type RoutingView } from './routing';
+import type { MetricsCollector } from '../src/metrics';
+import type { StartedWorker, StartWorkerOptions } from '../worker';
 import type { DoctorReport } from '../src/doctor';
 import type { WriteReportResult } from '../src/report';
 import type { Analytics, AnalyticsWindowOptions, ExportOptions, ExportResult, PerformanceMetrics, PerformanceMetricsOptions, ProviderComparison } from '../src/analytics';
 
 export class AIOrchestrationFramework {
+  /** Collectors for the workers this framework object starts (startWorker), by name. */
+  private readonly metricsCollectors = new Map<string, MetricsCollector>();
+  private readonly workers = new Set<StartedWorker>();
+
   private constructor(
     readonly config: Config,
     readonly client: OrchestratorClient,
@@ -94,6 +100,43 @@ export class AIOrchestrationFramework {
     } finally {
       await analytics.close();
     }
+  }
+
+  /**
+   * A metrics collector `{ name, collect(event) }`: it gets every metric event ({ name, value, tags },
+   * the Prometheus metric names of src/metrics/definitions.ts) after each request and provider call,
+   * in the worker process, never in workflow code. Metrics are recorded where the work runs: this
+   * applies to the workers started through this object (`startWorker`), those running now and
+   * those started later; a worker started elsewhere registers collectors in runWorker's `setup`
+   * (`runtime.metrics.addCollector`). A collector that throws, rejects or is slow is logged and
+   * counted (orchestrator_metrics_collector_failures_total) and never fails or delays a request.
+   * Nothing is collected when framework.enable_metrics is false.
+   */
+  addMetricsCollector(collector: MetricsCollector): void {
+    if (typeof collector?.name !== 'string' || collector.name === '' || typeof collector.collect !== 'function') {
+      throw new TypeError('addMetricsCollector: a collector is { name: string, collect(event: { name, value, tags }) }');
+    }
+    this.metricsCollectors.set(collector.name, collector);
+    for (const worker of this.workers) worker.runtime.metrics.addCollector(collector);
+  }
+
+  /**
+   * Start a worker in this process with this framework's config, environment and metrics
+   * collectors; `run()` polls until `worker.shutdown()` (or SIGINT/SIGTERM).
+   */
+  async startWorker(options: Omit<StartWorkerOptions, 'config' | 'env' | 'collectors'> = {}): Promise<StartedWorker> {
+    const { startWorker } = await import('../worker');
+    const started = await startWorker({ ...options, config: this.config, env: this.env, collectors: [...this.metricsCollectors.values()] });
+    this.workers.add(started);
+    const run = started.run.bind(started);
+    started.run = async () => {
+      try {
+        await run();
+      } finally {
+        this.workers.delete(started);
+      }
+    };
+    return started;
   }
 
   /**

@@ -41,6 +41,7 @@ import { LlmComplexityEvaluator } from './routing/llm-evaluator';
 import { ROUTING_POLICY_WORKFLOW_ID } from './routing/constants';
 import { baseFromConfig, canonicalBase, knownProvidersFromConfig, policyFromConfig, type RoutingBaseConfig } from './routing/policy';
 import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type PolicySource } from './routing/policy-cache';
+import { metricsFromConfig, startMetricsServer, type Metrics, type MetricsServer } from './metrics';
 
 export interface WorkerRuntime {
   config: Config;
@@ -62,6 +63,13 @@ export interface WorkerRuntime {
   policyCache: RoutingPolicyCache;
   /** Running A/B experiments requests are assigned to. */
   experiments: RunningExperiments;
+  /**
+   * This process's metrics (src/metrics): `runtime.metrics.addCollector({ name, collect(event) })`
+   * in runWorker's `setup` gets every metric event. Records nothing when framework.enable_metrics is false.
+   */
+  metrics: Metrics;
+  /** GET /metrics of this runtime (metricsListen given and metrics enabled), else null. */
+  metricsServer: MetricsServer | null;
   close(): Promise<void>;
 }
 
@@ -89,6 +97,10 @@ export interface RuntimeOptions {
   policyQueryTimeoutMs?: number;
   /** The streaming side channel provider calls of `stream: true` requests publish to (src/streaming/bus.ts); absent: calls are not streamed. */
   streamBus?: StreamBus;
+  /** The process's metrics, when another part of the process already made them (the gateway); default: made from config.framework.enable_metrics. */
+  metrics?: Metrics;
+  /** Serve GET /metrics here (METRICS_HOST / METRICS_PORT; port 0: any free one); absent: no server. Ignored when metrics are off. */
+  metricsListen?: { host: string; port: number };
 }
 
 /** The LLM complexity evaluator when `routing.llm_evaluator.enabled`, else null (the default evaluator). */
@@ -137,7 +149,15 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
 
   const closers: (() => Promise<void>)[] = [];
   if (emulator) closers.push(() => emulator.close());
+  const metrics = options.metrics ?? metricsFromConfig(config, logger);
+  let metricsServer: MetricsServer | null = null;
   try {
+    if (options.metricsListen && metrics.enabled) {
+      const server = await startMetricsServer({ registry: metrics.registry, ...options.metricsListen });
+      metricsServer = server;
+      closers.push(() => server.close());
+      logger.info({ url: `${server.url}/metrics` }, 'metrics listening');
+    }
     const { connectors, emulated } = buildConnectors({ config, env: secrets, ...(emulatorUrl && { emulatorUrl }) });
     if (!options.skipMigrations) await applyMigrations(env.DATABASE_URL);
     // One database client for the repository and the statistics queries (one pool, one SQLite handle).
@@ -177,6 +197,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     // In the background: the workflow may be answerable only once this worker polls.
     policyCache.start();
     closers.unshift(() => policyCache.stop());
+    metrics.trackPolicyVersion(() => policyCache.current().version);
     // Running A/B experiments, refreshed every few seconds; planning assigns requests to their variants.
     const improvementStore = createImprovementStore(db, env.DATABASE_URL);
     const experiments = new RunningExperiments({ load: () => improvementStore.listExperiments({ status: 'running', limit: 100 }), logger });
@@ -199,11 +220,12 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
         keyLimits,
         ...(options.streamBus && { streamBus: options.streamBus }),
         logger,
+        metrics,
         maxRetryAfterMs: config.resilience.max_retry_after_s * 1000,
       }),
       ...routingActivities,
       ...createConsensusActivities({ embeddingModel, logger }),
-      ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, keyLimits, logger }),
+      ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, keyLimits, logger, metrics }),
       ...createImprovementActivities({ config, store: improvementStore, connectors, logger }),
       // Retention sweep and erasure; the worker's client decodes histories (without one: the activity's).
       ...createRetentionActivities({ config, db, databaseUrl: env.DATABASE_URL, cache: resilience.cache, ...(options.temporalClient && { client: options.temporalClient }), logger }),
@@ -224,6 +246,8 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       routingBase: routingBaseConfig(config),
       policyCache,
       experiments,
+      metrics,
+      metricsServer,
       async close() {
         for (const close of closers) await close();
       },

@@ -34,6 +34,11 @@ const EnvSchema = z.object({
   GATEWAY_WORKER: z.enum(['on', 'off']).default('on'),
   /** How long the gateway waits for an answer before replying 504 with the workflow id (the workflow keeps running). Default: performance.request_timeout + 10 s. */
   GATEWAY_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).optional(),
+  /** GET /metrics (Prometheus) of the worker and the gateway: port (0: any free one) and interface (loopback unless configured). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The Temporal SDK's own metrics (Runtime telemetry, Prometheus on METRICS_HOST), one per process; `off`: none. */
+  METRICS_SDK_PORT: z.union([z.literal('off'), z.coerce.number().int().min(1).max(65535)]).default(9465),
   /** The codec server (`npm run codec-server`): port and interface (loopback unless configured). */
   CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8888),
   CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),

@@ -5,6 +5,7 @@ import { ConfigSchema, type Config, type ProviderConfig } from './schema';
 
 /** Parse and validate a config object; cross-checks what zod alone cannot (provider references, pricing). */
 export function parseConfig(raw: unknown, source = 'config'): Config {
+  removedKeys(raw, source);
   const parsed = ConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const issues = zodIssues(parsed.error);
@@ -47,6 +48,19 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
     throw new ConfigError(`${source} is invalid:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, issues);
   }
   return config;
+}
+
+/**
+ * Keys that were accepted once and did nothing: refused with what to write instead, never ignored.
+ * `framework.enable_caching` never reached the response cache, whose switch is
+ * `resilience.cache.enabled`; two switches for one cache would only contradict each other.
+ */
+function removedKeys(raw: unknown, source: string): void {
+  const framework = typeof raw === 'object' && raw !== null ? (raw as { framework?: unknown }).framework : undefined;
+  if (typeof framework === 'object' && framework !== null && 'enable_caching' in framework) {
+    const message = 'framework.enable_caching is not a setting: the response cache is turned on with resilience.cache.enabled (and its lifetime is resilience.cache.ttl_s); remove framework.enable_caching';
+    throw new ConfigError(`${source} is invalid:\n  - framework.enable_caching: ${message}`, [{ path: 'framework.enable_caching', message }]);
+  }
 }
 
 export function loadConfig(path: string): Config {

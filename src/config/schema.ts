@@ -235,10 +235,11 @@ export const ConfigSchema = z
   .object({
     framework: z
       .object({
+        /** Name and version of this deployment: the labels of the orchestrator_info metric (src/metrics). */
         name: z.string().default('AI Orchestration Framework'),
         version: z.string().default('1.0.0'),
+        /** false: no /metrics server, no metric recorded, no collector called (src/metrics), no Temporal SDK metrics. */
         enable_metrics: z.boolean().default(true),
-        enable_caching: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

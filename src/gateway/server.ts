@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { OrchestratorClient } from '../../client/orchestrator-client';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import type { StreamBus } from '../streaming/bus';
 import { openAiChunk, openAiUsageChunk, sseData, sseError, SSE_DONE, streamSelectedCall } from '../streaming/sse';
 import type { OrchestrationResult } from '../types';
@@ -50,6 +51,8 @@ export interface GatewayDeps {
   readiness: { temporal: () => Promise<unknown>; database: () => Promise<unknown> };
   /** More routes (the admin endpoints, src/gateway/admin.ts). */
   register?: (app: FastifyInstance) => void | Promise<void>;
+  /** HTTP requests by route pattern, method and status (src/metrics); absent: not recorded. */
+  metrics?: Metrics;
 }
 
 
@@ -107,6 +110,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, { status: 404, body: { error: { message: `no route ${request.method} ${request.url}`, type: 'invalid_request_error', param: null, code: 'not_found' } }, headers: {} }),
   );
+
+  const metrics = deps.metrics;
+  if (metrics?.enabled) {
+    // The route pattern (`/v1/chat/completions`, `/admin/keys/:id`), never the URL: bounded labels.
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.http(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
 
   const authenticate = async (request: FastifyRequest) => {
     const result = await keys.authenticate(bearerKey(request));

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from '../logger';
 import { createPrismaClient, type DatabaseClient } from '../memory/client';
 import { applyMigrations } from '../memory/migrate';
 import type { RuntimeOptions } from '../runtime';
+import { metricsFromConfig, startMetricsServer, type MetricsServer } from '../metrics';
 import { createLocalStreamBus } from '../streaming/bus';
 import { clientConnectionOptions } from '../temporal/connection';
 import type { WorkflowSource } from '../temporal/workflow-bundle';
@@ -74,6 +75,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const withWorker = options.worker ?? env.GATEWAY_WORKER === 'on';
   const bus = withWorker ? createLocalStreamBus() : null;
+  // One registry for the process: the gateway's HTTP metrics and, with a worker in-process, the worker's.
+  const metrics = options.runtime?.metrics ?? metricsFromConfig(config, logger);
+  let metricsServer: MetricsServer | null = null;
 
   let worker: StartedWorker | null = null;
   let running: Promise<void> | null = null;
@@ -86,7 +90,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       logger,
       taskQueue,
       // The worker's provider calls publish tokens here; the gateway forwards them (single-provider streams).
-      runtime: { ...options.runtime, streamBus: bus! },
+      runtime: { ...options.runtime, streamBus: bus!, metrics },
       ...(options.workflowSource && { workflowSource: options.workflowSource }),
       ...(options.ensureSchedule !== undefined && { ensureSchedule: options.ensureSchedule }),
       ...(options.installLogger !== undefined && { installLogger: options.installLogger }),
@@ -98,6 +102,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   } else {
     // The database is migrated by workers; the key table must exist before the first request.
     await applyMigrations(env.DATABASE_URL);
+    // No worker here: the gateway serves /metrics itself (its HTTP metrics), unless metrics are off.
+    const listen = options.runtime?.metricsListen ?? { host: env.METRICS_HOST, port: env.METRICS_PORT };
+    if (metrics.enabled) metricsServer = await startMetricsServer({ registry: metrics.registry, ...listen });
     // Lazy: the gateway starts (and /readyz says why it is not ready) while Temporal is down; requests then get 503.
     ownConnection = Connection.lazy(clientConnectionOptions(env));
     client = new Client({ connection: ownConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) });
@@ -112,6 +119,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     logger,
     eagerStart: options.eagerStart ?? withWorker,
     streamBus: bus,
+    metrics,
     waitTimeoutMs: options.waitTimeoutMs ?? env.GATEWAY_WAIT_TIMEOUT_MS ?? (config.performance.request_timeout + 10) * 1000,
     readiness: {
       temporal: () => within(3000, 'temporal', client.workflowService.getSystemInfo({})),
@@ -133,6 +141,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await running?.catch(() => undefined);
     await ownConnection?.close();
     await db.$disconnect();
+    await metricsServer?.close();
   };
   let app: FastifyInstance;
   try {

@@ -36,7 +36,7 @@ export async function startGatewayStack(label: string, options: GatewayStackOpti
   const dir = mkdtempSync(join(tmpdir(), `orch-gateway-${label}-`));
   const databaseUrl = options.databaseUrl ?? `file:${join(dir, 'test.db')}`;
   const taskQueue = options.taskQueue ?? `test-gateway-${label}-${randomUUID().slice(0, 8)}`;
-  const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: requiredService('TEST_TEMPORAL_ADDRESS'), LOG_LEVEL: 'warn' });
+  const env = loadEnv({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: requiredService('TEST_TEMPORAL_ADDRESS'), LOG_LEVEL: 'warn', METRICS_PORT: '0' });
   const base = repoConfig();
   const config = (options.configure ?? ((c) => c))({ ...base, emulator: { ...base.emulator, mode: 'always', latency_ms: 5 } });
   const gateway = await startGateway({

@@ -28,7 +28,7 @@ async function deadPort(): Promise<number> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'orch-gateway-down-'));
-  const env = loadEnv({ DATABASE_URL: `file:${join(dir, 'test.db')}`, TEMPORAL_ADDRESS: `127.0.0.1:${await deadPort()}`, LOG_LEVEL: 'silent' });
+  const env = loadEnv({ DATABASE_URL: `file:${join(dir, 'test.db')}`, TEMPORAL_ADDRESS: `127.0.0.1:${await deadPort()}`, LOG_LEVEL: 'silent', METRICS_PORT: '0' });
   gateway = await startGateway({ env, config: repoConfig(), logger: createLogger('silent', 'gateway-down'), worker: false, port: 0, host: '127.0.0.1', taskQueue: 'test-gateway-down' });
   key = (await gateway.keys.create({ userId: 'down-user' })).key;
 });

@@ -48,6 +48,8 @@ export interface StackOptions {
   routingPolicyWorkflowId?: string;
   /** The stream bus the worker's provider calls publish to (src/streaming/bus.ts). */
   streamBus?: StreamBus;
+  /** Serve the runtime's GET /metrics (port 0: a free one; runtime.metricsServer has the URL). Default: no server. */
+  metricsListen?: { host: string; port: number };
 }
 
 export async function startStack(options: StackOptions): Promise<TestStack> {
@@ -69,6 +71,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     routingPolicyWorkflowId,
     ...(options.policyRefreshMs !== undefined && { policyRefreshMs: options.policyRefreshMs }),
     ...(options.streamBus && { streamBus: options.streamBus }),
+    ...(options.metricsListen && { metricsListen: options.metricsListen }),
   });
   const worker = await Worker.create({
     connection: temporal.nativeConnection,
