@@ -17,6 +17,7 @@ import { replayConverter } from '../../client/replay';
 import { dataConverterFor } from '../../src/temporal/data-converter';
 import { payloadsContaining, scanPayloads } from '../helpers/payload-scan';
 import { HISTORY_FIXTURE_KEYS_FILE, WORKFLOWS_PATH } from '../helpers/temporal';
+import { WORKFLOW_INTERCEPTORS_PATH } from '../../src/tracing/tracing';
 
 const HISTORY_DIR = join(__dirname, '..', 'histories');
 const files = readdirSync(HISTORY_DIR).filter((f) => f.endsWith('.json'));
@@ -30,7 +31,8 @@ function load(file: string) {
 
 let bundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } });
+  // With the tracing interceptor module, as the prebuilt bundle has it: histories recorded before it replay unchanged.
+  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH], logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } });
 }, 120_000);
 
 describe('replay of recorded histories', () => {

@@ -7,16 +7,20 @@
  */
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { installTracing, shutdownTracing, WORKFLOW_INTERCEPTORS_PATH } from '../../src/tracing/tracing';
+import { Worker } from '@temporalio/worker';
+import { installTracing, shutdownTracing, WORKFLOW_INTERCEPTORS_PATH, type Tracing } from '../../src/tracing/tracing';
 import type { OrchestrationResult } from '../../src/types';
 import { startStack, type TestStack } from '../helpers/stack';
+import { testDataConverter, WORKFLOWS_PATH } from '../helpers/temporal';
 
 const memory = new InMemorySpanExporter();
 let stack: TestStack;
 const run = Date.now().toString(36);
 
+let tracing: Tracing;
+
 beforeAll(async () => {
-  const tracing = installTracing({ spanProcessors: [new SimpleSpanProcessor(memory)] });
+  tracing = installTracing({ spanProcessors: [new SimpleSpanProcessor(memory)] });
   const worker = tracing.workerOptions();
   stack = await startStack({
     label: 'traces',
@@ -127,6 +131,18 @@ describe('OpenTelemetry traces', () => {
     const spans = await traceOf(result.metadata.workflowId);
     checkTree(result, spans, ['anthropic', 'google', 'openai'], [`Tracing probe ${run}`, result.response, userId]);
     expect(named(spans, 'RunActivity:selectConsensus').length).toBeGreaterThanOrEqual(1);
+
+    // A traced run replays deterministically through the same interceptors (their SdkFlags are in its history).
+    const history = await stack.temporal.client.workflow.getHandle(result.metadata.workflowId).fetchHistory();
+    const before = memory.getFinishedSpans().length;
+    const worker = tracing.workerOptions();
+    await Worker.runReplayHistory(
+      { workflowsPath: WORKFLOWS_PATH, dataConverter: testDataConverter(), interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH] }, ...(worker.sinks && { sinks: worker.sinks }) },
+      history,
+      result.metadata.workflowId,
+    );
+    // Replay exports nothing (the sink is not called during replay).
+    expect(memory.getFinishedSpans().length).toBe(before);
   });
 
   it('a single-provider request is its own trace with one provider call', async () => {
