@@ -93,6 +93,14 @@ function groupTable(rows: readonly GroupRow[]): string[] {
   return lines;
 }
 
+/**
+ * The command that writes the HTML report with charts of this run's window (`cli report`, from the
+ * database; the workflow itself writes no file): the window's length and end, a file named by the report id.
+ */
+export function reportChartsCommand(report: Pick<ImprovementReport, 'id' | 'settings' | 'analysis'>): string {
+  return `npm run cli -- report --hours ${report.settings.windowHours} --until ${report.analysis.window.end} --out improvement-${report.id}.html`;
+}
+
 /** The report for people: summary, proposals and their fate, anomalies, experiments, the figures. */
 export function renderReportMarkdown(report: ImprovementReport): string {
   const a = report.analysis;
@@ -111,6 +119,7 @@ export function renderReportMarkdown(report: ImprovementReport): string {
     `- Auto-apply: routing changes with at least ${report.settings.minDataPoints} data points and confidence >= ${report.settings.autoApplyThreshold}; anomaly tests at family-wise alpha ${report.settings.anomalyAlpha} over ${a.testsRun} tests`,
   );
   out.push(`- Outcome: ${report.proposals.length} proposal(s), ${applied.length} applied, ${pending.length} pending`);
+  out.push(`- Charts: \`${reportChartsCommand(report)}\` writes this window's HTML report (latency, success rate, cost, agreement, policy versions, proposals, experiments)`);
   out.push('');
 
   out.push('## Proposals');

@@ -32,7 +32,7 @@ function markLines(marks: TimelineMarks) {
     silent: true,
     data: [
       ...marks.policyVersions.map((v) => ({ xAxis: v.at.getTime(), name: `v${v.version}`, lineStyle: { color: '#6a3d9a', type: 'solid', width: 1.5 }, label: { formatter: `policy v${v.version}`, color: '#6a3d9a' } })),
-      ...marks.proposals.map((p) => ({ xAxis: p.at.getTime(), name: p.id, lineStyle: { color: '#e6550d', type: 'dashed', width: 1 }, label: { formatter: `proposal ${p.kind}`, color: '#e6550d' } })),
+      ...marks.proposals.map((p) => ({ xAxis: p.at.getTime(), name: p.id, lineStyle: { color: '#e6550d', type: 'dashed', width: 1 }, label: { formatter: `proposal ${p.kind}`, color: '#e6550d', position: 'insideEndTop' } })),
     ],
   };
 }
@@ -93,7 +93,7 @@ export function costChart(series: ReportSeries): string | null {
     {
       legend: { top: 0, data: ['cost (USD)'] },
       grid: { top: 40, left: 90, right: 30, bottom: 40 },
-      xAxis: { type: 'category', data: series.cost.map((c) => c.provider) },
+      xAxis: { type: 'category', data: series.cost.map((c) => c.provider), axisLabel: { interval: 0, width: Math.max(60, Math.floor(760 / series.cost.length)), overflow: 'break' } },
       yAxis: { type: 'value', name: 'USD' },
       series: [{ name: 'cost (USD)', type: 'bar', data: series.cost.map((c) => Number(c.costUsd.toFixed(6))), label: { show: true, position: 'top', formatter: (p: { value: number }) => `$${p.value.toFixed(4)}` } }],
     },
@@ -109,7 +109,7 @@ export function agreementChart(series: ReportSeries): string | null {
       grid: { top: 40, left: 70, right: 30, bottom: 50 },
       xAxis: { type: 'category', name: 'agreement', nameLocation: 'middle', nameGap: 30, data: series.agreement.map((b) => `${b.from.toFixed(1)}–${b.to.toFixed(1)}`) },
       yAxis: { type: 'value', name: 'requests', minInterval: 1 },
-      series: [{ name: 'requests', type: 'bar', data: series.agreement.map((b) => b.count) }],
+      series: [{ name: 'requests', type: 'bar', data: series.agreement.map((b) => b.count), label: { show: true, position: 'top', formatter: (p: { value: number }) => (p.value > 0 ? String(p.value) : '') } }],
     },
     { height: 300 },
   );

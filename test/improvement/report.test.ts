@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyseWindow } from '../../src/improvement/analysis';
 import { analyseExperiment } from '../../src/improvement/experiments';
 import { buildProposals } from '../../src/improvement/proposals';
-import { renderReportJson, renderReportMarkdown, withDecisions, type ImprovementReport } from '../../src/improvement/report';
+import { renderReportJson, renderReportMarkdown, reportChartsCommand, withDecisions, type ImprovementReport } from '../../src/improvement/report';
 import { HEALTHY, synthetic, withProvider } from './synthetic';
 
 const window = { start: '2026-11-24T12:00:00.000Z', end: '2026-11-25T00:00:00.000Z' };
@@ -69,6 +69,14 @@ describe('report', () => {
     expect(md).toMatch(/\| openai:gpt-4o-mini \| 200 \|/);
     expect(md).toContain('| question_answering | 100 |');
     expect(md).toContain('- meta-prompting is off');
+  });
+
+  it("Markdown names the `cli report` command that charts the run's window", () => {
+    const r = report();
+    const md = renderReportMarkdown(r);
+    const command = `npm run cli -- report --hours ${r.settings.windowHours} --until ${window.end} --out improvement-r-test.html`;
+    expect(reportChartsCommand(r)).toBe(command);
+    expect(md).toContain(`- Charts: \`${command}\``);
   });
 
   it('an empty window renders without figures and says so', () => {
