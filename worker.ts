@@ -22,7 +22,8 @@ import { createLogger, type Logger } from './src/logger';
 import { createWorkerRuntime, type RuntimeOptions, type WorkerRuntime } from './src/runtime';
 import { clientConnectionOptions, ensureSearchAttributes, workerConnectionOptions } from './src/temporal/connection';
 import { installTemporalLogger } from './src/temporal/runtime-logger';
-import { selectWorkflowSource, workflowWorkerOptions, type WorkflowSource } from './src/temporal/workflow-bundle';
+import { selectWorkflowSource, type WorkflowSource } from './src/temporal/workflow-bundle';
+import { tracedWorkflowWorkerOptions, tracingFor } from './src/tracing/tracing';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor, payloadEncryptionSummary } from './src/temporal/data-converter';
 import type { MetricsCollector } from './src/metrics';
@@ -101,7 +102,10 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
     throw err;
   }
   logger.info(payloadEncryptionSummary(env), 'payload encryption');
-  const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
+  // OpenTelemetry traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/tracing/tracing.ts); else nothing.
+  const tracing = tracingFor(env);
+  if (tracing.enabled) logger.info({ traces: tracing.destination }, 'tracing on');
+  const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE, dataConverter, interceptors: tracing.clientInterceptors() });
 
   let runtime: WorkerRuntime;
   try {
@@ -125,7 +129,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue,
       dataConverter,
-      ...workflowWorkerOptions(workflowSource),
+      ...tracedWorkflowWorkerOptions(tracing, workflowSource),
       activities: runtime.activities,
       maxConcurrentActivityTaskExecutions: config.performance.max_concurrent_requests * 4,
       maxConcurrentWorkflowTaskExecutions: config.performance.max_concurrent_requests,
@@ -182,6 +186,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
         await nativeConnection.close();
         await runtime.close();
         await admin.close();
+        await tracing.forceFlush().catch(() => undefined);
         logger.info('worker stopped');
       }
     },

@@ -34,6 +34,7 @@ import { applyUpdate, configWithPolicy, knownProvidersFromConfig, type RoutingPo
 import { variantFor, type VariantEffect } from '../src/improvement/live';
 import type { Experiment } from '../src/improvement/experiments';
 import { statsLookup, type RoutingStatsSnapshot, type StatsLookup } from '../src/routing/stats';
+import { traceProviderCall } from '../src/tracing/provider-span';
 import type { ChatMessage, Complexity, GenerateResponse, OrchestrateRequest, OrchestrationResult, ProviderTarget, RoutePlan } from '../src/types';
 
 export interface ActivityDependencies {
@@ -373,7 +374,10 @@ export function createActivities(deps: ActivityDependencies) {
         };
         const callOptions = { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs };
         callStarted = performance.now();
-        const response = stream ? await stream.call(generateRequest, callOptions) : await connector.generate(generateRequest, callOptions);
+        // A span per HTTP call when tracing is on (child of RunActivity:callProvider; no text in it).
+        const response = await traceProviderCall({ provider: target.provider, kind: connector.kind, model: target.model, attempt: ctx.info.attempt, stream: stream !== null }, () =>
+          stream ? stream.call(generateRequest, callOptions) : connector.generate(generateRequest, callOptions),
+        );
         const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
         deps.metrics?.providerCall({ provider: target.provider, model: target.model, attempt: ctx.info.attempt, status: 'succeeded', errorType: null, durationMs: performance.now() - callStarted, tokensIn: response.tokensIn, tokensOut: response.tokensOut, costUsd });
         // The exchange itself, for debugging: the text shows only with LOG_PROMPTS=on at debug level (src/privacy/log-text.ts).

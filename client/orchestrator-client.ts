@@ -25,6 +25,7 @@ import { clientConnectionOptions, webUiWorkflowUrl } from '../src/temporal/conne
 import { OrchestrateRequestSchema, type OrchestrateRequest, type OrchestrationResult } from '../src/types';
 import type { orchestrateRequest, recordFeedbackWorkflow } from '../workflows';
 import { dataConverterFor } from '../src/temporal/data-converter';
+import { tracingFor } from '../src/tracing/tracing';
 import { eraseUser, type EraseUserOptions, type EraseUserResult } from './erasure';
 
 export interface OrchestratorClientOptions {
@@ -84,7 +85,8 @@ export class OrchestratorClient {
     const env = options.env ?? loadEnv();
     const dataConverter = dataConverterFor(env);
     const connection = await Connection.connect(clientConnectionOptions(env));
-    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, each request's trace starts here (StartWorkflow).
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter, interceptors: tracingFor(env).clientInterceptors() });
     const oc = new OrchestratorClient({ client, env, ...(options.config && { config: options.config }), ...(options.taskQueue && { taskQueue: options.taskQueue }) });
     oc.ownedConnection = connection;
     return oc;
@@ -233,6 +235,8 @@ export class OrchestratorClient {
   }
 
   async close(): Promise<void> {
+    // Spans still buffered go out before a short-lived program (the CLI) exits.
+    if (this.ownedConnection) await tracingFor(this.env).forceFlush().catch(() => undefined);
     await this.ownedConnection?.close();
     this.ownedConnection = null;
   }

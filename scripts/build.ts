@@ -29,6 +29,7 @@ import {
   sha256File,
   type WorkflowBundleManifest,
 } from '../src/temporal/workflow-bundle';
+import { WORKFLOW_INTERCEPTORS_FILE } from '../src/tracing/tracing';
 
 const root = PROJECT_ROOT;
 const TSCONFIG = path.join(root, 'tsconfig.build.json');
@@ -114,13 +115,15 @@ async function buildWorkflowBundle(): Promise<string> {
   const current = selectWorkflowSource({ root });
   if (current.kind === 'bundle') return `workflow bundle up to date (${WORKFLOW_BUNDLE_FILE})`;
   // The failure converter goes into the bundle too (message and stack trace encrypted with the payloads).
-  const inputs = [...(await workflowInputs()), FAILURE_CONVERTER_FILE];
+  // So does the tracing interceptor module (src/tracing/workflow-interceptors.ts; inert unless a run carries a trace context).
+  const inputs = [...(await workflowInputs()), FAILURE_CONVERTER_FILE, WORKFLOW_INTERCEPTORS_FILE];
   const files = hashWorkflowInputs(root, inputs);
   const started = Date.now();
   const silent = () => undefined;
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(root, WORKFLOWS_ENTRY_FILE),
     failureConverterPath: path.join(root, FAILURE_CONVERTER_FILE),
+    workflowInterceptorModules: [path.join(root, WORKFLOW_INTERCEPTORS_FILE)],
     logger: { log: silent, trace: silent, debug: silent, info: silent, warn: (m) => log(`bundler: ${m}`), error: (m) => log(`bundler: ${m}`) },
   });
   const bundlePath = path.join(root, WORKFLOW_BUNDLE_FILE);

@@ -58,6 +58,12 @@ const EnvSchema = z.object({
   NODE_ENV: z.string().optional(),
   /** `on`: prompt and answer text may appear in debug-level logs; `off` (default): redacted at every level. */
   LOG_PROMPTS: z.enum(['on', 'off']).default('off'),
+  /** OpenTelemetry traces by OTLP/HTTP (JSON) to `<endpoint>/v1/traces` when set (src/tracing/tracing.ts); unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL' }).optional(),
+  /** The full traces URL instead (used as given; wins over OTEL_EXPORTER_OTLP_ENDPOINT). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http:// or https:// URL' }).optional(),
+  /** The traces' `service.name` (default llm-orchestrator). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -25,6 +25,7 @@ import { startWorker, type StartedWorker } from '../../worker';
 import { registerAdminRoutes } from './admin';
 import { buildGateway, type GatewayDeps } from './server';
 import { dataConverterFor } from '../temporal/data-converter';
+import { tracingFor } from '../tracing/tracing';
 
 export interface StartGatewayOptions {
   env: Env;
@@ -98,7 +99,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     running = worker.run();
     running.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'in-process worker stopped with an error'));
     // Eager workflow start needs a client on the worker's own connection.
-    client = new Client({ connection: worker.nativeConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) });
+    client = new Client({ connection: worker.nativeConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env), interceptors: tracingFor(env).clientInterceptors() });
   } else {
     // The database is migrated by workers; the key table must exist before the first request.
     await applyMigrations(env.DATABASE_URL);
@@ -107,7 +108,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     if (metrics.enabled) metricsServer = await startMetricsServer({ registry: metrics.registry, ...listen });
     // Lazy: the gateway starts (and /readyz says why it is not ready) while Temporal is down; requests then get 503.
     ownConnection = Connection.lazy(clientConnectionOptions(env));
-    client = new Client({ connection: ownConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env) });
+    client = new Client({ connection: ownConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env), interceptors: tracingFor(env).clientInterceptors() });
   }
   const db: DatabaseClient = createPrismaClient(env.DATABASE_URL);
   const keys = createKeyStore({ client: db, url: env.DATABASE_URL });
@@ -141,6 +142,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await running?.catch(() => undefined);
     await ownConnection?.close();
     await db.$disconnect();
+    await tracingFor(env).forceFlush().catch(() => undefined);
     await metricsServer?.close();
   };
   let app: FastifyInstance;

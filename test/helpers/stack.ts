@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
+import { Client, type ClientInterceptors } from '@temporalio/client';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DestinationStream } from 'pino';
 import { OrchestratorClient } from '../../client/orchestrator-client';
 import { loadEnv } from '../../src/config/env';
@@ -50,6 +51,10 @@ export interface StackOptions {
   streamBus?: StreamBus;
   /** Serve the runtime's GET /metrics (port 0: a free one; runtime.metricsServer has the URL). Default: no server. */
   metricsListen?: { host: string; port: number };
+  /** Extra Worker.create options (tracing: interceptors, workflow interceptor modules, sinks). */
+  workerOptions?: Pick<WorkerOptions, 'interceptors' | 'sinks'>;
+  /** Interceptors of the stack's client (tracing: the StartWorkflow span and the trace headers). */
+  clientInterceptors?: ClientInterceptors;
 }
 
 export async function startStack(options: StackOptions): Promise<TestStack> {
@@ -80,9 +85,13 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     dataConverter: testDataConverter(),
     activities: runtime.activities,
     maxHeartbeatThrottleInterval: '1s',
+    ...options.workerOptions,
   });
   const running = worker.run();
-  const client = new OrchestratorClient({ client: temporal.client, config, env, taskQueue: temporal.taskQueue });
+  const temporalClient = options.clientInterceptors
+    ? new Client({ connection: temporal.client.connection, dataConverter: testDataConverter(), interceptors: options.clientInterceptors })
+    : temporal.client;
+  const client = new OrchestratorClient({ client: temporalClient, config, env, taskQueue: temporal.taskQueue });
   return {
     temporal,
     runtime,
