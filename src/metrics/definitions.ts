@@ -167,6 +167,34 @@ export const METRICS = define({
 
 export type MetricKey = keyof typeof METRICS;
 
+/**
+ * Series the Temporal SDK exports on METRICS_SDK_PORT (Runtime telemetry with countersTotalSuffix,
+ * unitSuffix and seconds), as scraped from a 1.24 worker that polled and ran a workflow and an
+ * activity: the names the Grafana dashboard may use besides ours.
+ */
+export const TEMPORAL_SDK_SERIES: readonly string[] = [
+  'temporal_activity_execution_latency_seconds',
+  'temporal_activity_schedule_to_start_latency_seconds',
+  'temporal_activity_succeed_endtoend_latency_seconds',
+  'temporal_activity_task_received_total',
+  'temporal_long_request_latency_seconds',
+  'temporal_long_request_total',
+  'temporal_num_pollers',
+  'temporal_request_latency_seconds',
+  'temporal_request_total',
+  'temporal_sticky_cache_hit_total',
+  'temporal_sticky_cache_size',
+  'temporal_worker_start_total',
+  'temporal_worker_task_slots_available',
+  'temporal_worker_task_slots_used',
+  'temporal_workflow_completed_total',
+  'temporal_workflow_endtoend_latency_seconds',
+  'temporal_workflow_task_execution_latency_seconds',
+  'temporal_workflow_task_queue_poll_succeed_total',
+  'temporal_workflow_task_replay_latency_seconds',
+  'temporal_workflow_task_schedule_to_start_latency_seconds',
+];
+
 /** Every metric name this code registers, with the series names Prometheus derives (_bucket, _sum, _count). */
 export function registeredSeriesNames(): Set<string> {
   const names = new Set<string>();

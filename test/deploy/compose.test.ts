@@ -4,10 +4,11 @@
  * the real files (no problems) and on mutated copies (the problem is reported), so a check
  * that can never fail would show up here.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { registeredSeriesNames, TEMPORAL_SDK_SERIES } from '../../src/metrics/definitions';
 
 const ROOT = join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
@@ -648,5 +649,219 @@ describe('.env.example', () => {
       return !(lines[j] ?? '').startsWith('#');
     });
     expect(undocumented).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Metrics: Prometheus scraping the worker, Grafana with the dashboard (issue 13)
+// ---------------------------------------------------------------------------------------------
+
+interface MetricsFiles {
+  /** deploy/prometheus/prometheus.yml, parsed. */
+  prometheus: unknown;
+  /** Grafana provisioning: the data source and dashboard provider files, parsed. */
+  datasources: unknown;
+  dashboardProviders: unknown;
+  /** Every dashboard JSON under deploy/grafana/dashboards, parsed. */
+  dashboards: unknown[];
+  /** Series names the code registers (ours and the Temporal SDK's). */
+  knownSeries: Set<string>;
+}
+
+/** Mounts of a service as { source, target } (short syntax "src:target[:ro]" or long syntax). */
+function mounts(service: Doc): { source: string; target: string }[] {
+  const list = service['volumes'];
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((v): { source: string; target: string }[] => {
+    if (typeof v === 'string') {
+      const [source, target] = v.split(':');
+      return source && target ? [{ source, target }] : [];
+    }
+    return isRecord(v) && typeof v['source'] === 'string' && typeof v['target'] === 'string' ? [{ source: v['source'], target: v['target'] }] : [];
+  });
+}
+
+/** Every PromQL expression of a dashboard (panel targets, rows' panels, annotations). */
+function dashboardExprs(dashboard: unknown): string[] {
+  const out: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (isRecord(node)) {
+      if (typeof node['expr'] === 'string') out.push(node['expr']);
+      Object.values(node).forEach(walk);
+    }
+  };
+  walk(dashboard);
+  return out;
+}
+
+/** Metric names in a PromQL expression: identifiers not followed by '(' and not label names or keywords. */
+function metricNames(expr: string): string[] {
+  // Label matchers, strings, range selectors and Grafana variables ($__rate_interval, $task_type) are not metric names.
+  const withoutLabels = expr
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\[[^\]]*\]/g, '[]')
+    .replace(/\$\w+/g, '');
+  const keywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset']);
+  const names: string[] = [];
+  for (const m of withoutLabels.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?/g)) {
+    const name = m[1] ?? '';
+    if (m[2] || keywords.has(name)) continue;
+    // Inside by (...) / without (...): label names.
+    const before = withoutLabels.slice(0, m.index);
+    if (/\b(by|without|on|ignoring)\s*\([^)]*$/.test(before)) continue;
+    if (/^\d/.test(name) || /^[a-z]$/.test(name)) continue;
+    if (name.includes('_')) names.push(name);
+  }
+  return names;
+}
+
+function checkMetricsStack(doc: unknown, files: MetricsFiles): string[] {
+  const problems: string[] = [];
+  const all = services(doc);
+  const worker = all['worker'];
+  const prometheus = all['prometheus'];
+  const grafana = all['grafana'];
+  if (!prometheus) problems.push('service "prometheus" is missing');
+  if (!grafana) problems.push('service "grafana" is missing');
+  if (!worker || !prometheus || !grafana) return problems;
+
+  // The worker listens where Prometheus can reach it.
+  const env = environment(worker);
+  if (env['METRICS_HOST'] !== '0.0.0.0') problems.push(`worker: METRICS_HOST is "${env['METRICS_HOST'] ?? '127.0.0.1 (default)'}", Prometheus in another container cannot reach loopback`);
+  const metricsPort = env['METRICS_PORT'] ?? '9464';
+  const sdkPort = env['METRICS_SDK_PORT'] ?? '9465';
+  if (sdkPort === 'off') problems.push('worker: METRICS_SDK_PORT is off (the dashboard shows Temporal SDK metrics)');
+  // Its address: the service whose network namespace it shares, else its own name.
+  const host = /^service:(.+)$/.exec(typeof worker['network_mode'] === 'string' ? worker['network_mode'] : '')?.[1] ?? 'worker';
+
+  const promMount = mounts(prometheus).find((m) => m.target === '/etc/prometheus/prometheus.yml');
+  if (!promMount) problems.push('prometheus: no config mounted at /etc/prometheus/prometheus.yml');
+  else if (promMount.source.replace(/^\.\//, '') !== 'deploy/prometheus/prometheus.yml') problems.push(`prometheus: mounts ${promMount.source}, not deploy/prometheus/prometheus.yml`);
+  if (!dependsOn(prometheus)['worker']) problems.push('"prometheus" does not depend on "worker"');
+  const jobs = isRecord(files.prometheus) && Array.isArray(files.prometheus['scrape_configs']) ? files.prometheus['scrape_configs'].filter(isRecord) : [];
+  const targets = jobs.flatMap((j) => (Array.isArray(j['static_configs']) ? j['static_configs'].filter(isRecord) : [])).flatMap((c) => (Array.isArray(c['targets']) ? c['targets'].map(String) : []));
+  if (!targets.includes(`${host}:${metricsPort}`)) problems.push(`prometheus.yml: no scrape target ${host}:${metricsPort} (the worker's METRICS_PORT)`);
+  if (sdkPort !== 'off' && !targets.includes(`${host}:${sdkPort}`)) problems.push(`prometheus.yml: no scrape target ${host}:${sdkPort} (the worker's METRICS_SDK_PORT)`);
+
+  // Grafana: provisioning mounted, the data source is this Prometheus, the dashboards are where the provider looks.
+  const gMounts = mounts(grafana);
+  if (!gMounts.some((m) => m.target === '/etc/grafana/provisioning' && m.source.replace(/^\.\//, '') === 'deploy/grafana/provisioning')) problems.push('grafana: deploy/grafana/provisioning is not mounted at /etc/grafana/provisioning');
+  const dashboardsMount = gMounts.find((m) => m.source.replace(/^\.\//, '') === 'deploy/grafana/dashboards');
+  const providerPaths = (isRecord(files.dashboardProviders) && Array.isArray(files.dashboardProviders['providers']) ? files.dashboardProviders['providers'].filter(isRecord) : []).map((p) => (isRecord(p['options']) ? String(p['options']['path']) : ''));
+  if (!dashboardsMount || !providerPaths.includes(dashboardsMount.target)) problems.push('grafana: deploy/grafana/dashboards is not mounted where the dashboard provider reads');
+  const datasources = isRecord(files.datasources) && Array.isArray(files.datasources['datasources']) ? files.datasources['datasources'].filter(isRecord) : [];
+  const promPort = ports(prometheus).find((p) => p.host !== null)?.container ?? 9090;
+  const source = datasources.find((d) => d['type'] === 'prometheus');
+  if (!source || source['url'] !== `http://prometheus:${promPort}`) problems.push(`grafana: no prometheus data source at http://prometheus:${promPort}`);
+  if (!dependsOn(grafana)['prometheus']) problems.push('"grafana" does not depend on "prometheus"');
+
+  // The dashboards query only metric names the code registers, through the provisioned data source.
+  if (files.dashboards.length === 0) problems.push('deploy/grafana/dashboards has no dashboard');
+  for (const dashboard of files.dashboards) {
+    const exprs = dashboardExprs(dashboard);
+    if (exprs.length === 0) problems.push('a dashboard has no queries');
+    for (const expr of exprs) {
+      const names = metricNames(expr);
+      if (names.length === 0) problems.push(`dashboard query uses no metric: ${expr}`);
+      for (const name of names) if (!files.knownSeries.has(name)) problems.push(`dashboard query uses ${name}, which no code registers`);
+    }
+    const uids = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (isRecord(node)) {
+        if (isRecord(node['datasource']) && typeof node['datasource']['uid'] === 'string') uids.add(node['datasource']['uid']);
+        Object.values(node).forEach(walk);
+      }
+    };
+    walk(dashboard);
+    for (const uid of uids) if (!datasources.some((d) => d['uid'] === uid)) problems.push(`dashboard uses data source uid "${uid}", which is not provisioned`);
+  }
+  return problems;
+}
+
+describe('metrics stack (Prometheus and Grafana)', () => {
+  const dashboardDir = join(ROOT, 'deploy/grafana/dashboards');
+  const files: MetricsFiles = {
+    prometheus: parse(read('deploy/prometheus/prometheus.yml')),
+    datasources: parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')),
+    dashboardProviders: parse(read('deploy/grafana/provisioning/dashboards/dashboards.yml')),
+    dashboards: readdirSync(dashboardDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f): unknown => JSON.parse(readFileSync(join(dashboardDir, f), 'utf8'))),
+    knownSeries: new Set([...registeredSeriesNames(), ...TEMPORAL_SDK_SERIES.flatMap((n) => [n, `${n}_bucket`, `${n}_sum`, `${n}_count`])]),
+  };
+
+  it('has no problems', () => {
+    expect(checkMetricsStack(compose, files)).toEqual([]);
+  });
+
+  it('the dashboard shows the issue\'s metrics: latency, provider calls, tokens, cost, consensus, cache, circuits, refusals, policy version, Temporal SDK', () => {
+    const used = new Set(files.dashboards.flatMap(dashboardExprs).flatMap(metricNames));
+    for (const name of [
+      'orchestrator_requests_total',
+      'orchestrator_request_duration_seconds_bucket',
+      'orchestrator_provider_call_duration_seconds_bucket',
+      'orchestrator_provider_calls_total',
+      'orchestrator_provider_retries_total',
+      'orchestrator_failovers_total',
+      'orchestrator_hedged_calls_total',
+      'orchestrator_early_stops_total',
+      'orchestrator_escalations_total',
+      'orchestrator_tokens_total',
+      'orchestrator_cost_usd_total',
+      'orchestrator_consensus_confidence_bucket',
+      'orchestrator_consensus_agreement_bucket',
+      'orchestrator_cache_lookups_total',
+      'orchestrator_circuit_state',
+      'orchestrator_refusals_total',
+      'orchestrator_routing_policy_version',
+      'temporal_workflow_task_schedule_to_start_latency_seconds_bucket',
+      'temporal_worker_task_slots_available',
+    ]) {
+      expect(used.has(name), name).toBe(true);
+    }
+  });
+
+  it('reports a worker Prometheus cannot reach, a scrape target on another port, and missing services', () => {
+    const loopback = mutate((s) => {
+      delete env(svc(s, 'worker'))['METRICS_HOST'];
+      env(svc(s, 'worker'))['METRICS_PORT'] = '9999';
+    });
+    expect(checkMetricsStack(loopback, files)).toEqual(
+      expect.arrayContaining(['worker: METRICS_HOST is "127.0.0.1 (default)", Prometheus in another container cannot reach loopback', "prometheus.yml: no scrape target emulator:9999 (the worker's METRICS_PORT)"]),
+    );
+    const missing = mutate((s) => {
+      delete s['grafana'];
+      delete s['prometheus'];
+    });
+    expect(checkMetricsStack(missing, files)).toEqual(['service "prometheus" is missing', 'service "grafana" is missing']);
+  });
+
+  it('reports a dashboard query on a metric no code registers, and an unprovisioned data source', () => {
+    const dashboard = { panels: [{ datasource: { type: 'prometheus', uid: 'elsewhere' }, targets: [{ expr: 'sum by (provider) (rate(orchestrator_made_up_total{status="failed"}[5m]))' }] }] };
+    expect(checkMetricsStack(compose, { ...files, dashboards: [dashboard] })).toEqual([
+      'dashboard query uses orchestrator_made_up_total, which no code registers',
+      'dashboard uses data source uid "elsewhere", which is not provisioned',
+    ]);
+  });
+
+  it('reports a Grafana without the provisioned data source or dashboards', () => {
+    const noMounts = mutate((s) => {
+      svc(s, 'grafana')['volumes'] = [];
+    });
+    expect(checkMetricsStack(noMounts, { ...files, datasources: { datasources: [] } })).toEqual(
+      expect.arrayContaining([
+        'grafana: deploy/grafana/provisioning is not mounted at /etc/grafana/provisioning',
+        'grafana: deploy/grafana/dashboards is not mounted where the dashboard provider reads',
+        'grafana: no prometheus data source at http://prometheus:9090',
+      ]),
+    );
+  });
+
+  it('reads metric names out of PromQL, not label names or functions', () => {
+    expect(metricNames('histogram_quantile(0.95, sum by (le, provider) (rate(orchestrator_provider_call_duration_seconds_bucket{status="succeeded"}[5m])))')).toEqual(['orchestrator_provider_call_duration_seconds_bucket']);
+    expect(metricNames('sum(rate(a_total[5m])) / sum(rate(b_total{x="y_z"}[5m]))')).toEqual(['a_total', 'b_total']);
   });
 });
