@@ -61,6 +61,8 @@ export interface RunningGateway {
   keys: KeyStore;
   orchestrator: OrchestratorClient;
   worker: StartedWorker | null;
+  /** GET /metrics of this process (the in-process worker's server, or the gateway's own without one); null when metrics are off. */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -162,6 +164,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     keys,
     orchestrator,
     worker,
+    metricsUrl: (worker?.runtime.metricsServer ?? metricsServer)?.url ?? null,
     async close() {
       await app.close();
       await close();
