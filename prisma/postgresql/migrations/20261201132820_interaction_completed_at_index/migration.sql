@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "Interaction_completedAt_id_idx" ON "Interaction"("completedAt", "id");
