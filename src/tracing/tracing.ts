@@ -21,7 +21,7 @@
  * `instrumentationScope`) before any 2.x processor sees them (`fromSandboxSpan`).
  */
 import path from 'node:path';
-import type { Attributes, SpanContext } from '@opentelemetry/api';
+import { context, propagation, trace, type Attributes, type SpanContext } from '@opentelemetry/api';
 import type { ClientInterceptors } from '@temporalio/client';
 import type { InjectedSinks, WorkerOptions } from '@temporalio/worker';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -154,6 +154,10 @@ export async function shutdownTracing(): Promise<void> {
   installed = null;
   setProviderTracing(false);
   await current.shutdown();
+  // Unregister the globals, so that a later installTracing (tests) registers its own.
+  trace.disable();
+  context.disable();
+  propagation.disable();
 }
 
 /**
