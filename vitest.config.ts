@@ -34,6 +34,7 @@ export const UNIT_TESTS = [
   'test/improvement/report.test.ts',
   'test/improvement/statistics.test.ts',
   'test/memory/schema-twin.test.ts',
+  'test/metrics/**/*.test.ts',
   'test/privacy/payload-codec.test.ts',
   'test/privacy/log-text.test.ts',
   'test/privacy/payload-keys-cli.test.ts',
