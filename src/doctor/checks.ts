@@ -17,7 +17,7 @@ import { parseDatabaseUrl, redactDatabaseUrl } from '../memory/database-url';
 import { LAYOUT, readMigrationList } from '../memory/migrate';
 import { PROJECT_ROOT } from '../project-root';
 import { ROUTING_POLICY_WORKFLOW_ID } from '../routing/constants';
-import { fail, messageOf, pass, skip, within, type Outcome } from './check';
+import { fail, pass, skip, within, type Outcome } from './check';
 
 const { TaskQueueType, WorkflowExecutionStatus } = temporal.api.enums.v1;
 
@@ -129,13 +129,11 @@ export async function checkDatabase(databaseUrl: string, openClient: (url: strin
   const db = openClient(databaseUrl);
   try {
     await within(timeoutMs, db.$queryRawUnsafe('SELECT 1'));
-    let applied: { migration_name: string }[];
-    try {
-      applied = await within(timeoutMs, db.$queryRawUnsafe<{ migration_name: string }[]>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'));
-    } catch (err) {
-      if (/_prisma_migrations|no such table|does not exist/i.test(messageOf(err))) return fail(`${where} (${target.provider}) is reachable but has no migrations applied`, MIGRATE_ADVICE);
-      throw err;
-    }
+    const tableQuery =
+      target.provider === 'sqlite' ? "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'" : "SELECT to_regclass('_prisma_migrations')::text AS t";
+    const table = await within(timeoutMs, db.$queryRawUnsafe<{ t: string | null }[]>(tableQuery));
+    if (!table[0]?.t) return fail(`${where} (${target.provider}) is reachable but has no migrations applied (no _prisma_migrations table)`, MIGRATE_ADVICE);
+    const applied = await within(timeoutMs, db.$queryRawUnsafe<{ migration_name: string }[]>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'));
     const done = new Set(applied.map((r) => r.migration_name));
     const pending = expected.filter((name) => !done.has(name));
     const unknown = [...done].filter((name) => !expected.includes(name));
