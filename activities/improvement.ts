@@ -24,6 +24,7 @@ import type { ModelConnector } from '../src/providers/types';
 import { ROUTING_POLICY_WORKFLOW_TYPE } from '../src/routing/constants';
 import type { RoutingPolicy } from '../src/routing/policy';
 import { currentPolicyQuery, routingChangeOutcomeQuery, type ChangeOutcome, type RoutingPolicyWorkflowInput } from '../workflows/routing-policy';
+import { traceProviderCall } from '../src/tracing/provider-span';
 
 export interface ImprovementActivityDependencies {
   config: Pick<Config, 'improvement' | 'performance' | 'routing' | 'models'>;
@@ -236,7 +237,9 @@ export function createImprovementActivities(deps: ImprovementActivityDependencie
           const request = metaPromptRequest({ taskType, currentSystemPrompt: current, samples });
           let text: string;
           try {
-            const response = await connector.generate({ model, prompt: request.prompt, systemPrompt: request.systemPrompt, temperature: 0.2, maxTokens: 1500 }, { timeoutMs: 60_000 });
+            const response = await traceProviderCall({ provider: connector.provider, kind: connector.kind, model, purpose: 'improvement' }, () =>
+              connector.generate({ model, prompt: request.prompt, systemPrompt: request.systemPrompt, temperature: 0.2, maxTokens: 1500 }, { timeoutMs: 60_000 }),
+            );
             text = response.content;
           } catch (err) {
             if (!(err instanceof ProviderCallError)) throw err;

@@ -23,6 +23,7 @@ import type { GenerateResponse } from '../types';
 import { agreementMatrix, dissentersFrom, pairwiseAgreement } from './agreement';
 import { stripLeadingTags } from './answer-extraction';
 import type { ConsensusContext, ConsensusDecision, ConsensusStrategy, JudgeDetails } from './strategy';
+import { traceProviderCall } from '../tracing/provider-span';
 
 export interface JudgeOptions {
   /** Connector of the judge's provider; `connector.provider` is recorded with the verdict. */
@@ -206,7 +207,9 @@ export class JudgeConsensus implements ConsensusStrategy {
     );
     let answer: GenerateResponse;
     try {
-      answer = await this.connector.generate({ model: this.model, prompt, systemPrompt: JUDGE_SYSTEM_PROMPT, temperature: 0, maxTokens: this.maxTokens }, { timeoutMs: this.timeoutMs });
+      answer = await traceProviderCall({ provider: this.connector.provider, kind: this.connector.kind, model: this.model, purpose: 'judge' }, () =>
+        this.connector.generate({ model: this.model, prompt, systemPrompt: JUDGE_SYSTEM_PROMPT, temperature: 0, maxTokens: this.maxTokens }, { timeoutMs: this.timeoutMs }),
+      );
     } catch (err) {
       // Connectors throw ProviderCallError, which says whether a retry may help.
       const retryable = err instanceof Error && 'retryable' in err && err.retryable === true;

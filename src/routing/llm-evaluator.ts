@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { ModelConnector } from '../providers/types';
 import type { Complexity } from '../types';
 import { DefaultComplexityEvaluator, type ComplexityAssessment, type ComplexityContext, type ComplexityEvaluator } from './complexity';
+import { traceProviderCall } from '../tracing/provider-span';
 
 export const CLASSIFIER_SYSTEM_PROMPT = [
   'You classify how hard a request is for a language model to answer well.',
@@ -57,7 +58,9 @@ export class LlmComplexityEvaluator implements ComplexityEvaluator {
     const shown = prompt.slice(0, this.options.maxPromptChars ?? 4000);
     let problem: string;
     try {
-      const reply = await connector.generate({ model, systemPrompt: CLASSIFIER_SYSTEM_PROMPT, prompt: shown, temperature: 0, maxTokens: 60 }, { timeoutMs });
+      const reply = await traceProviderCall({ provider: connector.provider, kind: connector.kind, model, purpose: 'complexity' }, () =>
+        connector.generate({ model, systemPrompt: CLASSIFIER_SYSTEM_PROMPT, prompt: shown, temperature: 0, maxTokens: 60 }, { timeoutMs }),
+      );
       const verdict = parseVerdict(reply.content);
       if (verdict) {
         return { complexity: verdict.complexity, score: verdict.score, features: { llm: 1, llmTokensIn: reply.tokensIn, llmTokensOut: reply.tokensOut } };

@@ -1,5 +1,7 @@
 /**
- * A span around each provider HTTP call, a child of its RunActivity:callProvider span. Named and
+ * A span around each provider HTTP call, a child of its activity's span (RunActivity:callProvider;
+ * RunActivity:selectConsensus for the LLM judge, RunActivity:planRequest for the LLM complexity
+ * evaluator). Named and
  * attributed after OpenTelemetry's GenAI conventions (`chat <model>`, `gen_ai.*`), plus the
  * configured provider name and the attempt. Never the prompt, the system prompt, the messages or
  * the answer; never an error's message (a provider's error text can quote the prompt): only its
@@ -25,8 +27,11 @@ export interface ProviderCallSpanInfo {
   /** The connector kind (openai, anthropic, google, openai_compatible). */
   kind: string;
   model: string;
-  attempt: number;
-  stream: boolean;
+  /** The activity attempt (callProvider). */
+  attempt?: number;
+  stream?: boolean;
+  /** What the call is for: a request's answer (default), the LLM judge, the LLM complexity evaluator, meta-prompting. */
+  purpose?: 'request' | 'judge' | 'complexity' | 'improvement';
 }
 
 interface ProviderCallOutcome {
@@ -45,8 +50,9 @@ export function providerCallAttributes(info: ProviderCallSpanInfo): Attributes {
     'gen_ai.provider.name': info.kind,
     'gen_ai.request.model': info.model,
     'llm.provider': info.provider,
-    'llm.attempt': info.attempt,
-    'llm.stream': info.stream,
+    'llm.purpose': info.purpose ?? 'request',
+    ...(info.attempt !== undefined && { 'llm.attempt': info.attempt }),
+    ...(info.stream !== undefined && { 'llm.stream': info.stream }),
   };
 }
 

@@ -40,6 +40,7 @@ describe('provider-call span', () => {
       'gen_ai.usage.output_tokens': 7,
       'gen_ai.response.finish_reasons': ['stop'],
       'llm.provider': 'openai',
+      'llm.purpose': 'request',
       'llm.attempt': 2,
       'llm.stream': false,
       'llm.latency_ms': 42,

@@ -9,6 +9,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { installTracing, shutdownTracing, WORKFLOW_INTERCEPTORS_PATH, type Tracing } from '../../src/tracing/tracing';
+import { JudgeSettingsSchema } from '../../src/config/schema';
 import type { OrchestrationResult } from '../../src/types';
 import { startStack, type TestStack } from '../helpers/stack';
 import { testDataConverter, WORKFLOWS_PATH } from '../helpers/temporal';
@@ -24,6 +25,12 @@ beforeAll(async () => {
   const worker = tracing.workerOptions();
   stack = await startStack({
     label: 'traces',
+    // An LLM judge too: its call is a provider call of its own, under selectConsensus.
+    configure: (c) => {
+      const config = structuredClone(c);
+      config.consensus.strategies.judge = JudgeSettingsSchema.parse({ provider: 'openai', model: 'gpt-4o' });
+      return config;
+    },
     clientInterceptors: tracing.clientInterceptors(),
     workerOptions: { interceptors: { ...worker.interceptors, workflowModules: [WORKFLOW_INTERCEPTORS_PATH] }, ...(worker.sinks && { sinks: worker.sinks }) },
   });
@@ -99,7 +106,7 @@ function checkTree(result: OrchestrationResult, spans: ReadableSpan[], providers
 
   // One provider-call span per callProvider attempt, its child, with provider, model and tokens.
   const calls = named(runs, 'RunActivity:callProvider');
-  const chats = spans.filter((s) => s.name.startsWith('chat '));
+  const chats = spans.filter((s) => s.name.startsWith('chat ') && s.attributes['llm.purpose'] === 'request');
   expect(chats).toHaveLength(calls.length);
   const callIds = new Set(calls.map(id));
   for (const c of chats) {
@@ -123,6 +130,19 @@ function checkTree(result: OrchestrationResult, spans: ReadableSpan[], providers
 }
 
 describe('OpenTelemetry traces', () => {
+  it("the LLM judge's call is a provider-call span under selectConsensus, without the prompt or the candidates", async () => {
+    const prompt = `Tracing judge ${run}: what is 8 * 8?`;
+    const result = await stack.client.processRequest({ prompt, taskType: 'question_answering', userId: `judge-user-${run}`, requireConsensus: true, consensusStrategy: 'judge', requestId: `trace-judge-${run}` });
+    expect(result.metadata.consensusStrategy).toBe('judge');
+    const spans = await traceOf(result.metadata.workflowId);
+    checkTree(result, spans, ['anthropic', 'google', 'openai'], [`Tracing judge ${run}`, result.response, `judge-user-${run}`]);
+    const judged = spans.filter((s) => s.attributes['llm.purpose'] === 'judge');
+    expect(judged.map((s) => s.name)).toEqual(['chat gpt-4o']);
+    const parent = spans.find((s) => id(s) === parentId(judged[0]!));
+    expect(parent?.name).toBe('RunActivity:selectConsensus');
+    expect(judged[0]!.attributes['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
+  });
+
   it('a consensus request over three providers is one trace: client start, workflow, activities, provider calls', async () => {
     const prompt = `Tracing probe ${run}: what is 17 * 23?`;
     const userId = `trace-user-${run}`;
