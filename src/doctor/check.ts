@@ -56,7 +56,9 @@ export async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
 
 export function messageOf(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0]!.slice(0, 300);
+  // The first line that says something (Prisma's messages open with a blank line and a call site).
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '' && !/^Invalid `.*` invocation/.test(l));
+  return (line ?? (err instanceof Error ? err.name : 'unknown error')).slice(0, 300);
 }
 
 /** Run `body` under the timeout; a throw or a timeout is a FAIL with `advice`. */

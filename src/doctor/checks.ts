@@ -13,11 +13,11 @@ import { SEARCH_ATTRIBUTE_NAMES, TASK_QUEUE } from '../constants';
 import { DEFAULT_MODEL_DIR, FETCH_MODEL_COMMAND } from '../consensus/embeddings';
 import { IMPROVEMENT_SCHEDULE_ID } from '../improvement/constants';
 import type { DatabaseClient } from '../memory/client';
-import { parseDatabaseUrl, redactDatabaseUrl } from '../memory/database-url';
+import { errorMessage, parseDatabaseUrl, redactDatabaseUrl, redactSecrets } from '../memory/database-url';
 import { LAYOUT, readMigrationList } from '../memory/migrate';
 import { PROJECT_ROOT } from '../project-root';
 import { ROUTING_POLICY_WORKFLOW_ID } from '../routing/constants';
-import { fail, pass, skip, within, type Outcome } from './check';
+import { CheckTimeout, fail, pass, skip, within, type Outcome } from './check';
 
 const { TaskQueueType, WorkflowExecutionStatus } = temporal.api.enums.v1;
 
@@ -128,7 +128,12 @@ export async function checkDatabase(databaseUrl: string, openClient: (url: strin
   const expected = readMigrationList(LAYOUT[target.provider].migrationsDir).migrationDirectories.map((m) => m.path);
   const db = openClient(databaseUrl);
   try {
-    await within(timeoutMs, db.$queryRawUnsafe('SELECT 1'));
+    try {
+      await within(timeoutMs, db.$queryRawUnsafe('SELECT 1'));
+    } catch (err) {
+      const reason = err instanceof CheckTimeout ? err.message : redactSecrets(errorMessage(err), databaseUrl);
+      return fail(`${where} (${target.provider}) is not reachable: ${reason}`, `check DATABASE_URL (host, port, credentials) and that the database server runs`);
+    }
     const tableQuery =
       target.provider === 'sqlite' ? "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'" : "SELECT to_regclass('_prisma_migrations')::text AS t";
     const table = await within(timeoutMs, db.$queryRawUnsafe<{ t: string | null }[]>(tableQuery));

@@ -21,6 +21,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/server';
 import { LAYOUT, readMigrationList } from '../../src/memory/migrate';
 import { addReportCommands, DoctorFailed } from '../../client/report-cli';
 import { describeFailure } from '../../client/cli';
+import { AIOrchestrationFramework } from '../../client/framework';
 import { REPO_ROOT } from '../helpers/config';
 import { requiredService } from '../helpers/services';
 import { ensureNamespace, spawnNpmWorker, type SpawnedWorker } from '../helpers/spawned-worker';
@@ -99,6 +100,15 @@ describe('doctor', () => {
     // With Redis configured it is checked for real.
     const withRedis = await runDoctor({ env: env({ TEMPORAL_NAMESPACE: namespace, REDIS_URL: process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:56379' }), config, timeoutMs: TIMEOUT_MS });
     expect(byId(withRedis, 'redis')).toMatchObject({ status: 'PASS', detail: 'PING answered PONG' });
+    // framework.diagnose() gives the same structure.
+    const framework = await AIOrchestrationFramework.fromConfig(join(REPO_ROOT, 'config.yaml'), { env: e });
+    try {
+      const diagnosed = await framework.diagnose({ timeoutMs: TIMEOUT_MS });
+      expect(diagnosed.ok, summary(diagnosed)).toBe(true);
+      expect(diagnosed.checks.map((c) => c.id)).toEqual(report.checks.map((c) => c.id));
+    } finally {
+      await framework.close();
+    }
   }, 120_000);
 
   it('a wrong TEMPORAL_ADDRESS fails the Temporal check with advice, skips what needs Temporal, within the timeout', async () => {
@@ -137,6 +147,13 @@ describe('doctor', () => {
       expect(c, file).toMatchObject({ status: 'FAIL', detail: expect.stringContaining(expected) as unknown, advice: expect.stringContaining('npm run db:migrate') as unknown });
       expect(report.ok).toBe(false);
     }
+    // A PostgreSQL server that is not there: FAIL within the check's timeout, not a hang.
+    const started = Date.now();
+    const down = await runDoctor({ env: env({ TEMPORAL_NAMESPACE: namespace, DATABASE_URL: 'postgresql://doctor:secret-pw@127.0.0.1:1/none' }), config, timeoutMs: TIMEOUT_MS });
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 4);
+    const c = byId(down, 'database');
+    expect(c).toMatchObject({ status: 'FAIL', detail: expect.stringMatching(/is not reachable: \S+/) as unknown, advice: expect.stringContaining('DATABASE_URL') as unknown });
+    expect(JSON.stringify(down)).not.toContain('secret-pw');
   }, 60_000);
 
   it('a fresh namespace without the search attributes, a worker or the workflows fails each of those checks', async () => {
