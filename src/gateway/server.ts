@@ -28,6 +28,7 @@ import {
   toOrchestrateRequest,
   type ChatCompletionBody,
 } from './openai';
+import { registerHttpTracing } from '../tracing/http-span';
 
 /** What the gateway needs of the key store (src/auth/keys.ts createKeyStore). */
 export interface KeyAuthenticator {
@@ -119,6 +120,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       done();
     });
   }
+  // A server span per request when tracing is on (src/tracing/http-span.ts): the root of a request's trace.
+  registerHttpTracing(app);
 
   const authenticate = async (request: FastifyRequest) => {
     const result = await keys.authenticate(bearerKey(request));

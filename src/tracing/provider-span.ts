@@ -21,6 +21,11 @@ export function setProviderTracing(on: boolean): void {
   active = on;
 }
 
+/** Whether tracing is installed in this process. */
+export function providerTracingActive(): boolean {
+  return active;
+}
+
 export interface ProviderCallSpanInfo {
   /** The configured provider name (`models.<name>`). */
   provider: string;

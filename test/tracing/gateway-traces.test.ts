@@ -3,7 +3,8 @@
  * from tracingFor(env), and the worker runs a prebuilt bundle (the interceptor module baked in, as
  * scripts/build.ts makes it). A chat completion through the gateway is one trace down to the
  * provider calls. Spans are collected in memory (the process's tracing is installed before the
- * gateway starts, so tracingFor returns it).
+ * gateway starts, so tracingFor returns it). The gateway's server span is the root, or continues a
+ * caller's W3C traceparent.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,11 +61,14 @@ afterAll(async () => {
 });
 
 describe('gateway traces', () => {
-  it('a chat completion is one trace: StartWorkflow, RunWorkflow, activities, provider calls', async () => {
+  it("a chat completion is one trace: the gateway's server span (continuing the caller's traceparent), StartWorkflow, RunWorkflow, activities, provider calls", async () => {
     const prompt = `Gateway trace probe ${run}: what is 5 + 6?`;
+    const callerTrace = randomUUID().replaceAll('-', '');
+    const callerSpan = callerTrace.slice(0, 16);
     const res = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      // The caller's own trace context: the gateway continues it.
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, traceparent: `00-${callerTrace}-${callerSpan}-01` },
       body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: prompt }], orchestration: { request_id: `gw-trace-${run}`, require_consensus: true } }),
     });
     expect(res.status).toBe(200);
@@ -77,14 +81,20 @@ describe('gateway traces', () => {
         if (!start) throw new Error('no StartWorkflow span');
         const trace = memory.getFinishedSpans().filter((s) => s.spanContext().traceId === start.spanContext().traceId);
         if (!trace.some((s) => s.name === 'RunWorkflow:orchestrateRequest')) throw new Error('no RunWorkflow span yet');
+        if (!trace.some((s) => s.name === 'POST /v1/chat/completions')) throw new Error('no server span yet');
         return trace;
       },
       { timeout: 20_000, interval: 100 },
     );
     const id = (s: ReadableSpan) => s.spanContext().spanId;
     const one = (name: string) => spans.filter((s) => s.name === name);
+    // The gateway's server span is the request's first span, a child of the caller's context.
+    const http = one('POST /v1/chat/completions')[0]!;
+    expect(http.spanContext().traceId).toBe(callerTrace);
+    expect(http.parentSpanContext?.spanId).toBe(callerSpan);
+    expect(http.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/v1/chat/completions', 'http.response.status_code': 200 });
     const start = one('StartWorkflow:orchestrateRequest')[0]!;
-    expect(start.parentSpanContext).toBeUndefined();
+    expect(start.parentSpanContext?.spanId).toBe(id(http));
     const runWorkflow = one('RunWorkflow:orchestrateRequest')[0]!;
     expect(runWorkflow.parentSpanContext?.spanId).toBe(id(start));
     const calls = one('RunActivity:callProvider');
