@@ -2,11 +2,14 @@
  * The gateway's server span: `<METHOD> <route>` (kind server) around each HTTP request, the parent
  * of the request's StartWorkflow span, so a chat completion's trace starts at the gateway. A caller
  * that sends a W3C `traceparent` header continues its own trace. Attributes: method, route pattern
- * (never the URL: it can carry ids), status code. With tracing off nothing is registered.
+ * (never the URL: it can carry ids), status code. Health probes (/healthz, /readyz) get none.
+With tracing off nothing is registered.
  */
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PROVIDER_TRACER_NAME, providerTracingActive } from './provider-span';
+
+const UNTRACED_ROUTES = new Set(['/healthz', '/readyz']);
 
 export function registerHttpTracing(app: FastifyInstance): void {
   if (!providerTracingActive()) return;
@@ -26,6 +29,8 @@ export function registerHttpTracing(app: FastifyInstance): void {
   };
   app.addHook('onRequest', (request, _reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
+    // Probes are not requests anyone traces (an orchestrator polls them every few seconds).
+    if (UNTRACED_ROUTES.has(route)) return done();
     const parent = propagation.extract(context.active(), request.headers);
     spans.set(request, tracer.startSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route } }, parent));
     done();

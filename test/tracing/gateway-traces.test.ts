@@ -109,4 +109,14 @@ describe('gateway traces', () => {
     expect(text).not.toContain(`gw-trace-user-${run}`);
     expect(text).not.toContain(body.choices[0]!.message.content);
   });
+
+  it('makes no span for health probes', async () => {
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+    await fetch(`${gateway.url}/readyz`);
+    expect((await fetch(`${gateway.url}/v1/no-such-route`)).status).toBe(404);
+    await vi.waitFor(() => {
+      if (!memory.getFinishedSpans().some((s) => s.name === 'GET unmatched')) throw new Error('no span for the unmatched route yet');
+    });
+    expect(memory.getFinishedSpans().filter((s) => s.name === 'GET /healthz' || s.name === 'GET /readyz')).toEqual([]);
+  });
 });
