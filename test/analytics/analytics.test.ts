@@ -29,6 +29,7 @@ import { createPrismaClient, type DatabaseClient } from '../../src/memory/client
 import { applyMigrations } from '../../src/memory/migrate';
 import { createMemoryStore, type InteractionRecord, type MemoryStore, type ProviderCallRecord } from '../../src/memory/repository';
 import { scratchPostgres, scratchSqlite, type ScratchDatabase } from '../memory/scratch-databases';
+import { close, expectedOverview, expectedProviders, inWindow, readAll, sum, type Stored } from './expected';
 
 const NOW = new Date('2026-06-15T12:00:00.000Z');
 const HOUR = 3_600_000;
@@ -139,106 +140,6 @@ function traffic(): { records: InteractionRecord[]; feedback: { workflowId: stri
   return { records, feedback };
 }
 
-// ---- The figures, computed independently from the rows read back. ----
-
-type Stored = Awaited<ReturnType<typeof readAll>>[number];
-
-async function readAll(db: DatabaseClient) {
-  return db.interaction.findMany({ include: { providerCalls: true, feedback: true } });
-}
-
-/** Type-7 percentile, written here again (sort, interpolate) rather than imported. */
-function percentile(values: number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  const h = (s.length - 1) * p;
-  const lo = Math.floor(h);
-  const hi = Math.ceil(h);
-  return s[lo]! + (h - lo) * (s[hi]! - s[lo]!);
-}
-const mean = (v: number[]) => (v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length);
-const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
-
-function inWindow(rows: Stored[], hours: number, taskType?: string): Stored[] {
-  const since = NOW.getTime() - hours * HOUR;
-  return rows.filter((r) => r.completedAt.getTime() >= since && r.completedAt.getTime() <= NOW.getTime() && (taskType === undefined || r.taskType === taskType));
-}
-
-function expectedOverview(rows: Stored[]) {
-  const completed = rows.filter((r) => r.status === 'completed');
-  const consensus = rows.filter((r) => r.consensusApplied);
-  const withThreshold = consensus.filter((r) => r.thresholdMet !== null);
-  const ratings = rows.flatMap((r) => r.feedback.map((f) => f.score));
-  const latencies = completed.map((r) => r.processingTimeMs);
-  return {
-    totalRequests: rows.length,
-    completed: completed.length,
-    failed: rows.filter((r) => r.status === 'failed').length,
-    successRate: rows.length ? completed.length / rows.length : null,
-    cacheHits: rows.filter((r) => r.cacheHit).length,
-    latency: latencies.length ? { count: latencies.length, mean: mean(latencies), p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) } : null,
-    tokensIn: sum(rows.map((r) => r.tokensIn)),
-    tokensOut: sum(rows.map((r) => r.tokensOut)),
-    cost: sum(rows.map((r) => r.costUsd)),
-    consensusRequests: consensus.length,
-    meanAgreement: mean(consensus.flatMap((r) => (r.agreement === null ? [] : [r.agreement]))),
-    meanConfidence: mean(consensus.flatMap((r) => (r.confidence === null ? [] : [r.confidence]))),
-    thresholdMetRate: withThreshold.length ? withThreshold.filter((r) => r.thresholdMet).length / withThreshold.length : null,
-    lowConfidence: rows.filter((r) => r.lowConfidence).length,
-    feedbackCount: ratings.length,
-    feedbackMean: mean(ratings),
-  };
-}
-
-function expectedProviders(rows: Stored[]) {
-  const calls = rows.flatMap((r) => r.providerCalls.map((c) => ({ ...c, interaction: r })));
-  const selectors = [...new Set(calls.map((c) => `${c.provider}:${c.model}`))];
-  return {
-    totalCalls: calls.length,
-    bySelector: new Map(
-      selectors.map((selector) => {
-        const mine = calls.filter((c) => `${c.provider}:${c.model}` === selector);
-        const ok = mine.filter((c) => c.status === 'succeeded');
-        const failed = mine.filter((c) => c.status === 'failed').length;
-        const latencies = ok.flatMap((c) => (c.latencyMs === null ? [] : [c.latencyMs]));
-        const voted = ok.filter((c) => c.interaction.consensusApplied && Array.isArray(c.interaction.dissenting));
-        const dissented = voted.filter((c) => (c.interaction.dissenting as string[]).includes(c.provider)).length;
-        const rated = ok.filter((c) => c.interaction.feedback.length > 0 && !(Array.isArray(c.interaction.dissenting) && (c.interaction.dissenting as string[]).includes(c.provider)));
-        const feedbackMean = mean(rated.map((c) => mean(c.interaction.feedback.map((f) => f.score))!));
-        const agreementRate = voted.length ? (voted.length - dissented) / voted.length : null;
-        const cost = sum(mine.map((c) => c.costUsd));
-        return [
-          selector,
-          {
-            calls: mine.length,
-            succeeded: ok.length,
-            failed,
-            cancelled: mine.filter((c) => c.status === 'cancelled').length,
-            successRate: ok.length + failed ? ok.length / (ok.length + failed) : null,
-            trafficShare: mine.length / calls.length,
-            latency: latencies.length ? { count: latencies.length, mean: mean(latencies), p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) } : null,
-            tokensIn: sum(mine.map((c) => c.tokensIn)),
-            tokensOut: sum(mine.map((c) => c.tokensOut)),
-            cost,
-            costPerRequest: cost / mine.length,
-            agreedCalls: voted.length - dissented,
-            dissentedCalls: dissented,
-            agreementRate,
-            feedbackCalls: rated.length,
-            feedbackMean,
-            score: feedbackMean ?? agreementRate,
-          },
-        ] as const;
-      }),
-    ),
-  };
-}
-
-const close = (a: number | null | undefined, b: number | null | undefined) => {
-  if (a === null || a === undefined || b === null || b === undefined) expect(a ?? null).toBe(b ?? null);
-  else expect(a).toBeCloseTo(b, 9);
-};
-
 async function expectNoStrayFiles(dir: string, allowed: string[]): Promise<void> {
   expect(readdirSync(dir).sort()).toEqual([...allowed].sort());
 }
@@ -307,7 +208,7 @@ describe.each(databases)('analytics on $name', ({ name, open }) => {
     for (const [hours, taskType] of [[24, undefined], [48, 'code_generation'], [1000, undefined], [6, 'summarize']] as const) {
       it(`getPerformanceMetrics matches the rows (${hours} h${taskType ? `, ${taskType}` : ''})`, async () => {
         const m = await getPerformanceMetrics(db, { timeWindowHours: hours, now: NOW, ...(taskType && { taskType }) });
-        const w = inWindow(rows, hours, taskType);
+        const w = inWindow(rows, NOW, hours, taskType);
         const e = expectedOverview(w);
         expect(w.length).toBeGreaterThan(0);
         expect(m.window).toEqual({ hours, since: new Date(NOW.getTime() - hours * HOUR).toISOString(), until: NOW.toISOString(), taskType: taskType ?? null });
@@ -332,7 +233,7 @@ describe.each(databases)('analytics on $name', ({ name, open }) => {
 
       it(`getProviderComparison matches the rows (${hours} h${taskType ? `, ${taskType}` : ''})`, async () => {
         const c = await getProviderComparison(db, { timeWindowHours: hours, now: NOW, ...(taskType && { taskType }) });
-        const w = inWindow(rows, hours, taskType);
+        const w = inWindow(rows, NOW, hours, taskType);
         const e = expectedProviders(w);
         expect(c.requests).toBe(w.length);
         expect(c.totalCalls).toBe(e.totalCalls);
@@ -401,7 +302,7 @@ describe.each(databases)('analytics on $name', ({ name, open }) => {
     it('CSV export: one row per provider call (a call-less interaction is one row), parsed back equal to the rows, no text', async () => {
       const file = path.join(outDir, 'week.csv');
       const result = await exportMetrics(db, file, { days: 2, format: 'csv', now: NOW, pageSize: 4 });
-      const w = inWindow(rows, 48);
+      const w = inWindow(rows, NOW, 48);
       const calls = sum(w.map((r) => r.providerCalls.length));
       const expectedRows = sum(w.map((r) => Math.max(1, r.providerCalls.length)));
       expect(result).toMatchObject({ path: file, format: 'csv', interactions: w.length, providerCalls: calls, rows: expectedRows, includeText: false });
@@ -443,7 +344,7 @@ describe.each(databases)('analytics on $name', ({ name, open }) => {
     it('CSV export with includeText carries prompts, answers and error messages intact; taskType filters', async () => {
       const file = path.join(outDir, 'text.csv');
       const result = await exportMetrics(db, file, { days: 2, format: 'csv', now: NOW, includeText: true, taskType: 'summarize' });
-      const w = inWindow(rows, 48, 'summarize');
+      const w = inWindow(rows, NOW, 48, 'summarize');
       expect(result.interactions).toBe(w.length);
       const parsed = parse<Record<string, string>>(readFileSync(file, 'utf8'), { columns: true });
       expect(Object.keys(parsed[0]!)).toEqual([...EXPORT_COLUMNS, ...EXPORT_TEXT_COLUMNS]);
