@@ -105,7 +105,8 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
   // OpenTelemetry traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/tracing/tracing.ts); else nothing.
   const tracing = tracingFor(env);
   if (tracing.enabled) logger.info({ traces: tracing.destination }, 'tracing on');
-  const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE, dataConverter, interceptors: tracing.clientInterceptors() });
+  // Not traced: it does setup (the routing-policy workflow's signal-with-start would make that long-lived workflow one endless trace).
+  const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
 
   let runtime: WorkerRuntime;
   try {
