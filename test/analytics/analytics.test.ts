@@ -21,6 +21,7 @@ import {
   getPerformanceMetrics,
   getProviderComparison,
   openAnalytics,
+  percentileOfSorted,
   pickBestProvider,
   type ProviderComparisonRow,
 } from '../../src/analytics';
@@ -143,6 +144,19 @@ function traffic(): { records: InteractionRecord[]; feedback: { workflowId: stri
 async function expectNoStrayFiles(dir: string, allowed: string[]): Promise<void> {
   expect(readdirSync(dir).sort()).toEqual([...allowed].sort());
 }
+
+describe('percentileOfSorted (type 7, linear between closest ranks)', () => {
+  it('gives the textbook values (numpy.percentile / percentile_cont)', () => {
+    expect(percentileOfSorted([], 0.5)).toBeNull();
+    expect(percentileOfSorted([7], 0.95)).toBe(7);
+    expect(percentileOfSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(percentileOfSorted([15, 20, 35, 40, 50], 0.4)).toBeCloseTo(29, 12);
+    expect(percentileOfSorted([15, 20, 35, 40, 50], 0.95)).toBeCloseTo(48, 12);
+    expect(percentileOfSorted([15, 20, 35, 40, 50], 0)).toBe(15);
+    expect(percentileOfSorted([15, 20, 35, 40, 50], 1)).toBe(50);
+    expect(() => percentileOfSorted([1], 1.5)).toThrow(RangeError);
+  });
+});
 
 const databases: { name: string; open: () => Promise<ScratchDatabase> }[] = [
   { name: 'SQLite', open: () => Promise.resolve(scratchSqlite()) },

@@ -3,9 +3,13 @@
  * (a success, a retried call, a failed request, a failover, a consensus of three with an early
  * stop, a cache miss then hit, feedback on two answers), on SQLite and PostgreSQL; then
  * getPerformanceMetrics / getProviderComparison (through the framework facade) return the figures
- * computed here from the database rows, and the known counts of the sequence.
+ * computed here from the database rows, and the known counts of the sequence; exportMetrics writes
+ * the sequence's rows.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AIOrchestrationFramework } from '../../client/framework';
 import { loadEnv } from '../../src/config/env';
@@ -40,6 +44,7 @@ describe.each([
   let scratch: ScratchDatabase;
   let stack: TestStack;
   let framework: AIOrchestrationFramework;
+  const scratchDir = mkdtempSync(join(tmpdir(), 'analytics-e2e-'));
 
   beforeAll(async () => {
     scratch = await open();
@@ -53,6 +58,7 @@ describe.each([
     await framework?.close();
     await stack?.close();
     await scratch?.drop();
+    rmSync(scratchDir, { recursive: true, force: true });
   });
 
   it('getPerformanceMetrics and getProviderComparison return the figures of the stored rows', async () => {
@@ -114,6 +120,15 @@ describe.each([
       // Google never succeeded: the best provider is one that always did, by the stated criterion.
       expect(['openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5']).toContain(metrics.bestProvider?.selector);
       expect(metrics.bestProvider?.successRate).toBe(1);
+
+      // The facade's export: one CSV row per call, the cache hit as one row of its own.
+      const file = join(scratchDir, 'sequence.csv');
+      const exported = await framework.exportMetrics(file, { days: 1, format: 'csv' });
+      expect(exported).toMatchObject({ interactions: 7, providerCalls: 9, rows: 10, includeText: false });
+      const csv = parse<Record<string, string>>(readFileSync(file, 'utf8'), { columns: true });
+      expect(csv.filter((r) => r['cache_hit'] === 'true').map((r) => r['call_index'])).toEqual(['']);
+      expect(csv.filter((r) => r['call_status'] === 'cancelled').map((r) => r['provider'])).toEqual(['google']);
+      expect(readFileSync(file, 'utf8')).not.toContain('capital of Italy');
     } finally {
       await db.$disconnect();
     }
