@@ -17,7 +17,8 @@ import { createLogger } from '../src/logger';
 import { createWorkerRuntime } from '../src/runtime';
 import { workerConnectionOptions } from '../src/temporal/connection';
 import { installTemporalLogger } from '../src/temporal/runtime-logger';
-import { selectWorkflowSource, workflowWorkerOptions } from '../src/temporal/workflow-bundle';
+import { selectWorkflowSource } from '../src/temporal/workflow-bundle';
+import { tracedWorkflowWorkerOptions, tracingFor } from '../src/tracing/tracing';
 import { dataConverterFor } from '../src/temporal/data-converter';
 
 async function main(): Promise<void> {
@@ -52,7 +53,8 @@ async function main(): Promise<void> {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: TASK_QUEUE,
       dataConverter: dataConverterFor(env),
-      ...workflowWorkerOptions(workflowSource),
+      // With OTEL_EXPORTER_OTLP_ENDPOINT set, the request's trace covers this worker too.
+      ...tracedWorkflowWorkerOptions(tracingFor(env), workflowSource),
       activities: runtime.activities,
     });
     if (runtime.emulatedProviders.length > 0) {
