@@ -137,10 +137,14 @@ describe('OpenTelemetry traces', () => {
     const spans = await traceOf(result.metadata.workflowId);
     checkTree(result, spans, ['anthropic', 'google', 'openai'], [`Tracing judge ${run}`, result.response, `judge-user-${run}`]);
     const judged = spans.filter((s) => s.attributes['llm.purpose'] === 'judge');
-    expect(judged.map((s) => s.name)).toEqual(['chat gpt-4o']);
-    const parent = spans.find((s) => id(s) === parentId(judged[0]!));
-    expect(parent?.name).toBe('RunActivity:selectConsensus');
-    expect(judged[0]!.attributes['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
+    // Consensus runs after each answer (early stop), so the judge may be asked once or twice, depending on arrival order.
+    expect(judged.length).toBeGreaterThanOrEqual(1);
+    for (const span of judged) {
+      expect(span.name).toBe('chat gpt-4o');
+      const parent = spans.find((s) => id(s) === parentId(span));
+      expect(parent?.name).toBe('RunActivity:selectConsensus');
+      expect(span.attributes['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
+    }
   });
 
   it('a consensus request over three providers is one trace: client start, workflow, activities, provider calls', async () => {
