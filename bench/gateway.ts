@@ -42,7 +42,7 @@ interface Variant {
 
 async function startVariant(eager: boolean, tag: string): Promise<Variant> {
   const dir = mkdtempSync(join(tmpdir(), `bench-gateway-${tag}-`));
-  const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '', LOG_LEVEL: 'error' });
+  const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '', LOG_LEVEL: 'error', METRICS_PORT: '0' });
   const base = loadConfig(env.CONFIG_PATH);
   const config = { ...base, emulator: { ...base.emulator, mode: 'always' as const, latency_ms: PROVIDER_LATENCY_MS } };
   const taskQueue = `bench-gateway-${tag}-${Date.now().toString(36)}`;
