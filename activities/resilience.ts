@@ -120,8 +120,11 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, activity: string): T {
   return result.data;
 }
 
-/** Typed errors become failures the workflow branches on by `type`; only an unreachable database is worth retrying. */
-function toFailure(err: unknown): unknown {
+/**
+ * Typed errors become failures the workflow branches on by `type`; only an unreachable database is
+ * worth retrying. Shared by the database-backed activities (resilience, retention).
+ */
+export function toFailure(err: unknown): unknown {
   if (err instanceof DatabaseConnectionError) {
     return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: false, details: [err.details] });
   }

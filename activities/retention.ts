@@ -7,16 +7,16 @@
  * Typed errors become non-retryable ApplicationFailures whose type is the error code; an
  * unreachable database or Temporal stays retryable.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../src/config/schema';
-import { DatabaseConnectionError, OrchestratorError } from '../src/errors';
 import type { Logger } from '../src/logger';
 import type { DatabaseClient } from '../src/memory/client';
 import type { ResponseCacheStore } from '../src/resilience/response-cache';
 import type { ErasureCounts, RetentionCounts, RetentionTable } from '../src/retention/constants';
 import { createUserErasure, type EraseBatchResult } from '../src/retention/erasure';
 import { createRetentionSweep } from '../src/retention/sweep';
+import { toFailure } from './resilience';
 
 export interface RetentionActivityDependencies {
   config: Pick<Config, 'retention'>;
@@ -58,18 +58,11 @@ export interface EraseUserBatchInput extends EraseUserInput {
 
 const DAY_MS = 86_400_000;
 
-function failure(err: unknown): unknown {
-  if (err instanceof DatabaseConnectionError) return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: false, details: [err.details] });
-  if (err instanceof OrchestratorError) return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: true, details: [err.details] });
-  if (err instanceof RangeError) return ApplicationFailure.create({ message: err.message, type: 'InvalidRequest', nonRetryable: true });
-  return err;
-}
-
 async function typed<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw failure(err);
+    throw toFailure(err);
   }
 }
 

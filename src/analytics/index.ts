@@ -25,7 +25,6 @@ export {
   type ProviderQuality,
 } from './metrics';
 export { EXPORT_FORMATS, type AnalyticsWindowOptions, type ExportFormat, type ExportOptions, type PerformanceMetricsOptions } from './options';
-export { percentileOfSorted } from './percentiles';
 
 export interface Analytics {
   getPerformanceMetrics(options: PerformanceMetricsOptions): Promise<PerformanceMetrics>;

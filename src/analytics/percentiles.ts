@@ -8,17 +8,9 @@
  *
  * SQLite has no percentile function, so neither database is asked for one: each percentile is one
  * ordered query that skips floor(h) rows and reads at most two (`ORDER BY value LIMIT 2 OFFSET k`),
- * which both run from an index or a sort, never loading the column into this process.
+ * which both run from an index or a sort, never loading the column into this process. For values
+ * already in memory the same method is src/improvement/statistics.ts `percentile`.
  */
-
-/** The p-th percentile of ascending `sorted` values (type 7); null for no values. */
-export function percentileOfSorted(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const { index, fraction } = rankOf(sorted.length, p);
-  const lo = sorted[index] as number;
-  const hi = sorted[Math.min(index + 1, sorted.length - 1)] as number;
-  return lo + fraction * (hi - lo);
-}
 
 /** Where the p-th percentile of n values falls: the lower rank (0-based) and the fraction towards the next. */
 export function rankOf(n: number, p: number): { index: number; fraction: number } {

@@ -21,11 +21,11 @@ import {
   getPerformanceMetrics,
   getProviderComparison,
   openAnalytics,
-  percentileOfSorted,
   pickBestProvider,
   type ProviderComparisonRow,
 } from '../../src/analytics';
 import { InvalidRequest } from '../../src/errors';
+import { percentile } from '../../src/improvement/statistics';
 import { createPrismaClient, type DatabaseClient } from '../../src/memory/client';
 import { applyMigrations } from '../../src/memory/migrate';
 import { createMemoryStore, type InteractionRecord, type MemoryStore, type ProviderCallRecord } from '../../src/memory/repository';
@@ -145,16 +145,17 @@ async function expectNoStrayFiles(dir: string, allowed: string[]): Promise<void>
   expect(readdirSync(dir).sort()).toEqual([...allowed].sort());
 }
 
-describe('percentileOfSorted (type 7, linear between closest ranks)', () => {
+// The in-memory form of the database percentiles' method (src/analytics/percentiles.ts).
+describe('percentile (type 7, linear between closest ranks)', () => {
   it('gives the textbook values (numpy.percentile / percentile_cont)', () => {
-    expect(percentileOfSorted([], 0.5)).toBeNull();
-    expect(percentileOfSorted([7], 0.95)).toBe(7);
-    expect(percentileOfSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
-    expect(percentileOfSorted([15, 20, 35, 40, 50], 0.4)).toBeCloseTo(29, 12);
-    expect(percentileOfSorted([15, 20, 35, 40, 50], 0.95)).toBeCloseTo(48, 12);
-    expect(percentileOfSorted([15, 20, 35, 40, 50], 0)).toBe(15);
-    expect(percentileOfSorted([15, 20, 35, 40, 50], 1)).toBe(50);
-    expect(() => percentileOfSorted([1], 1.5)).toThrow(RangeError);
+    expect(percentile([], 0.5)).toBeNull();
+    expect(percentile([7], 0.95)).toBe(7);
+    expect(percentile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(percentile([15, 20, 35, 40, 50], 0.4)).toBeCloseTo(29, 12);
+    expect(percentile([15, 20, 35, 40, 50], 0.95)).toBeCloseTo(48, 12);
+    expect(percentile([15, 20, 35, 40, 50], 0)).toBe(15);
+    expect(percentile([15, 20, 35, 40, 50], 1)).toBe(50);
+    expect(() => percentile([1], 1.5)).toThrow(RangeError);
   });
 });
 

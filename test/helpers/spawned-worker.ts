@@ -41,7 +41,7 @@ export async function waitFor<T>(what: string, ms: number, probe: () => T | unde
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

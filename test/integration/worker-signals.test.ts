@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/config';
 import { requiredService } from '../helpers/services';
-import { ensureNamespace, waitFor } from '../helpers/spawned-worker';
+import { alive, ensureNamespace, waitFor } from '../helpers/spawned-worker';
 
 const NAMESPACE = 'worker-signal-test';
 const dir = mkdtempSync(join(tmpdir(), 'worker-signals-'));
@@ -29,15 +29,6 @@ afterAll(() => {
   }
   rmSync(dir, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * `npm run <script>` with the test's namespace and this database; resolves once its log says
