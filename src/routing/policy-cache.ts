@@ -46,8 +46,12 @@ export function workflowPolicySource(client: Client, workflowId: string = ROUTIN
     async load() {
       const handle = client.workflow.getHandle(workflowId);
       try {
-        const [policy, stats] = await client.withDeadline(Date.now() + timeoutMs, () => Promise.all([handle.query(currentPolicyQuery), handle.query(routingStatsQuery)]));
-        return { policy, stats };
+        // allSettled, not all: a load (and so stop()) ends only when both calls have ended, retries
+        // included; a call still retrying when the worker closes its connection throws from a timer.
+        const [policy, stats] = await client.withDeadline(Date.now() + timeoutMs, () => Promise.allSettled([handle.query(currentPolicyQuery), handle.query(routingStatsQuery)]));
+        if (policy.status === 'rejected') throw policy.reason;
+        if (stats.status === 'rejected') throw stats.reason;
+        return { policy: policy.value, stats: stats.value };
       } catch (err) {
         // Not started yet (a fresh server, before the first worker announces its base): nothing to read.
         if (err instanceof WorkflowNotFoundError) return null;
