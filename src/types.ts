@@ -190,6 +190,12 @@ export interface RoutePlan {
    * experiment, the system prompt the providers get. Absent in plans recorded before experiments.
    */
   experiment?: { id: string; variant: string; kind: string; systemPrompt?: string | null | undefined } | null | undefined;
+  /**
+   * How the provider calls run (`performance.provider_calls`, or the route's `provider_calls`):
+   * `local` as local activities in this worker, `activity` (and absent, in plans recorded before
+   * the mode existed) as activities.
+   */
+  providerCalls?: 'activity' | 'local' | undefined;
 }
 
 /** The outcome of one provider-call activity, success or failure, as the workflow saw it. */

@@ -10,8 +10,28 @@ import { ComplexitySchema } from '../types';
 const providerName = z.string().regex(/^[a-z0-9_-]+$/, 'provider names are [a-z0-9_-]');
 const modelId = z.string().regex(/^[A-Za-z0-9._\-/]+$/, 'model ids are [A-Za-z0-9._-/]');
 
-export const ProviderKindSchema = z.enum(['openai', 'anthropic', 'google', 'openai_compatible']);
-export type ProviderKind = z.infer<typeof ProviderKindSchema>;
+/** The provider kinds this project ships connectors for (src/providers/registry.ts). */
+export const BUILT_IN_PROVIDER_KINDS = ['openai', 'anthropic', 'google', 'openai_compatible'] as const;
+export type BuiltInProviderKind = (typeof BUILT_IN_PROVIDER_KINDS)[number];
+/** Kinds the local emulator can answer for; openai_compatible and plugin kinds always call their own endpoint. */
+export const EMULATED_PROVIDER_KINDS: readonly BuiltInProviderKind[] = ['openai', 'anthropic', 'google'];
+/**
+ * A built-in kind or one a plugin provides (src/plugins). Any well-formed name parses; once the
+ * plugins are loaded, a kind nobody provides is a ConfigError naming `models.<name>.kind`.
+ */
+export const ProviderKindSchema = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'provider kinds are [a-z0-9_-] (a built-in kind or one a plugin provides)');
+/** `string & {}` keeps the built-in names in editor completion. */
+export type ProviderKind = BuiltInProviderKind | (string & {});
+
+/**
+ * How a request's provider calls run (README "Provider-call modes"). `activity`: Temporal
+ * activities, each result recorded as it arrives, so a worker that dies never makes a completed
+ * call again. `local`: local activities in the workflow's own worker, fewer round trips through
+ * the server (lower latency), but calls completed in a workflow task that a dying worker did not
+ * finish are made again.
+ */
+export const ProviderCallModeSchema = z.enum(['activity', 'local']);
+export type ProviderCallMode = z.infer<typeof ProviderCallModeSchema>;
 
 export const ProviderConfigSchema = z
   .object({
@@ -45,6 +65,8 @@ export const RoutingRuleSchema = z
     min_providers: z.number().int().min(1).optional(),
     /** Ordered fallback chain, tried when fewer than min_providers answered. */
     fallback: z.array(z.string().min(1)).default([]),
+    /** How this route's provider calls run; default `performance.provider_calls`. */
+    provider_calls: ProviderCallModeSchema.optional(),
   })
   .strict();
 export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
@@ -256,6 +278,11 @@ export const ConfigSchema = z
         default_min_providers: z.number().int().min(1).default(1),
         default_fallback: z.array(z.string().min(1)).default([]),
         rules: z.array(RoutingRuleSchema).default([]),
+        /**
+         * Routing strategies plugins provide, by task type (`"*"`: every task type): the named
+         * strategy orders each planned route's candidates instead of the policy's ranking (src/plugins).
+         */
+        custom_strategies: z.record(z.string().min(1), z.string().min(1)).default({}),
         /** A cheap model classifies complexity (off by default); the default evaluator decides when it cannot. */
         llm_evaluator: z
           .object({
@@ -347,6 +374,8 @@ export const ConfigSchema = z
         max_concurrent_requests: z.number().int().positive().default(50),
         /** Seconds a whole request may take. */
         request_timeout: z.number().positive().default(120),
+        /** How provider calls run unless a routing rule says otherwise: `activity` (durable per call) or `local` (lower latency). */
+        provider_calls: ProviderCallModeSchema.default('activity'),
         models: z
           .record(
             providerName,
@@ -366,6 +395,19 @@ export const ConfigSchema = z
       .prefault({}),
     resilience: ResilienceSettingsSchema.prefault({}),
     retention: RetentionSettingsSchema.prefault({}),
+    /**
+     * Plugins (src/plugins): `modules` lists module paths (relative to the config file) or npm
+     * package names; the `plugins/` folder next to the config file is scanned unless `scan_folder`
+     * is false. Every other key is the settings section of the plugin of that name, validated by
+     * the plugin's own schema when the worker loads it.
+     */
+    plugins: z
+      .object({
+        modules: z.array(z.string().min(1)).default([]),
+        scan_folder: z.boolean().default(true),
+      })
+      .catchall(z.record(z.string(), z.unknown()))
+      .prefault({}),
     emulator: z
       .object({
         /** auto: providers without an API key in the environment are served by the emulator. */

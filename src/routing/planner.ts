@@ -185,6 +185,8 @@ export function planRoute({ config, request, assessment, complexitySource, routi
     ruleId: request.providers ? 'request.providers' : rule ? (rule.id ?? `rules[${match.index}]`) : null,
     routingPolicyVersion,
     routingDecision: null,
+    // Names given by the caller take the default route's mode.
+    providerCalls: (request.providers ? undefined : rule?.provider_calls) ?? config.performance.provider_calls,
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequest, ModelProviderNotFound } from '../../src/errors';
 import { matchRule, planRoute, validateRequest } from '../../src/routing/planner';
-import type { Complexity } from '../../src/types';
+import type { Complexity, RoutePlan } from '../../src/types';
 import { testConfig } from '../helpers/config';
 
 const config = testConfig({
@@ -66,6 +66,45 @@ describe('planRoute', () => {
 
   it('minProviders above the route size is refused', () => {
     expect(() => plan({ minProviders: 2 }, 'simple')).toThrow(InvalidRequest);
+  });
+});
+
+describe('provider-call mode (performance.provider_calls, a rule\'s provider_calls)', () => {
+  const rules = [
+    { id: 'fast', task_type: 'chat', providers: ['openai'], provider_calls: 'local' as const },
+    { id: 'durable', task_type: 'billing', providers: ['anthropic'], provider_calls: 'activity' as const },
+    { id: 'unset', task_type: 'summary', providers: ['google'] },
+  ];
+  function modeOf(defaults: 'activity' | 'local' | undefined, request: Record<string, unknown>): RoutePlan['providerCalls'] {
+    const cfg = testConfig({ routing: { default_providers: ['openai', 'anthropic'], rules }, performance: defaults === undefined ? {} : { provider_calls: defaults } });
+    const valid = validateRequest(cfg, { prompt: 'hello', userId: 'u1', ...request });
+    return planRoute({ config: cfg, request: valid, assessment: { complexity: 'simple', score: 0.1, features: {} }, complexitySource: 'evaluator', routingPolicyVersion: 1 }).providerCalls;
+  }
+
+  it('activity unless configured otherwise', () => {
+    expect(testConfig().performance.provider_calls).toBe('activity');
+    expect(modeOf(undefined, { taskType: 'translation' })).toBe('activity');
+    expect(modeOf(undefined, { taskType: 'summary' })).toBe('activity');
+  });
+
+  it('the default applies to the default route and to rules that do not set their own', () => {
+    expect(modeOf('local', { taskType: 'translation' })).toBe('local');
+    expect(modeOf('local', { taskType: 'summary' })).toBe('local');
+  });
+
+  it("a rule's own mode wins over the default, either way", () => {
+    expect(modeOf('activity', { taskType: 'chat' })).toBe('local');
+    expect(modeOf('local', { taskType: 'billing' })).toBe('activity');
+  });
+
+  it('providers named by the request take the default, not the mode of a rule they bypass', () => {
+    expect(modeOf('activity', { taskType: 'chat', providers: ['openai'] })).toBe('activity');
+    expect(modeOf('local', { taskType: 'billing', providers: ['anthropic'] })).toBe('local');
+  });
+
+  it('an unknown mode is refused naming the key', () => {
+    expect(() => testConfig({ performance: { provider_calls: 'inline' as never } })).toThrow(/performance\.provider_calls/);
+    expect(() => testConfig({ routing: { default_providers: ['openai'], rules: [{ task_type: 'chat', providers: ['openai'], provider_calls: 'fast' as never }] } })).toThrow(/routing\.rules\.0\.provider_calls/);
   });
 });
 
