@@ -74,6 +74,8 @@ export interface ActivityDependencies {
    * is recorded after the fact; recording never throws. Absent: nothing is recorded.
    */
   metrics?: Metrics;
+  /** The clock (epoch ms) a refused call's `availableAtMs` is given in (RuntimeOptions.clock); default Date.now. */
+  now?: () => number;
 }
 
 export interface CallProviderInput {
@@ -131,6 +133,7 @@ function toFailure(err: unknown): unknown {
 export function createActivities(deps: ActivityDependencies) {
   const { config, connectors, memory, logger } = deps;
   const maxRetryAfterMs = deps.maxRetryAfterMs ?? 60_000;
+  const now = deps.now ?? Date.now;
   // The effective configuration and the stats index are rebuilt only when the policy or snapshot changes.
   let planning: { policy: RoutingPolicy; config: Config } | null = null;
   let indexed: { snapshot: RoutingStatsSnapshot; lookup: StatsLookup } | null = null;
@@ -182,7 +185,7 @@ export function createActivities(deps: ActivityDependencies) {
         message: `${input.target.provider} (${kind}): ${lease.reason}; ask again in ${lease.retryAfterMs} ms`,
         type: 'ConcurrencyLimitReached',
         nonRetryable: true,
-        details: [{ provider: input.target.provider, model: input.target.model, availableAtMs: Date.now() + lease.retryAfterMs, ...attempt }],
+        details: [{ provider: input.target.provider, model: input.target.model, availableAtMs: now() + lease.retryAfterMs, ...attempt }],
       });
     }
     const renewal = setInterval(() => {
@@ -272,7 +275,7 @@ export function createActivities(deps: ActivityDependencies) {
           message: `${target.provider} (${kind}): ${grant.reason}; next slot in ${grant.retryAfterMs} ms`,
           type: 'RateLimitExceeded',
           nonRetryable: true,
-          details: [{ provider: target.provider, model: target.model, availableAtMs: Date.now() + grant.retryAfterMs, ...attempt }],
+          details: [{ provider: target.provider, model: target.model, availableAtMs: now() + grant.retryAfterMs, ...attempt }],
         });
       }
     }
@@ -416,7 +419,7 @@ export function createActivities(deps: ActivityDependencies) {
             });
             if (outcome) deps.metrics?.circuit(key, outcome.state);
             if (outcome?.state === 'open') {
-              availableAtMs = Date.now() + circuits.options.cooldownMs;
+              availableAtMs = now() + circuits.options.cooldownMs;
               closedCircuits.delete(key);
             }
           }

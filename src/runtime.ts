@@ -31,6 +31,7 @@ import { createPrismaClient, databaseProviderOf } from './memory/client';
 import { RunningExperiments } from './improvement/live';
 import { createImprovementStore } from './improvement/store';
 import { createResilience } from './resilience';
+import { withClock } from './resilience/clock';
 import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
 import { ConfigError } from './errors';
@@ -42,6 +43,7 @@ import { ROUTING_POLICY_WORKFLOW_ID } from './routing/constants';
 import { baseFromConfig, canonicalBase, knownProvidersFromConfig, policyFromConfig, type RoutingBaseConfig } from './routing/policy';
 import { databasePolicySource, RoutingPolicyCache, workflowPolicySource, type PolicySource } from './routing/policy-cache';
 import { metricsFromConfig, startMetricsServer, type Metrics, type MetricsServer } from './metrics';
+import { EventHooks } from './hooks';
 
 export interface WorkerRuntime {
   config: Config;
@@ -70,6 +72,12 @@ export interface WorkerRuntime {
   metrics: Metrics;
   /** GET /metrics of this runtime (metricsListen given and metrics enabled), else null. */
   metricsServer: MetricsServer | null;
+  /**
+   * The worker's event hooks (src/hooks): `runtime.hooks.on('request.completed', hook)` in
+   * runWorker's `setup`, or a plugin's `hooks`. Delivered after the emitting activity's result is
+   * decided, each call bounded by hooks.timeout_ms; closed (in-flight calls awaited) on close().
+   */
+  hooks: EventHooks;
   close(): Promise<void>;
 }
 
@@ -101,6 +109,29 @@ export interface RuntimeOptions {
   metrics?: Metrics;
   /** Serve GET /metrics here (METRICS_HOST / METRICS_PORT; port 0: any free one); absent: no server. Ignored when metrics are off. */
   metricsListen?: { host: string; port: number };
+  /**
+   * Connectors by provider name that replace the ones config.yaml would build (the testing kit's
+   * MockModelConnector, src/testing). Each name must be an enabled provider of `models`; such a
+   * provider needs no API key and never the emulator. Routing, resilience, pricing and consensus
+   * treat it like any other.
+   */
+  connectors?: ReadonlyMap<string, ModelConnector> | Readonly<Record<string, ModelConnector>>;
+  /**
+   * The clock (epoch ms) circuit breakers, rate limits, budgets and the times a refused call may be
+   * retried are judged by; default the wall clock. The testing kit's time-skipping environment passes
+   * the test server's time, so a cooldown ends when the workflow's skipped timer says it has.
+   */
+  clock?: () => number;
+}
+
+/** The overrides of `RuntimeOptions.connectors`, checked against the configuration. */
+function connectorOverrides(config: Config, given: RuntimeOptions['connectors']): Map<string, ModelConnector> {
+  const overrides = new Map(given instanceof Map ? given : Object.entries(given ?? {}));
+  const issues = [...overrides.keys()]
+    .filter((name) => !config.models[name]?.enabled)
+    .map((name) => ({ path: `connectors.${name}`, message: config.models[name] ? `provider "${name}" is disabled in models` : `no provider "${name}" in models (known: ${Object.keys(config.models).join(', ')})` }));
+  if (issues.length > 0) throw new ConfigError(`connector overrides: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  return overrides;
 }
 
 /** The LLM complexity evaluator when `routing.llm_evaluator.enabled`, else null (the default evaluator). */
@@ -130,10 +161,14 @@ export function routingBaseConfig(config: Config): RoutingBaseConfig {
 export async function createWorkerRuntime(options: RuntimeOptions): Promise<WorkerRuntime> {
   const { config, env, logger } = options;
   const secrets = options.secrets ?? process.env;
+  const overrides = connectorOverrides(config, options.connectors);
+  // Providers with an override are built by nobody here: no key, no emulator.
+  const built = overrides.size === 0 ? config : { ...config, models: Object.fromEntries(Object.entries(config.models).filter(([name]) => !overrides.has(name))) };
 
   let emulator: RunningEmulator | null = null;
   let emulatorUrl = env.EMULATOR_URL ?? null;
-  const needsEmulator = config.emulator.mode === 'always' || (config.emulator.mode === 'auto' && Object.values(config.models).some((p) => p.enabled && p.kind !== 'openai_compatible' && !(p.api_key_env && secrets[p.api_key_env])));
+  const emulatable = Object.values(built.models).filter((p) => p.enabled && p.kind !== 'openai_compatible');
+  const needsEmulator = config.emulator.mode === 'always' ? emulatable.length > 0 || overrides.size === 0 : config.emulator.mode === 'auto' && emulatable.some((p) => !(p.api_key_env && secrets[p.api_key_env]));
   if (needsEmulator && !emulatorUrl) {
     const port = options.emulatorPort ?? config.emulator.port;
     try {
@@ -150,6 +185,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
   const closers: (() => Promise<void>)[] = [];
   if (emulator) closers.push(() => emulator.close());
   const metrics = options.metrics ?? metricsFromConfig(config, logger);
+  const hooks = new EventHooks({ timeoutMs: config.hooks.timeout_ms, logger, metrics });
   let metricsServer: MetricsServer | null = null;
   try {
     if (options.metricsListen && metrics.enabled) {
@@ -158,7 +194,8 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       closers.push(() => server.close());
       logger.info({ url: `${server.url}/metrics` }, 'metrics listening');
     }
-    const { connectors, emulated } = buildConnectors({ config, env: secrets, ...(emulatorUrl && { emulatorUrl }) });
+    const { connectors, emulated } = buildConnectors({ config: built, env: secrets, ...(emulatorUrl && { emulatorUrl }) });
+    for (const [name, connector] of overrides) connectors.set(name, connector);
     if (!options.skipMigrations) await applyMigrations(env.DATABASE_URL);
     // One database client for the repository and the statistics queries (one pool, one SQLite handle).
     const db = createPrismaClient(env.DATABASE_URL);
@@ -174,7 +211,8 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       await loadedModel?.flushWrites();
     });
     const consensus = defaultConsensusRegistry({ consensus: config.consensus, embeddingModel, connectors });
-    const resilience = createResilience({ config, database: { client: db, url: env.DATABASE_URL }, redisUrl: env.REDIS_URL });
+    const created = createResilience({ config, database: { client: db, url: env.DATABASE_URL }, redisUrl: env.REDIS_URL });
+    const resilience = options.clock ? withClock(created, options.clock) : created;
     closers.unshift(() => resilience.close());
     const queries = createStatsQueries(db, env.DATABASE_URL);
     const routingActivities = createRoutingActivities({ config, memory, queries, logger });
@@ -193,6 +231,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       loadStats: () => routingActivities.loadRoutingStats(),
       ...(options.policyRefreshMs !== undefined && { refreshIntervalMs: options.policyRefreshMs }),
       logger,
+      onChange: (policy, previous) => hooks.emit('policy.changed', { version: policy.version, previousVersion: previous.version, strategy: policy.strategy, source: policy.source, at: Date.now() }),
     });
     // In the background: the workflow may be answerable only once this worker polls.
     policyCache.start();
@@ -204,6 +243,8 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
     await experiments.refresh();
     experiments.start();
     closers.unshift(() => experiments.stop());
+    // First on close: hooks still in flight finish (each up to hooks.timeout_ms) while the rest is up.
+    closers.unshift(() => hooks.close());
     // API keys' limits apply to their users at admission (src/auth/keys.ts).
     const keys = createKeyStore({ client: db, url: env.DATABASE_URL });
     const keyLimits = (userId: string, now: Date) => keys.userLimits(userId, now);
@@ -221,12 +262,14 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
         ...(options.streamBus && { streamBus: options.streamBus }),
         logger,
         metrics,
+        hooks,
         maxRetryAfterMs: config.resilience.max_retry_after_s * 1000,
+        ...(options.clock && { now: options.clock }),
       }),
       ...routingActivities,
       ...createConsensusActivities({ embeddingModel, logger }),
-      ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, keyLimits, logger, metrics }),
-      ...createImprovementActivities({ config, store: improvementStore, connectors, logger }),
+      ...createResilienceActivities({ config, circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, ledger: resilience.ledger, cache: resilience.cache, keyLimits, logger, metrics, ...(options.clock && { now: options.clock }) }),
+      ...createImprovementActivities({ config, store: improvementStore, connectors, logger, hooks }),
       // Retention sweep and erasure; the worker's client decodes histories (without one: the activity's).
       ...createRetentionActivities({ config, db, databaseUrl: env.DATABASE_URL, cache: resilience.cache, ...(options.temporalClient && { client: options.temporalClient }), logger }),
     };
@@ -248,6 +291,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       experiments,
       metrics,
       metricsServer,
+      hooks,
       async close() {
         for (const close of closers) await close();
       },
