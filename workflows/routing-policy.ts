@@ -34,14 +34,13 @@ import {
 } from '@temporalio/workflow';
 import type { RoutingActivities } from '../activities/routing';
 import {
-  applyUpdate,
+  applyParsedUpdate,
   baseOf,
   describeBaseChange,
   describeLayers,
   policyBody,
   policyError,
   rebasePolicy,
-  RoutingRollbackSchema,
   sameBase,
   samePolicyContent,
   validatePolicy,
@@ -49,14 +48,24 @@ import {
   type PolicyUpdateError,
   type RoutingBase,
   type RoutingBaseConfig,
-  type RoutingPolicy,
-  type RoutingRollback,
-  type RoutingUpdate,
-  type RoutingUpdateKind,
-} from '../src/routing/policy';
+} from '../src/routing/policy-rules';
+import type * as PolicySchemas from '../src/routing/policy-schemas';
+import type { RoutingPolicy, RoutingRollback, RoutingUpdate, RoutingUpdateKind } from '../src/routing/policy-schemas';
 import type { RoutingStatsSnapshot } from '../src/routing/stats';
 
-export type { RoutingBaseConfig, RoutingRollback, RoutingUpdate } from '../src/routing/policy';
+export type { RoutingBaseConfig } from '../src/routing/policy-rules';
+export type { RoutingRollback, RoutingUpdate } from '../src/routing/policy-schemas';
+
+/**
+ * The zod schemas that validate a change, loaded when the first change of a run is validated.
+ * Not imported at module scope: the SDK evaluates the bundle's module scope again for every
+ * workflow run (each request's too), and zod with these schemas cost ~45 ms of CPU each time.
+ * Webpack bundles the module; `require` runs it on first use, once per run.
+ */
+function policySchemas(): typeof PolicySchemas {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose (above); tested by test/build/workflow-bundle-imports.test.ts
+  return require('../src/routing/policy-schemas') as typeof PolicySchemas;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Types carried in state and returned by queries
@@ -384,7 +393,9 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
     const id = field(change.payload, 'id');
     if (change.type === 'base') return applyBase(change);
     if (change.type === 'update') {
-      const result = applyUpdate(s.policy, change.payload, known, at);
+      const parsed = policySchemas().parseRoutingUpdate(change.payload);
+      if (!parsed.ok) return reject(change, parsed.error);
+      const result = applyParsedUpdate(s.policy, parsed.update, known, at);
       if (!result.ok) return reject(change, result.error);
       if (!result.changed) {
         if (id) outcome({ id, status: 'unchanged', version: s.policy.version, summary: result.summary });
@@ -394,11 +405,9 @@ export async function routingPolicyWorkflow(input: RoutingPolicyWorkflowInput = 
       return;
     }
 
-    const parsed = RoutingRollbackSchema.safeParse(change.payload);
-    if (!parsed.success) {
-      return reject(change, policyError('rollback', parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', code: 'InvalidUpdate', message: i.message }))));
-    }
-    const rb = parsed.data;
+    const parsed = policySchemas().parseRoutingRollback(change.payload);
+    if (!parsed.ok) return reject(change, parsed.error);
+    const rb = parsed.rollback;
     const summary = `rollback to v${rb.version}`;
     if (rb.version === s.policy.version) {
       if (id) outcome({ id, status: 'unchanged', version: s.policy.version, summary });

@@ -29,6 +29,7 @@ import { z } from 'zod';
 import { RoutingUpdateSchema, type RoutingUpdate } from '../routing/policy';
 import type { Anomaly, GroupRow, WindowAnalysis } from './analysis';
 import { type Experiment, ExperimentInputSchema, type ExperimentAnalysis, variantRoutingUpdate } from './experiments';
+import { decisionReason, type DecisionSettings, type Decision } from './decision';
 import { shortId } from './hash';
 import { betaPosterior, bonferroni, probabilityNotWorse, regularizedIncompleteBeta, twoProportionZTest } from './statistics';
 
@@ -116,25 +117,7 @@ export interface Proposal {
   dataPoints: number;
 }
 
-export interface DecisionSettings {
-  minDataPoints: number;
-  autoApplyThreshold: number;
-}
-
-export type Decision = 'apply' | 'pending';
-
-/** Why `decide` said what it said. */
-export function decisionReason(proposal: Pick<Proposal, 'change' | 'confidence' | 'dataPoints'>, settings: DecisionSettings): { decision: Decision; reason: string } {
-  if (proposal.change.type !== 'routing_update') {
-    const what = proposal.change.type === 'config' ? 'a configuration change' : proposal.change.type === 'experiment' ? 'a new experiment' : 'adopting an experiment variant';
-    return { decision: 'pending', reason: `${what} is never applied automatically` };
-  }
-  if (proposal.dataPoints < settings.minDataPoints) return { decision: 'pending', reason: `${proposal.dataPoints} data points, fewer than min_data_points ${settings.minDataPoints}` };
-  if (proposal.confidence < settings.autoApplyThreshold) {
-    return { decision: 'pending', reason: `confidence ${proposal.confidence.toFixed(4)} below auto_apply_threshold ${settings.autoApplyThreshold}` };
-  }
-  return { decision: 'apply', reason: `confidence ${proposal.confidence.toFixed(4)} >= ${settings.autoApplyThreshold} on ${proposal.dataPoints} data points` };
-}
+export { decisionReason, type Decision, type DecisionSettings } from './decision';
 
 /** 'apply' only for routing changes with enough data and enough confidence; otherwise 'pending'. */
 export function decide(proposal: Pick<Proposal, 'change' | 'confidence' | 'dataPoints'>, settings: DecisionSettings): Decision {

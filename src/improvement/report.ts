@@ -7,7 +7,8 @@
  */
 import type { GroupRow, WindowAnalysis } from './analysis';
 import type { ExperimentAnalysis } from './experiments';
-import { decisionReason, type Decision, type DecisionSettings, type Proposal, type ProposalStatus } from './proposals';
+import { decisionReason, type Decision, type DecisionSettings } from './decision';
+import type { Proposal, ProposalStatus } from './proposals';
 
 export type ImprovementTrigger = 'schedule' | 'manual';
 
