@@ -15,6 +15,7 @@ export const UNIT_TESTS = [
   'test/config/**/*.test.ts',
   'test/deploy/**/*.test.ts',
   'test/emulator/**/*.test.ts',
+  'test/hooks/bus.test.ts',
   'test/replay/**/*.test.ts',
   'test/consensus/confidence.test.ts',
   'test/consensus/decisions.test.ts',

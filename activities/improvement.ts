@@ -19,6 +19,7 @@ import { buildProposals, proposalFromExperiment, type PolicyView, type Proposal 
 import type { ReportExperiment, ReportProposal } from '../src/improvement/report';
 import type { ExperimentUpdate, ImprovementStore, StoredProposal } from '../src/improvement/store';
 import type { Logger } from '../src/logger';
+import type { EventHooks } from '../src/hooks';
 import { ProviderCallError } from '../src/providers/errors';
 import type { ModelConnector } from '../src/providers/types';
 import { ROUTING_POLICY_WORKFLOW_TYPE } from '../src/routing/constants';
@@ -38,6 +39,8 @@ export interface ImprovementActivityDependencies {
   maxRowsPerExperiment?: number;
   /** A Temporal client for the routing-policy workflow; default: the worker's (Context.current().client). */
   client?: Client;
+  /** The worker's event hooks (src/hooks): `improvement.applied` once a proposal's application is recorded. */
+  hooks?: Pick<EventHooks, 'emitWith'>;
 }
 
 /** The configuration a run uses (improvement.* with defaults resolved). */
@@ -286,11 +289,17 @@ export function createImprovementActivities(deps: ImprovementActivityDependencie
     },
 
     recordProposalDecision(input: ProposalDecisionRecord): Promise<StoredProposal> {
-      return typed(() =>
-        input.status === 'rejected'
-          ? store.rejectProposal(input.proposalId, { decidedBy: input.decidedBy, reason: input.outcome })
-          : store.markProposal(input.proposalId, { status: input.status, decidedBy: input.decidedBy, appliedVersion: input.appliedVersion, outcome: input.outcome }),
-      );
+      return typed(async () => {
+        const stored =
+          input.status === 'rejected'
+            ? await store.rejectProposal(input.proposalId, { decidedBy: input.decidedBy, reason: input.outcome })
+            : await store.markProposal(input.proposalId, { status: input.status, decidedBy: input.decidedBy, appliedVersion: input.appliedVersion, outcome: input.outcome });
+        // Applied (a routing version, or the experiment it describes started) and recorded: the moment hooks hear of it.
+        if (input.status === 'applied') {
+          deps.hooks?.emitWith('improvement.applied', () => ({ proposalId: stored.id, kind: stored.kind, policyVersion: stored.appliedVersion, attempt: Context.current().info.attempt, at: Date.now() }));
+        }
+        return stored;
+      });
     },
 
     /** Create the experiment an approved prompt_experiment proposal describes (idempotent by its id). */

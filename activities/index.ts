@@ -35,6 +35,8 @@ import { variantFor, type VariantEffect } from '../src/improvement/live';
 import type { Experiment } from '../src/improvement/experiments';
 import { statsLookup, type RoutingStatsSnapshot, type StatsLookup } from '../src/routing/stats';
 import { traceProviderCall } from '../src/tracing/provider-span';
+import type { EventHooks, OrchestratorEventName, OrchestratorEvents } from '../src/hooks';
+import { outcomeEvents, repeatedCompletion, requestIdsOf, requestRef, routedEvent, type RequestIds } from '../src/hooks/events';
 import type { ChatMessage, Complexity, GenerateResponse, OrchestrateRequest, OrchestrationResult, ProviderTarget, RoutePlan } from '../src/types';
 
 export interface ActivityDependencies {
@@ -74,6 +76,11 @@ export interface ActivityDependencies {
    * is recorded after the fact; recording never throws. Absent: nothing is recorded.
    */
   metrics?: Metrics;
+  /**
+   * The worker's event hooks (src/hooks): each activity emits the events its execution marks, just
+   * before it returns or throws; delivery happens on a later tick and never waits. Absent: none.
+   */
+  hooks?: Pick<EventHooks, 'emitWith'>;
   /** The clock (epoch ms) a refused call's `availableAtMs` is given in (RuntimeOptions.clock); default Date.now. */
   now?: () => number;
 }
@@ -92,6 +99,8 @@ export interface CallProviderInput {
   maxTokens?: number;
   /** The request asked `stream: true`: stream the call and publish its tokens on the worker's stream bus (when it has one). */
   stream?: boolean;
+  /** The request's ids, for the call's hook events (absent in runs started before the workflow passed them). */
+  request?: { requestId: string | null; taskType: string; userId: string };
 }
 
 export interface CallProviderResult {
@@ -282,6 +291,46 @@ export function createActivities(deps: ActivityDependencies) {
     return probing;
   }
 
+  async function storedRunCheck(workflowId: string, request: unknown): Promise<StoredRunCheck> {
+    const fingerprint = requestFingerprint(request);
+    const stored = await memory.storedRun(workflowId);
+    if (!stored) return { kind: 'new', fingerprint };
+    // Rows from before fingerprints were kept: compare what they stored (prompt, user, task type).
+    const legacy = ['prompt', 'systemPrompt', 'userId', 'taskType'];
+    const fields = stored.fingerprint
+      ? fingerprintDifferences(stored.fingerprint, fingerprint)
+      : fingerprintDifferences(requestFingerprint(stored.request), fingerprint).filter((f) => legacy.includes(f));
+    if (fields.length > 0) return { kind: 'conflict', runId: stored.runId, fields, fingerprint };
+    if (stored.status === 'completed' && stored.result) return { kind: 'completed', runId: stored.runId, result: stored.result, fingerprint };
+    return { kind: 'failed', runId: stored.runId, errorType: stored.errorType ?? 'UnknownError', errorMessage: stored.errorMessage ?? 'the earlier run failed', fingerprint };
+  }
+
+  /** Interactions whose outcome events this worker emitted (run id or workflow id), so a retried persist does not emit them twice. */
+  const announcedRuns = new Set<string>();
+  const announceOnce = (record: InteractionRecord) => {
+    const id = `${record.workflowId}/${record.runId ?? ''}`;
+    if (announcedRuns.has(id)) return;
+    announcedRuns.add(id);
+    if (announcedRuns.size > 10_000) announcedRuns.delete(announcedRuns.values().next().value!);
+    try {
+      // The consensus decision the answer was chosen by (when one ran), then the request's outcome.
+      const attempt = currentCall().attempt;
+      for (const event of outcomeEvents(record, attempt)) deps.hooks?.emitWith(event.name, () => event.payload);
+    } catch (err) {
+      logger.warn({ workflowId: record.workflowId, err: err instanceof Error ? err.message : String(err) }, "request outcome events not emitted; the request is unaffected");
+    }
+  };
+
+  /** The activity being run: its workflow id and attempt (for event payloads). */
+  const currentCall = () => {
+    const info = Context.current().info;
+    return { workflowId: info.workflowExecution?.workflowId ?? '', attempt: info.attempt };
+  };
+  /** Emit through the worker's hooks; the payload is built only when some hook listens, and building it never fails the activity. */
+  const emit = <N extends OrchestratorEventName>(name: N, build: (call: { workflowId: string; attempt: number }) => OrchestratorEvents[N]): void => {
+    deps.hooks?.emitWith(name, () => build(currentCall()));
+  };
+
   return {
     /**
      * Validate the request against config, evaluate its complexity, choose its route under the
@@ -325,13 +374,20 @@ export function createActivities(deps: ActivityDependencies) {
         const resilience = resiliencePlan(config, { ...valid, ...(systemPrompt === undefined ? { systemPrompt: undefined } : { systemPrompt }) }, observed);
         // Limits of the user's API keys need admission too (checked there, as they are then).
         if (!resilience.admission && deps.keyLimits && hasKeyLimits(await deps.keyLimits(valid.userId, new Date()))) resilience.admission = true;
-        return {
+        const planned: RoutePlan = {
           ...observed,
           experiment: effect ? { id: effect.experimentId, variant: effect.variant, kind: effect.kind, ...(effect.systemPrompt !== undefined && { systemPrompt: effect.systemPrompt }) } : null,
           resilience,
         };
+        emit('request.routed', (call) => routedEvent(requestRef(requestIdsOf(call.workflowId, valid), call.attempt), planned));
+        return planned;
       } catch (err) {
-        throw toFailure(err);
+        const failure = toFailure(err);
+        // Refused for good (validation, an unknown strategy): the request fails here, nothing called or stored.
+        if (failure instanceof ApplicationFailure && failure.nonRetryable) {
+          emit('request.failed', (call) => ({ ...requestRef(requestIdsOf(call.workflowId, request), call.attempt), errorType: failure.type ?? 'Error', latencyMs: null }));
+        }
+        throw failure;
       }
     },
 
@@ -377,11 +433,13 @@ export function createActivities(deps: ActivityDependencies) {
         };
         const callOptions = { signal: ctx.cancellationSignal, timeoutMs: target.timeoutMs };
         callStarted = performance.now();
+        emit('provider.call.started', (call) => callRef(input, call));
         // A span per HTTP call when tracing is on (child of RunActivity:callProvider; no text in it).
         const response = await traceProviderCall({ provider: target.provider, kind: connector.kind, model: target.model, attempt: ctx.info.attempt, stream: stream !== null }, () =>
           stream ? stream.call(generateRequest, callOptions) : connector.generate(generateRequest, callOptions),
         );
         const costUsd = callCostUsd(config.pricing, response.model, response.tokensIn, response.tokensOut, connector.kind);
+        const callMs = performance.now() - callStarted;
         deps.metrics?.providerCall({ provider: target.provider, model: target.model, attempt: ctx.info.attempt, status: 'succeeded', errorType: null, durationMs: performance.now() - callStarted, tokensIn: response.tokensIn, tokensOut: response.tokensOut, costUsd });
         // The exchange itself, for debugging: the text shows only with LOG_PROMPTS=on at debug level (src/privacy/log-text.ts).
         logger.debug(
@@ -395,6 +453,7 @@ export function createActivities(deps: ActivityDependencies) {
           if (closed?.closed) deps.metrics?.circuit(key, 'closed');
         }
         stream?.done(response.finishReason);
+        emit('provider.call.succeeded', (call) => ({ ...callRef(input, call), latencyMs: Math.round(callMs), tokensIn: response.tokensIn, tokensOut: response.tokensOut, costUsd }));
         return { response: { ...response, costUsd }, attempts: ctx.info.attempt };
       } catch (err) {
         stream?.failed(err);
@@ -402,6 +461,13 @@ export function createActivities(deps: ActivityDependencies) {
           const aborted = ctx.cancellationSignal.aborted || (err instanceof ProviderCallError && err.type === 'ProviderAborted');
           const errorType = err instanceof ProviderCallError ? err.type : err instanceof ApplicationFailure ? (err.type ?? 'Error') : 'Error';
           deps.metrics?.providerCall({ provider: target.provider, model: target.model, attempt: ctx.info.attempt, status: aborted ? 'cancelled' : 'failed', errorType: aborted ? 'Cancelled' : errorType, durationMs: performance.now() - callStarted });
+          const latencyMs = Math.round(performance.now() - callStarted);
+          if (aborted) emit('provider.call.cancelled', (call) => ({ ...callRef(input, call), latencyMs }));
+          else {
+            // Temporal runs another attempt when the error is retryable and attempts remain.
+            const retryable = err instanceof ProviderCallError ? err.retryable : !(err instanceof ApplicationFailure && err.nonRetryable);
+            emit('provider.call.failed', (call) => ({ ...callRef(input, call), latencyMs, errorType, retryable, willRetry: retryable && call.attempt < target.maxAttempts }));
+          }
         }
         // A health failure counts against the circuits; if one is open now, the provider is cooling
         // down and the workflow may wait for it (availableAtMs) instead of giving up at once.
@@ -482,17 +548,13 @@ export function createActivities(deps: ActivityDependencies) {
      * field by field with this one (a fingerprint; prompts are not compared in the clear).
      */
     async checkStoredRun({ workflowId, request }: { workflowId: string; request: unknown }): Promise<StoredRunCheck> {
-      const fingerprint = requestFingerprint(request);
-      const stored = await memory.storedRun(workflowId);
-      if (!stored) return { kind: 'new', fingerprint };
-      // Rows from before fingerprints were kept: compare what they stored (prompt, user, task type).
-      const legacy = ['prompt', 'systemPrompt', 'userId', 'taskType'];
-      const fields = stored.fingerprint
-        ? fingerprintDifferences(stored.fingerprint, fingerprint)
-        : fingerprintDifferences(requestFingerprint(stored.request), fingerprint).filter((f) => legacy.includes(f));
-      if (fields.length > 0) return { kind: 'conflict', runId: stored.runId, fields, fingerprint };
-      if (stored.status === 'completed' && stored.result) return { kind: 'completed', runId: stored.runId, result: stored.result, fingerprint };
-      return { kind: 'failed', runId: stored.runId, errorType: stored.errorType ?? 'UnknownError', errorMessage: stored.errorMessage ?? 'the earlier run failed', fingerprint };
+      const check = await storedRunCheck(workflowId, request);
+      // The first activity of every request run: the request has started; an earlier run may decide it here.
+      const ref = (call: { attempt: number }) => requestRef(requestIdsOf(workflowId, request), call.attempt);
+      emit('request.started', ref);
+      if (check.kind === 'completed') emit('request.completed', (call) => repeatedCompletion(ref(call), check.result));
+      if (check.kind === 'failed' || check.kind === 'conflict') emit('request.failed', (call) => ({ ...ref(call), errorType: check.kind === 'failed' ? check.errorType : 'IdempotencyConflict', latencyMs: null }));
+      return check;
     },
 
     /**
@@ -504,6 +566,8 @@ export function createActivities(deps: ActivityDependencies) {
         const outcome = await memory.persistInteraction(record);
         // Metrics once per run: a retried persist of the same run is not counted again.
         if (outcome.stored) recordRequestOnce(record);
+        // Hooks hear the run's outcome either way: this run answered (or failed) with it.
+        if (deps.hooks) announceOnce(record);
         if (!outcome.stored) logger.warn({ workflowId: record.workflowId, runId: record.runId ?? null, existingRunId: outcome.existingRunId }, 'interaction kept: another run of this workflow id stored it first');
         return outcome;
       } catch (err) {
@@ -574,6 +638,12 @@ function lastErrorOf(details: unknown): { type: string; message: string } | null
 const CLOSED_CIRCUIT_TTL_MS = 1_000;
 /** A concurrency lease outlives a killed worker by at most this long. */
 const LEASE_MS = 30_000;
+
+/** A provider call's event fields: the request's ids the workflow passed (a run from before them: the workflow id only). */
+function callRef(input: CallProviderInput, call: { workflowId: string; attempt: number }) {
+  const ids: RequestIds = input.request ? { workflowId: call.workflowId, ...input.request } : { workflowId: call.workflowId };
+  return { ...requestRef(ids, call.attempt), provider: input.target.provider, model: input.target.model, callIndex: input.callIndex };
+}
 
 /** Cache key, admission and token estimates, deadline and hedging for a planned request. */
 function resiliencePlan(config: Config, request: OrchestrateRequest, plan: RoutePlan): RoutePlan['resilience'] {

@@ -408,6 +408,13 @@ export const ConfigSchema = z
       })
       .catchall(z.record(z.string(), z.unknown()))
       .prefault({}),
+    /** Event hooks (src/hooks): the time limit of one hook call; a hook past it is logged and counted, never awaited by a request. */
+    hooks: z
+      .object({
+        timeout_ms: z.number().int().positive().max(600_000).default(5000),
+      })
+      .strict()
+      .prefault({}),
     emulator: z
       .object({
         /** auto: providers without an API key in the environment are served by the emulator. */

@@ -163,6 +163,12 @@ export const METRICS = define({
     help: 'Metric events a user collector threw on, was slow with, or dropped (too many pending), by collector and reason.',
     labels: ['collector', 'reason'],
   },
+  hookFailures: {
+    name: 'orchestrator_hook_failures_total',
+    kind: 'counter',
+    help: 'Event hook calls (src/hooks) that threw or rejected (error) or outlived hooks.timeout_ms (timeout), by event, source (setup or the plugin) and reason.',
+    labels: ['event', 'source', 'reason'],
+  },
 });
 
 export type MetricKey = keyof typeof METRICS;
