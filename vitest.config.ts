@@ -14,6 +14,7 @@ export const UNIT_TESTS = [
   'test/codec-server/server.test.ts',
   'test/config/**/*.test.ts',
   'test/deploy/**/*.test.ts',
+  'test/chaos/emulator-log.test.ts',
   'test/emulator/**/*.test.ts',
   'test/hooks/bus.test.ts',
   'test/replay/**/*.test.ts',

@@ -63,6 +63,31 @@ export interface EmulatorOptions {
   /** 0 picks a free port. */
   port: number;
   settings: Config['emulator'];
+  /**
+   * Request log: called once per generation call when its response ends (answered, faulted, hung
+   * until the client left). Prompts are the caller's own (the emulator never logs them itself).
+   */
+  onCall?: (call: EmulatorCallRecord) => void;
+}
+
+/** One generation call as the emulator saw it (EmulatorOptions.onCall). */
+export interface EmulatorCallRecord {
+  model: string;
+  /** The last user message as received (directives included). */
+  prompt: string;
+  /** 0-based count of earlier calls with the same (model, prompt). */
+  attempt: number;
+  /** Epoch ms: request parsed, and response ended or connection closed. */
+  startedAt: number;
+  endedAt: number;
+  /** The injected fault (HTTP status, `hang`, `malformed`), or null. */
+  fault: number | 'hang' | 'malformed' | null;
+  /** HTTP status sent (null: the client left before any was sent, e.g. a hang). */
+  status: number | null;
+  /** The whole response was written (false: the client went away first). */
+  completed: boolean;
+  /** The ids a connector may store as providerRequestId: the request-id header and the body's id. */
+  ids: string[];
 }
 
 export interface ModelStats {
@@ -160,6 +185,16 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
 
     const fault = chooseFault([...directives.faults, ...(settings?.faults ?? [])], model, prompt, attempt);
     if (fault) stat.faults++;
+    let headerId: string | null = null;
+    let bodyId: string | null = null;
+    if (options.onCall) {
+      const onCall = options.onCall;
+      const startedAt = Date.now();
+      res.once('close', () => {
+        const ids = [headerId, bodyId].filter((x): x is string => x !== null);
+        onCall({ model, prompt, attempt, startedAt, endedAt: Date.now(), fault: fault?.kind ?? null, status: res.headersSent ? res.statusCode : null, completed: res.writableFinished, ids });
+      });
+    }
     if (fault?.kind === 'hang') return void (await waitForAbort(closed));
     try {
       const latencyMs = directives.latencyMs ?? settings?.latency_ms ?? options.settings.latency_ms;
@@ -195,11 +230,14 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       });
     }
     const body = successBody(dialect, success);
+    const idHeaders = requestIdHeaders(dialect);
+    headerId = Object.values(idHeaders)[0] ?? null;
+    bodyId = responseIdOf(body);
     if (fault?.kind === 'malformed') {
       const json = JSON.stringify(body);
-      return sendRaw(res, 200, json.slice(0, Math.floor(json.length / 2)), requestIdHeaders(dialect));
+      return sendRaw(res, 200, json.slice(0, Math.floor(json.length / 2)), idHeaders);
     }
-    sendJson(res, 200, body, requestIdHeaders(dialect));
+    sendJson(res, 200, body, idHeaders);
   }
 
   const server = createServer((req, res) => {
@@ -602,6 +640,13 @@ function sendError(res: ServerResponse, dialect: Dialect, status: number, messag
 
 // ---------------------------------------------------------------------------------------------
 // HTTP plumbing
+
+/** The id a success body carries (OpenAI/Anthropic `id`, Gemini `responseId`). */
+function responseIdOf(body: unknown): string | null {
+  const b = body as { id?: unknown; responseId?: unknown };
+  const id = b.id ?? b.responseId;
+  return typeof id === 'string' ? id : null;
+}
 
 function requestIdHeaders(dialect: Dialect): Record<string, string> {
   return dialect === 'anthropic' ? { 'request-id': `req_011C${randomId(20)}` } : { 'x-request-id': `req_${randomBytes(16).toString('hex')}` };

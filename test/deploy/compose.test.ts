@@ -121,7 +121,7 @@ interface ComposeCheckOptions {
   npmScripts: string[];
 }
 
-const REQUIRED_SERVICES = ['postgresql', 'temporal', 'temporal-ui', 'migrate', 'emulator', 'worker'] as const;
+const REQUIRED_SERVICES = ['postgresql', 'temporal', 'temporal-ui', 'migrate', 'worker'] as const;
 
 function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
   const problems: string[] = [];
@@ -168,7 +168,6 @@ function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
   expectDependency('migrate', 'postgresql', ['service_healthy']);
   expectDependency('worker', 'migrate', ['service_completed_successfully']);
   expectDependency('worker', 'temporal', ['service_healthy']);
-  expectDependency('worker', 'emulator', ['service_started', 'service_healthy']);
   expectDependency('temporal-ui', 'temporal', ['service_started', 'service_healthy']);
 
   // Temporal server persisted in the postgresql service.
@@ -201,7 +200,6 @@ function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
     if (!options.npmScripts.includes(script)) problems.push(`${service}: package.json has no "${script}" script`);
   };
   runsScript('migrate', 'db:migrate');
-  runsScript('emulator', 'emulator');
   const migrate = all['migrate'];
   if (migrate && migrate['restart'] !== undefined && migrate['restart'] !== 'no') problems.push('migrate: a one-shot job must not restart');
 
@@ -260,8 +258,9 @@ function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
     const payloadKeys = env['PAYLOAD_KEYS'] ?? env['PAYLOAD_KEYS_FILE'] ?? '';
     if (!/^\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}$/.test(payloadKeys)) problems.push('worker: PAYLOAD_KEYS must be a required ${PAYLOAD_KEYS:?...} substitution (payload encryption keys)');
     if (env['PAYLOAD_ENCRYPTION'] === 'off') problems.push('worker: PAYLOAD_ENCRYPTION=off stores prompts in plain text in Temporal');
-    // The emulator listens on loopback only, so the worker reaches it either by service name
-    // (were it to listen on the network) or on 127.0.0.1 from inside the emulator's network namespace.
+    // Unset, each worker process runs the emulator itself (on its own loopback). Set, it is reached
+    // either by service name (were it to listen on the network) or on 127.0.0.1 from inside the
+    // emulator's network namespace (the emulator listens on loopback only).
     const emulatorUrl = env['EMULATOR_URL'] ?? '';
     const emulatorHost = /^http:\/\/([^:/]+)/.exec(emulatorUrl)?.[1] ?? '';
     const sharedWith = /^service:(.+)$/.exec(typeof worker['network_mode'] === 'string' ? worker['network_mode'] : '')?.[1];
@@ -270,8 +269,22 @@ function checkCompose(doc: unknown, options: ComposeCheckOptions): string[] {
       if (!sidecar || !commandText(sidecar).includes('npm run emulator')) {
         problems.push(`worker: EMULATOR_URL "${emulatorUrl}" is loopback, but the worker does not share the emulator's network (network_mode: service:emulator)`);
       }
-    } else if (!isService(emulatorHost)) {
+    } else if (emulatorUrl !== '' && !isService(emulatorHost)) {
       problems.push(`worker: EMULATOR_URL "${emulatorUrl}" does not point at a service of this file`);
+    }
+    // Scale-out: N replicas of this one definition (deploy.replicas, `--scale worker=N`), each able
+    // to run beside the others: no fixed name, no fixed host port, no shared network namespace
+    // (where their metrics ports would clash).
+    const deploy = isRecord(worker['deploy']) ? worker['deploy'] : {};
+    const replicas = deploy['replicas'];
+    if (replicas === undefined) problems.push('worker: no deploy.replicas (how many worker processes run)');
+    else if (!(typeof replicas === 'number' && Number.isInteger(replicas) && replicas >= 1) && !(typeof replicas === 'string' && /^\$\{[A-Za-z_][A-Za-z0-9_]*:-[1-9]\d*\}$/.test(replicas))) {
+      problems.push(`worker: deploy.replicas ${JSON.stringify(replicas)} is neither a positive integer nor a \${VAR:-n} substitution with a default`);
+    }
+    if (worker['container_name'] !== undefined) problems.push('worker: container_name allows one container, not replicas');
+    if (ports(worker).some((p) => p.host !== null)) problems.push('worker: a fixed host port cannot be published by more than one replica');
+    if (typeof worker['network_mode'] === 'string' && worker['network_mode'].startsWith('service:')) {
+      problems.push(`worker: network_mode ${worker['network_mode']} puts every replica in one network namespace, where their metrics ports clash`);
     }
     for (const key of options.providerKeyVars) {
       const value = env[key];
@@ -492,6 +505,30 @@ describe('docker-compose.yml', () => {
     expect(checkCompose(doc, options)).toContain(
       'worker: EMULATOR_URL "http://127.0.0.1:8390" is loopback, but the worker does not share the emulator\'s network (network_mode: service:emulator)',
     );
+  });
+
+  it('runs the worker as replicas, and reports what would stop replicas running side by side', () => {
+    expect(svc(services(compose), 'worker')['deploy']).toEqual({ replicas: '${WORKER_REPLICAS:-1}' });
+    const doc = mutate((s) => {
+      const w = svc(s, 'worker');
+      w['deploy'] = { replicas: 0 };
+      w['container_name'] = 'worker';
+      w['ports'] = ['127.0.0.1:9464:9464'];
+      w['network_mode'] = 'service:codec-server';
+    });
+    expect(checkCompose(doc, options)).toEqual(
+      expect.arrayContaining([
+        'worker: deploy.replicas 0 is neither a positive integer nor a ${VAR:-n} substitution with a default',
+        'worker: container_name allows one container, not replicas',
+        'worker: a fixed host port cannot be published by more than one replica',
+        'worker: network_mode service:codec-server puts every replica in one network namespace, where their metrics ports clash',
+      ]),
+    );
+    expect(checkCompose(mutate((s) => delete svc(s, 'worker')['deploy']), options)).toContain('worker: no deploy.replicas (how many worker processes run)');
+    expect(checkCompose(mutate((s) => void (svc(s, 'worker')['deploy'] = { replicas: '${WORKER_REPLICAS}' })), options)).toContain(
+      'worker: deploy.replicas "${WORKER_REPLICAS}" is neither a positive integer nor a ${VAR:-n} substitution with a default',
+    );
+    expect(checkCompose(mutate((s) => void (svc(s, 'worker')['deploy'] = { replicas: 3 })), options)).toEqual([]);
   });
 
   it('reports a DATABASE_URL on a host that is not a service, or with a literal password', () => {
@@ -741,9 +778,18 @@ function checkMetricsStack(doc: unknown, files: MetricsFiles): string[] {
   else if (promMount.source.replace(/^\.\//, '') !== 'deploy/prometheus/prometheus.yml') problems.push(`prometheus: mounts ${promMount.source}, not deploy/prometheus/prometheus.yml`);
   if (!dependsOn(prometheus)['worker']) problems.push('"prometheus" does not depend on "worker"');
   const jobs = isRecord(files.prometheus) && Array.isArray(files.prometheus['scrape_configs']) ? files.prometheus['scrape_configs'].filter(isRecord) : [];
-  const targets = jobs.flatMap((j) => (Array.isArray(j['static_configs']) ? j['static_configs'].filter(isRecord) : [])).flatMap((c) => (Array.isArray(c['targets']) ? c['targets'].map(String) : []));
+  const staticTargets = jobs.flatMap((j) => (Array.isArray(j['static_configs']) ? j['static_configs'].filter(isRecord) : [])).flatMap((c) => (Array.isArray(c['targets']) ? c['targets'].map(String) : []));
+  // DNS discovery (a service name resolves to every replica's address): name:port per entry.
+  const dnsTargets = jobs
+    .flatMap((j) => (Array.isArray(j['dns_sd_configs']) ? j['dns_sd_configs'].filter(isRecord) : []))
+    .flatMap((c) => (Array.isArray(c['names']) && (c['type'] === undefined || c['type'] === 'A') ? c['names'].map((n) => `${String(n)}:${String(c['port'])}`) : []));
+  const targets = [...staticTargets, ...dnsTargets];
   if (!targets.includes(`${host}:${metricsPort}`)) problems.push(`prometheus.yml: no scrape target ${host}:${metricsPort} (the worker's METRICS_PORT)`);
   if (sdkPort !== 'off' && !targets.includes(`${host}:${sdkPort}`)) problems.push(`prometheus.yml: no scrape target ${host}:${sdkPort} (the worker's METRICS_SDK_PORT)`);
+  // A static target reaches one replica; DNS discovery reaches all of them.
+  if (staticTargets.includes(`${host}:${metricsPort}`) && !dnsTargets.includes(`${host}:${metricsPort}`)) {
+    problems.push(`prometheus.yml: ${host}:${metricsPort} is a static target, which scrapes one replica of the worker (use dns_sd_configs)`);
+  }
 
   // Grafana: provisioning mounted, the data source is this Prometheus, the dashboards are where the provider looks.
   const gMounts = mounts(grafana);
@@ -830,8 +876,10 @@ describe('metrics stack (Prometheus and Grafana)', () => {
       env(svc(s, 'worker'))['METRICS_PORT'] = '9999';
     });
     expect(checkMetricsStack(loopback, files)).toEqual(
-      expect.arrayContaining(['worker: METRICS_HOST is "127.0.0.1 (default)", Prometheus in another container cannot reach loopback', "prometheus.yml: no scrape target emulator:9999 (the worker's METRICS_PORT)"]),
+      expect.arrayContaining(['worker: METRICS_HOST is "127.0.0.1 (default)", Prometheus in another container cannot reach loopback', "prometheus.yml: no scrape target worker:9999 (the worker's METRICS_PORT)"]),
     );
+    const staticOnly = { ...files, prometheus: { scrape_configs: [{ job_name: 'orchestrator', static_configs: [{ targets: ['worker:9464', 'worker:9465'] }] }] } };
+    expect(checkMetricsStack(compose, staticOnly)).toEqual(['prometheus.yml: worker:9464 is a static target, which scrapes one replica of the worker (use dns_sd_configs)']);
     const missing = mutate((s) => {
       delete s['grafana'];
       delete s['prometheus'];
