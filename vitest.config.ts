@@ -10,6 +10,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export const UNIT_TESTS = [
   'test/auth/admin.test.ts',
   'test/auth/keys-cli.test.ts',
+  'test/bench/versus.test.ts',
   'test/build/**/*.test.ts',
   'test/codec-server/server.test.ts',
   'test/config/**/*.test.ts',
