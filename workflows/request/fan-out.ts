@@ -13,6 +13,12 @@ import { questionOf } from './question';
 /** Provider calls of a `stream: true` request publish their tokens to the stream bus (activities/index.ts). */
 export const REQUEST_V4_STREAM = 'request-v4-stream';
 
+/**
+ * Provider calls carry the request's ids (request id, task type, user id) for the worker's event
+ * hooks (src/hooks). Asked when the first call starts, so runs recorded before it replay without it.
+ */
+export const REQUEST_CALL_IDS = 'request-call-ids';
+
 export type Succeeded = ProviderCallOutcome & { response: CallProviderResult['response'] };
 
 /** Consensus over the responses so far (a local activity: recorded, never recomputed on replay). */
@@ -52,6 +58,8 @@ export class FanOut {
   latencySavedMs: number | null = null;
 
   private readonly request: OrchestrateRequest;
+  /** The ids passed to each call (null: a run from before REQUEST_CALL_IDS; undefined: not asked yet). */
+  private callIds: { requestId: string | null; taskType: string; userId: string } | null | undefined;
 
   constructor(request: OrchestrateRequest, plan: RoutePlan) {
     this.queue = [...plan.fallbacks];
@@ -86,6 +94,7 @@ export class FanOut {
           ...(request.maxTokens !== undefined && { maxTokens: request.maxTokens }),
           // Asked only by streaming requests, so histories without `stream` never meet the patch.
           ...(request.stream === true && patched(REQUEST_V4_STREAM) && { stream: true }),
+          ...(this.requestIds() && { request: this.requestIds()! }),
         }),
       )
       .then(
@@ -106,6 +115,11 @@ export class FanOut {
       .finally(() => this.running.delete(callIndex));
     this.running.set(callIndex, { target, startedAt: Date.now(), hedged, hedgedAgainst: false, scope, settled });
     if (hedged) this.hedges += 1;
+  }
+
+  private requestIds(): { requestId: string | null; taskType: string; userId: string } | null {
+    if (this.callIds === undefined) this.callIds = patched(REQUEST_CALL_IDS) ? { requestId: this.request.requestId ?? null, taskType: this.request.taskType, userId: this.request.userId } : null;
+    return this.callIds;
   }
 
   /** Fallbacks not called yet, in order. */
