@@ -56,6 +56,7 @@ export const UNIT_TESTS = [
   'test/tracing/provider-span.test.ts',
   'test/routing/validate-request.test.ts',
   'test/unit-project.test.ts',
+  'test/testing/mock-connector.test.ts',
 ];
 
 export default defineConfig({

@@ -21,7 +21,7 @@ import { createKeyStore } from './auth/keys';
 import { createPrismaEmbeddingCache, defaultConsensusRegistry, embeddingModelFromConfig } from './consensus';
 import type { EmbeddingModel } from './consensus/embeddings';
 import type { ConsensusRegistry } from './consensus/strategy';
-import type { Config } from './config/schema';
+import { EMULATED_PROVIDER_KINDS, type Config } from './config/schema';
 import type { Env } from './config/env';
 import { startEmulator, type RunningEmulator } from './emulator/server';
 import type { Logger } from './logger';
@@ -34,6 +34,10 @@ import { createResilience } from './resilience';
 import { withClock } from './resilience/clock';
 import { createStatsQueries } from './memory/stats-queries';
 import { buildConnectors } from './providers/registry';
+import { checkConfigAgainstPlugins, noPlugins, type LoadedPlugins } from './plugins/load';
+import { registerPlugins } from './plugins/register';
+import type { LoadedPluginInfo } from './plugins/types';
+import { RoutingStrategyRegistry } from './routing/strategies';
 import { ConfigError } from './errors';
 import type { ModelConnector } from './providers/types';
 import type { StreamBus } from './streaming/bus';
@@ -78,6 +82,10 @@ export interface WorkerRuntime {
    * decided, each call bounded by hooks.timeout_ms; closed (in-flight calls awaited) on close().
    */
   hooks: EventHooks;
+  /** Routing strategies by name (plugins'; `routing.custom_strategies` names which task type uses which). */
+  routingStrategies: RoutingStrategyRegistry;
+  /** The plugins this runtime registered (src/plugins), in load order. */
+  plugins: LoadedPluginInfo[];
   close(): Promise<void>;
 }
 
@@ -122,11 +130,17 @@ export interface RuntimeOptions {
    * the test server's time, so a cooldown ends when the workflow's skipped timer says it has.
    */
   clock?: () => number;
+  /**
+   * Loaded plugins (src/plugins/load.ts loadPlugins; startWorker loads them from config.yaml):
+   * their connectors serve their provider kinds, the rest is registered before anything runs, and
+   * they are closed last on close(). Default: none.
+   */
+  plugins?: LoadedPlugins;
 }
 
 /** The overrides of `RuntimeOptions.connectors`, checked against the configuration. */
 function connectorOverrides(config: Config, given: RuntimeOptions['connectors']): Map<string, ModelConnector> {
-  const overrides = new Map(given instanceof Map ? given : Object.entries(given ?? {}));
+  const overrides = new Map<string, ModelConnector>(given instanceof Map ? (given as ReadonlyMap<string, ModelConnector>) : Object.entries((given ?? {}) as Readonly<Record<string, ModelConnector>>));
   const issues = [...overrides.keys()]
     .filter((name) => !config.models[name]?.enabled)
     .map((name) => ({ path: `connectors.${name}`, message: config.models[name] ? `provider "${name}" is disabled in models` : `no provider "${name}" in models (known: ${Object.keys(config.models).join(', ')})` }));
@@ -167,7 +181,11 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
 
   let emulator: RunningEmulator | null = null;
   let emulatorUrl = env.EMULATOR_URL ?? null;
-  const emulatable = Object.values(built.models).filter((p) => p.enabled && p.kind !== 'openai_compatible');
+  const plugins = options.plugins ?? noPlugins();
+  // Provider kinds nobody provides, and routing strategies nobody registered, fail before anything starts.
+  checkConfigAgainstPlugins(config, plugins);
+  // Plugin kinds and openai_compatible call their own endpoints; only the built-in SDK kinds are emulated.
+  const emulatable = Object.values(built.models).filter((p) => p.enabled && (EMULATED_PROVIDER_KINDS as readonly string[]).includes(p.kind));
   const needsEmulator = config.emulator.mode === 'always' ? emulatable.length > 0 || overrides.size === 0 : config.emulator.mode === 'auto' && emulatable.some((p) => !(p.api_key_env && secrets[p.api_key_env]));
   if (needsEmulator && !emulatorUrl) {
     const port = options.emulatorPort ?? config.emulator.port;
@@ -184,6 +202,8 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
 
   const closers: (() => Promise<void>)[] = [];
   if (emulator) closers.push(() => emulator.close());
+  // Last on close: plugins may hold what their connectors and hooks use.
+  closers.push(() => plugins.close());
   const metrics = options.metrics ?? metricsFromConfig(config, logger);
   const hooks = new EventHooks({ timeoutMs: config.hooks.timeout_ms, logger, metrics });
   let metricsServer: MetricsServer | null = null;
@@ -194,7 +214,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       closers.push(() => server.close());
       logger.info({ url: `${server.url}/metrics` }, 'metrics listening');
     }
-    const { connectors, emulated } = buildConnectors({ config: built, env: secrets, ...(emulatorUrl && { emulatorUrl }) });
+    const { connectors, emulated } = buildConnectors({ config: built, env: secrets, ...(emulatorUrl && { emulatorUrl }), pluginConnectors: plugins.connectors });
     for (const [name, connector] of overrides) connectors.set(name, connector);
     if (!options.skipMigrations) await applyMigrations(env.DATABASE_URL);
     // One database client for the repository and the statistics queries (one pool, one SQLite handle).
@@ -211,6 +231,9 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       await loadedModel?.flushWrites();
     });
     const consensus = defaultConsensusRegistry({ consensus: config.consensus, embeddingModel, connectors });
+    const routingStrategies = new RoutingStrategyRegistry();
+    // Everything the plugins contribute besides connectors (all were loaded and set up before this).
+    registerPlugins(plugins, { evaluators, consensus, routingStrategies, metrics, hooks });
     const created = createResilience({ config, database: { client: db, url: env.DATABASE_URL }, redisUrl: env.REDIS_URL });
     const resilience = options.clock ? withClock(created, options.clock) : created;
     closers.unshift(() => resilience.close());
@@ -255,6 +278,7 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
         memory,
         evaluators,
         consensus,
+        routingStrategies,
         routing: () => ({ policy: policyCache.current(), stats: policyCache.stats() }),
         resilience: { circuits: resilience.circuits, rateLimiter: resilience.rateLimiter, concurrency: resilience.concurrency },
         experiments,
@@ -292,6 +316,8 @@ export async function createWorkerRuntime(options: RuntimeOptions): Promise<Work
       metrics,
       metricsServer,
       hooks,
+      routingStrategies,
+      plugins: plugins.plugins,
       async close() {
         for (const close of closers) await close();
       },
