@@ -18,7 +18,7 @@ STAMP=dist/.build-stamp
 INPUTS=(worker.ts src workflows activities client scripts/demo.ts scripts/build.ts scripts/build.sh tsconfig.json tsconfig.build.json package.json package-lock.json prisma/schema.prisma)
 
 up_to_date() {
-  [ -f "$STAMP" ] && [ -f dist/worker.js ] && [ -f dist/client/cli.js ] && [ -f dist/scripts/demo.js ] && [ -f dist/src/gateway/main.js ] && [ -f dist/src/codec-server/main.js ] \
+  [ -f "$STAMP" ] && [ -f dist/worker.js ] && [ -f dist/client/cli.js ] && [ -f dist/scripts/demo.js ] && [ -f dist/src/gateway/main.js ] && [ -f dist/src/codec-server/main.js ] && [ -f dist/src/testing/index.js ] \
     && [ -z "$(find "${INPUTS[@]}" -newer "$STAMP" -print -quit 2>/dev/null)" ]
 }
 

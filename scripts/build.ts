@@ -4,6 +4,7 @@
  *
  *   dist/worker.js, dist/client/cli.js (the `orchestrator` bin), dist/scripts/demo.js,
  *   dist/src/gateway/main.js (`npm run gateway`), dist/src/codec-server/main.js (`npm run codec-server`)
+ *   dist/src/testing/index.js (the testing kit, the package's `./testing` export)
  *       esbuild, one CommonJS file per program; npm packages stay external (loaded from
  *       node_modules as they are), the project's own code and the generated Prisma clients are
  *       bundled in. Type checking is `npm run typecheck` (tsc), not this step.
@@ -35,7 +36,7 @@ const root = PROJECT_ROOT;
 const TSCONFIG = path.join(root, 'tsconfig.build.json');
 
 /** The programs, by source file (relative to the root); each becomes dist/<same path>.js. */
-const PROGRAMS = ['worker.ts', 'client/cli.ts', 'scripts/demo.ts', 'src/gateway/main.ts', 'src/codec-server/main.ts'];
+const PROGRAMS = ['worker.ts', 'client/cli.ts', 'scripts/demo.ts', 'src/gateway/main.ts', 'src/codec-server/main.ts', 'src/testing/index.ts'];
 /** Programs run directly as executables get a node shebang. */
 const EXECUTABLES = new Set(['client/cli.ts']);
 
