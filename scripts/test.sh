@@ -57,3 +57,9 @@ log "lint"
 npx eslint .
 log "tests"
 npx vitest run "$@"
+# The testing kit under Jest too (users on Jest; jest.config.js). The whole suite only, not a selection.
+# --experimental-vm-modules: Jest's module sandbox needs it for the dynamic import() of the migration engine.
+if [ "$#" -eq 0 ]; then
+  log "tests (Jest: the testing kit, test/jest)"
+  NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-vm-modules --no-warnings=ExperimentalWarning" npx jest --ci
+fi
