@@ -17,7 +17,7 @@ import { TASK_QUEUE } from '../src/constants';
 import { startEmulator, type RunningEmulator } from '../src/emulator/server';
 import { applyMigrations } from '../src/memory/migrate';
 import { dataConverterFor } from '../src/temporal/data-converter';
-import { DEFAULT_SOAK_OPTIONS, DevServer, freePort, OwnPostgres, soakConfig, soakRequest, temporalCli, workerEnvironment, WorkerSlot, type Owned } from './chaos-soak';
+import { DEFAULT_SOAK_OPTIONS, DevServer, freePort, OwnPostgres, soakConfig, soakRequest, temporalCli, OwnedProcesses, workerEnvironment, WorkerSlot } from './chaos-soak';
 import { percentile, round } from './stats';
 
 export interface ScaleOptions {
@@ -76,18 +76,16 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
   const { log } = options;
   const tag = Date.now().toString(36) + randomBytes(2).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'orch-scale-'));
-  const owned: Owned[] = [];
-  const exitHandler = () => owned.forEach((o) => o.killSync());
-  process.on('exit', exitHandler);
+  const owned = new OwnedProcesses();
   let emulator: RunningEmulator | null = null;
   let connection: Connection | null = null;
   try {
     const pg = new OwnPostgres(await freePort(), join(process.getuid?.() === 0 ? '/var/tmp' : dir, `orch-scale-pg-${tag}`));
-    owned.push(pg);
+    owned.add(pg);
     const databaseUrl = await pg.start();
     await applyMigrations(databaseUrl);
     const temporal = new DevServer(await temporalCli(), await freePort(), join(dir, 'temporal.db'), join(dir, 'temporal.log'));
-    owned.push(temporal);
+    owned.add(temporal);
     await temporal.start();
     const config = soakConfig(DEFAULT_SOAK_OPTIONS);
     const configPath = join(dir, 'config.yaml');
@@ -96,7 +94,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     const payloadKeys = `scale:${randomBytes(32).toString('base64')}`;
     const env = workerEnvironment({ temporalAddress: temporal.address, databaseUrl, configPath, emulatorUrl: emulator.url, payloadKeys });
     const slots = Array.from({ length: options.maxWorkers }, (_, i) => new WorkerSlot(i, env));
-    owned.push(...slots);
+    slots.forEach((slot) => owned.add(slot));
     connection = await Connection.connect({ address: temporal.address });
     const clientEnv = loadEnv({ TEMPORAL_ADDRESS: temporal.address, PAYLOAD_KEYS: payloadKeys });
     const client = new OrchestratorClient({ client: new Client({ connection, dataConverter: dataConverterFor(clientEnv) }), config, env: clientEnv, taskQueue: TASK_QUEUE });
@@ -155,9 +153,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     return { cores: cpus().length, concurrency: options.concurrency, seconds: options.seconds, steps };
   } finally {
     await connection?.close().catch(() => undefined);
-    for (const o of [...owned].reverse()) await o.stop().catch(() => undefined);
+    await owned.stopAll();
     await emulator?.close().catch(() => undefined);
-    process.off('exit', exitHandler);
     rmSync(dir, { recursive: true, force: true });
   }
 }

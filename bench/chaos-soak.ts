@@ -155,6 +155,37 @@ export interface Owned {
   killSync(): void;
 }
 
+/** Every process a running soak or scale run started (ended by its cleanup; killSoakProcesses for a test's afterAll). */
+export const LIVE: Set<Owned> = new Set();
+
+/** SIGKILL everything a soak started that is still running (a test that timed out calls this from afterAll). */
+export function killSoakProcesses(): void {
+  for (const o of LIVE) o.killSync();
+  LIVE.clear();
+}
+
+/** The processes one run started: stopped in reverse order at its end, SIGKILLed if this process exits first. */
+export class OwnedProcesses {
+  private readonly list: Owned[] = [];
+  private readonly onExit = () => this.list.forEach((o) => o.killSync());
+
+  constructor() {
+    process.on('exit', this.onExit);
+  }
+
+  add<T extends Owned>(o: T): T {
+    this.list.push(o);
+    LIVE.add(o);
+    return o;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const o of [...this.list].reverse()) await o.stop().catch(() => undefined);
+    this.list.forEach((o) => LIVE.delete(o));
+    process.off('exit', this.onExit);
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -489,11 +520,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log;
   const tag = Date.now().toString(36) + randomBytes(2).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'orch-chaos-'));
-  const owned: Owned[] = [];
-  const exitHandler = () => {
-    for (const o of owned) o.killSync();
-  };
-  process.on('exit', exitHandler);
+  const owned = new OwnedProcesses();
   let emulator: RunningEmulator | null = null;
   let connection: Connection | null = null;
   let dropDatabase: (() => Promise<void>) | null = null;
@@ -506,7 +533,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const base = process.getuid?.() === 0 ? '/var/tmp' : dir;
       const pgDir = join(base, `orch-chaos-pg-${tag}`);
       ownPg = new OwnPostgres(pgPort, pgDir);
-      owned.push(ownPg);
+      owned.add(ownPg);
       log(`PostgreSQL of the soak's own on 127.0.0.1:${pgPort} (${pgDir})`);
       databaseUrl = await ownPg.start();
     } else {
@@ -520,7 +547,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // Temporal dev server, state on disk
     const temporalPort = await freePort();
     const temporal = new DevServer(await temporalCli(), temporalPort, join(dir, 'temporal.db'), join(dir, 'temporal.log'));
-    owned.push(temporal);
+    owned.add(temporal);
     log(`Temporal dev server of the soak's own on ${temporal.address} (state ${join(dir, 'temporal.db')})`);
     await temporal.start();
 
@@ -548,7 +575,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const payloadKeys = `chaos:${randomBytes(32).toString('base64')}`;
     const workerEnv = workerEnvironment({ temporalAddress: temporal.address, databaseUrl, configPath, emulatorUrl: emulator.url, payloadKeys });
     const slots = Array.from({ length: options.workers }, (_, i) => new WorkerSlot(i, workerEnv));
-    owned.push(...slots);
+    slots.forEach((slot) => owned.add(slot));
     // The first alone (it registers the routing-policy workflow and schedules), then the others.
     await slots[0]!.start();
     await Promise.all(slots.slice(1).map((s) => s.start()));
@@ -678,10 +705,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     return report;
   } finally {
     await connection?.close().catch(() => undefined);
-    for (const o of [...owned].reverse()) await o.stop().catch(() => undefined);
+    await owned.stopAll();
     await emulator?.close().catch(() => undefined);
     await dropDatabase?.().catch(() => undefined);
-    process.off('exit', exitHandler);
     rmSync(dir, { recursive: true, force: true });
   }
 }
