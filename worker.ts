@@ -27,6 +27,9 @@ import { tracedWorkflowWorkerOptions, tracingFor } from './src/tracing/tracing';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor, payloadEncryptionSummary } from './src/temporal/data-converter';
 import type { MetricsCollector } from './src/metrics';
+import { dirname, resolve } from 'node:path';
+import { loadPlugins } from './src/plugins/load';
+import type { OrchestratorPlugin } from './src/plugins/types';
 
 export interface RunWorkerOptions {
   /**
@@ -54,6 +57,10 @@ export interface StartWorkerOptions extends RunWorkerOptions {
   installLogger?: boolean;
   /** Metric collectors registered before the worker polls (the same as `runtime.metrics.addCollector` in setup). */
   collectors?: MetricsCollector[];
+  /** Plugins given in code, loaded after those config.yaml names and the plugins/ folder holds (src/plugins). */
+  plugins?: OrchestratorPlugin[];
+  /** Where `plugins.modules` paths and the plugins/ folder are looked up (default: the folder of env.CONFIG_PATH). */
+  pluginDir?: string;
 }
 
 /** A worker created and ready to poll, with what it was built from (the gateway runs one in-process). */
@@ -110,8 +117,11 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
 
   let runtime: WorkerRuntime;
   try {
+    // Plugins (config.yaml plugins.modules, the plugins/ folder, code): all loaded and set up, or the worker does not start.
+    const plugins = options.runtime?.plugins ?? (await loadPlugins({ config, configDir: options.pluginDir ?? dirname(resolve(env.CONFIG_PATH)), logger, plugins: options.plugins ?? [] }));
+    if (plugins.plugins.length > 0) logger.info({ plugins: plugins.plugins.map((p) => ({ name: p.name, version: p.version, origin: p.origin, source: p.source, provides: p.provides })) }, 'plugins loaded');
     // GET /metrics on METRICS_HOST:METRICS_PORT (not when framework.enable_metrics is false).
-    runtime = await createWorkerRuntime({ metricsListen: { host: env.METRICS_HOST, port: env.METRICS_PORT }, ...options.runtime, config, env, logger, temporalClient: client });
+    runtime = await createWorkerRuntime({ metricsListen: { host: env.METRICS_HOST, port: env.METRICS_PORT }, ...options.runtime, config, env, logger, temporalClient: client, plugins });
   } catch (err) {
     await admin.close();
     throw err;
@@ -198,7 +208,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const started = await startWorker(options);
   const { env, runtime, logger, taskQueue } = started;
   logger.info(
-    { taskQueue, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, policyVersion: runtime.routingPolicyVersion, routingBase: runtime.routingBase.hash, startupMs: Math.round(process.uptime() * 1000) },
+    { taskQueue, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS, emulated: runtime.emulatedProviders, plugins: runtime.plugins.map((p) => `${p.name}@${p.version}`), policyVersion: runtime.routingPolicyVersion, routingBase: runtime.routingBase.hash, startupMs: Math.round(process.uptime() * 1000) },
     'worker started',
   );
   // Worker.run() installs SIGINT/SIGTERM handlers that call worker.shutdown().

@@ -30,6 +30,7 @@ import type { StreamBus } from '../src/streaming/bus';
 import { seededRandom } from '../src/routing/bandit';
 import type { ComplexityEvaluatorRegistry } from '../src/routing/complexity';
 import { planRoute, rankRoute, validateRequest, withObservedLatency } from '../src/routing/planner';
+import { applyRoutingStrategy, customStrategyName, type RoutingStrategyRegistry } from '../src/routing/strategies';
 import { applyUpdate, configWithPolicy, knownProvidersFromConfig, type RoutingPolicy } from '../src/routing/policy';
 import { variantFor, type VariantEffect } from '../src/improvement/live';
 import type { Experiment } from '../src/improvement/experiments';
@@ -45,6 +46,8 @@ export interface ActivityDependencies {
   memory: MemoryStore;
   evaluators: ComplexityEvaluatorRegistry;
   consensus: ConsensusRegistry;
+  /** Custom routing strategies by name (plugins); `routing.custom_strategies` says which task types use one. Absent: none. */
+  routingStrategies?: RoutingStrategyRegistry;
   /**
    * The routing policy requests are planned with, and the statistics snapshot performance-based
    * ranking reads: the worker's policy cache (src/routing/policy-cache.ts). Never waits.
@@ -367,7 +370,18 @@ export function createActivities(deps: ActivityDependencies) {
         }
         const lookup = lookupFor(stats);
         const seed = workflowId ?? valid.requestId ?? conversationText(valid);
-        const ranked = rankRoute({ plan, policy: planningPolicy, taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
+        let ranked = rankRoute({ plan, policy: planningPolicy, taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
+        // A custom routing strategy (a plugin's, named by routing.custom_strategies) orders the route instead; not a route the request named.
+        const custom = plan.ruleId === 'request.providers' ? null : customStrategyName(config, valid.taskType);
+        const customStrategy = custom === null ? undefined : deps.routingStrategies?.get(custom);
+        if (custom !== null && customStrategy) {
+          try {
+            ranked = await applyRoutingStrategy(custom, customStrategy, plan, { taskType: valid.taskType, stats: lookup, random: seededRandom(seed) });
+          } catch (err) {
+            // A failing strategy does not fail the request: the policy's own ranking stands.
+            logger.warn({ strategy: custom, err: (err as Error).message }, 'custom routing strategy failed; the routing policy ranked the route');
+          }
+        }
         const observed = lookup ? withObservedLatency(ranked, valid.taskType, lookup) : ranked;
         const effect = experiment?.effect;
         const systemPrompt = effect?.systemPrompt !== undefined ? (effect.systemPrompt ?? undefined) : valid.systemPrompt;

@@ -18,6 +18,7 @@ import { addKeysCommands } from './keys-cli';
 import { addPayloadKeysCommands } from './payload-keys-cli';
 import { addRoutingCommands } from './routing-cli';
 import { addAnalyticsCommands } from './analytics-cli';
+import { addPluginsCommands } from './plugins-cli';
 import { addUsersCommands } from './users-cli';
 import { addReportCommands, DoctorFailed } from './report-cli';
 import { ExitCode, UsageError, exitQuietlyOnBrokenPipe, floatArg, intArg, readStdin } from './cli-args';
@@ -214,6 +215,7 @@ export function buildCli(): Command {
   addUsersCommands(program);
   addReportCommands(program);
   addAnalyticsCommands(program);
+  addPluginsCommands(program);
   return program;
 }
 

@@ -13,7 +13,8 @@ export type OrchestratorErrorCode =
   | 'DatabaseConnectionError'
   | 'QuotaExceeded'
   | 'BudgetExceeded'
-  | 'IdempotencyConflict';
+  | 'IdempotencyConflict'
+  | 'PluginError';
 
 export abstract class OrchestratorError extends Error {
   abstract readonly code: OrchestratorErrorCode;
@@ -26,6 +27,15 @@ export abstract class OrchestratorError extends Error {
   override get name(): string {
     return this.code;
   }
+}
+
+/**
+ * A plugin (src/plugins) could not be loaded, set up or registered. `details.plugin` names it (its
+ * module path when the name is not known yet); the message says the cause. Nothing of any plugin
+ * was registered.
+ */
+export class PluginError extends OrchestratorError {
+  readonly code = 'PluginError';
 }
 
 /** A configuration value is missing or wrong. `issues` name the key paths. */
@@ -118,6 +128,7 @@ const constructors: Record<OrchestratorErrorCode, (message: string, details: Rec
   QuotaExceeded: (m, d) => new QuotaExceeded(m, d),
   BudgetExceeded: (m, d) => new BudgetExceeded(m, d),
   IdempotencyConflict: (m, d) => new IdempotencyConflict(m, d),
+  PluginError: (m, d) => new PluginError(m, d),
 };
 
 export function isOrchestratorErrorCode(code: unknown): code is OrchestratorErrorCode {

@@ -406,7 +406,7 @@ export const ConfigSchema = z
         modules: z.array(z.string().min(1)).default([]),
         scan_folder: z.boolean().default(true),
       })
-      .catchall(z.record(z.string(), z.unknown()))
+      .catchall(z.unknown())
       .prefault({}),
     /** Event hooks (src/hooks): the time limit of one hook call; a hook past it is logged and counted, never awaited by a request. */
     hooks: z

@@ -22,6 +22,9 @@ import { createLocalStreamBus } from '../streaming/bus';
 import { clientConnectionOptions } from '../temporal/connection';
 import type { WorkflowSource } from '../temporal/workflow-bundle';
 import { startWorker, type StartedWorker } from '../../worker';
+import { dirname, resolve } from 'node:path';
+import { loadPlugins, type LoadedPlugins } from '../plugins/load';
+import type { OrchestratorPlugin } from '../plugins/types';
 import { registerAdminRoutes } from './admin';
 import { buildGateway, type GatewayDeps } from './server';
 import { dataConverterFor } from '../temporal/data-converter';
@@ -50,6 +53,8 @@ export interface StartGatewayOptions {
   ensureSchedule?: boolean;
   /** Co-located worker only: install the Temporal runtime logger (default true). */
   installLogger?: boolean;
+  /** Plugins given in code, besides those config.yaml names and the plugins/ folder holds (src/plugins). */
+  plugins?: OrchestratorPlugin[];
   /** More routes, given the key store (the admin routes of src/gateway/admin.ts are always registered). */
   register?: (app: FastifyInstance, keys: KeyStore) => void | Promise<void>;
 }
@@ -85,13 +90,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let worker: StartedWorker | null = null;
   let running: Promise<void> | null = null;
   let ownConnection: Connection | null = null;
+  let plugins: LoadedPlugins | null = null;
   let client: Client;
   if (withWorker) {
+    // The in-process worker loads the plugins (and stops the gateway's start when one fails).
     worker = await startWorker({
       env,
       config,
       logger,
       taskQueue,
+      ...(options.plugins && { plugins: options.plugins }),
       // The worker's provider calls publish tokens here; the gateway forwards them (single-provider streams).
       runtime: { ...options.runtime, streamBus: bus!, metrics },
       ...(options.workflowSource && { workflowSource: options.workflowSource }),
@@ -103,6 +111,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     // Eager workflow start needs a client on the worker's own connection.
     client = new Client({ connection: worker.nativeConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(env), interceptors: tracingFor(env).clientInterceptors() });
   } else {
+    // No worker here, so nothing of a plugin runs; loading them checks config.yaml against them (provider kinds, settings) as a worker would.
+    plugins = await loadPlugins({ config, configDir: dirname(resolve(env.CONFIG_PATH)), logger, plugins: options.plugins ?? [] });
+    if (plugins.plugins.length > 0) logger.info({ plugins: plugins.plugins.map((p) => `${p.name}@${p.version}`) }, 'plugins loaded');
     // The database is migrated by workers; the key table must exist before the first request.
     await applyMigrations(env.DATABASE_URL);
     // No worker here: the gateway serves /metrics itself (its HTTP metrics), unless metrics are off.
@@ -146,6 +157,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await db.$disconnect();
     await tracingFor(env).forceFlush().catch(() => undefined);
     await metricsServer?.close();
+    await plugins?.close();
   };
   let app: FastifyInstance;
   try {

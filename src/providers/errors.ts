@@ -139,6 +139,15 @@ export function classifyProviderError(err: unknown, ctx: ClassifyContext): Provi
   return make('ProviderServerError', `unexpected error: ${message}`);
 }
 
+/**
+ * A failed HTTP response of a plain HTTP API (plugin connectors, src/plugins), classified like the
+ * SDKs' failures: 429 with its Retry-After, 408/409/5xx retryable, other 4xx not.
+ */
+export function httpProviderError(ctx: ClassifyContext, f: { status: number; message: string; headers?: Headers | undefined; code?: string | null; requestId?: string | null }): ProviderCallError {
+  const make: Make = (type, detail, extra = {}) => new ProviderCallError({ type, provider: ctx.provider, model: ctx.model, detail: redactSecrets(detail, ctx.secrets), ...extra });
+  return fromHttp(make, { status: f.status, headers: f.headers, code: f.code ?? null, message: f.message, requestId: f.requestId ?? null });
+}
+
 /** A 2xx response whose body does not have the shape the connector needs. */
 export function malformedResponse(ctx: ClassifyContext, detail: string, requestId: string | null = null): ProviderCallError {
   return new ProviderCallError({

@@ -5,11 +5,15 @@
  *   always -> every openai/anthropic/google provider is emulated;
  *   auto   -> a provider whose `api_key_env` variable is unset or empty is emulated;
  *   never  -> a provider without a key is a ConfigError naming the variable.
- * `openai_compatible` providers are never emulated: they always use their base_url.
+ * `openai_compatible` providers are never emulated: they always use their base_url. Nor are
+ * providers of a kind a plugin provides (src/plugins): their connector gets base_url and the key
+ * when one is set, and calls its own endpoint.
  */
 import { ConfigError } from '../errors';
 import { supportedModels } from '../config/load';
-import type { Config, ProviderConfig, ProviderKind } from '../config/schema';
+import { BUILT_IN_PROVIDER_KINDS, type BuiltInProviderKind, type Config, type ProviderConfig } from '../config/schema';
+import { createPluginConnector } from '../plugins/connector';
+import type { PluginConnectorFactory } from '../plugins/types';
 import type { ModelConnector } from './types';
 import type { ConnectorSettings } from './shared';
 import { createOpenAIConnector } from './openai';
@@ -23,6 +27,8 @@ export interface BuildConnectorsOptions {
   emulatorUrl?: string;
   /** Injected for tests. */
   fetch?: typeof fetch;
+  /** Connector factories of the loaded plugins by provider kind (src/plugins/load.ts). */
+  pluginConnectors?: ReadonlyMap<string, { plugin: string; factory: PluginConnectorFactory }>;
 }
 
 export interface BuiltConnectors {
@@ -34,7 +40,7 @@ export interface BuiltConnectors {
 /** The key the emulator accepts; never a real credential. */
 export const EMULATOR_API_KEY = 'emulator';
 
-const FACTORIES: Record<ProviderKind, (settings: ConnectorSettings) => ModelConnector> = {
+const FACTORIES: Record<BuiltInProviderKind, (settings: ConnectorSettings) => ModelConnector> = {
   openai: (s) => createOpenAIConnector({ ...s, kind: 'openai' }),
   openai_compatible: (s) => createOpenAIConnector({ ...s, kind: 'openai_compatible' }),
   anthropic: createAnthropicConnector,
@@ -42,7 +48,7 @@ const FACTORIES: Record<ProviderKind, (settings: ConnectorSettings) => ModelConn
 };
 
 /** Where each SDK's paths start on the emulator (openai appends /chat/completions; anthropic /v1/messages; genai /v1beta/models/...). */
-function emulatorBaseUrl(kind: Exclude<ProviderKind, 'openai_compatible'>, url: string): string {
+function emulatorBaseUrl(kind: Exclude<BuiltInProviderKind, 'openai_compatible'>, url: string): string {
   return kind === 'openai' ? `${url}/v1` : url;
 }
 
@@ -65,6 +71,20 @@ export function buildConnectors(options: BuildConnectorsOptions): BuiltConnector
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     };
     const { kind } = provider;
+    if (!isBuiltInKind(kind)) {
+      const plugin = options.pluginConnectors?.get(kind);
+      if (!plugin) {
+        const known = [...BUILT_IN_PROVIDER_KINDS, ...(options.pluginConnectors?.keys() ?? [])];
+        issues.push({ path: `models.${name}.kind`, message: `unknown provider kind "${kind}" (known: ${known.join(', ')}; a plugin may provide more)` });
+        continue;
+      }
+      try {
+        connectors.set(name, createPluginConnector(plugin.factory, { ...base, kind, ...(provider.base_url && { baseUrl: provider.base_url }), ...(key && { apiKey: key }) }, plugin.plugin));
+      } catch (err) {
+        issues.push({ path: `models.${name}.kind`, message: (err as Error).message });
+      }
+      continue;
+    }
     if (kind === 'openai_compatible') {
       connectors.set(name, FACTORIES[kind]({ ...base, ...(provider.base_url && { baseUrl: provider.base_url }), ...(key && { apiKey: key }) }));
       continue;
@@ -96,6 +116,10 @@ export function buildConnectors(options: BuildConnectorsOptions): BuiltConnector
     throw new ConfigError(`cannot build provider connectors:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, issues);
   }
   return { connectors, emulated };
+}
+
+function isBuiltInKind(kind: string): kind is BuiltInProviderKind {
+  return (BUILT_IN_PROVIDER_KINDS as readonly string[]).includes(kind);
 }
 
 function readKey(provider: ProviderConfig, env: NodeJS.ProcessEnv): string | undefined {

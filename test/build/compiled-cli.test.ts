@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../helpers/config';
 
 const run = promisify(execFile);
 const CLI = join(REPO_ROOT, 'dist', 'client', 'cli.js');
-const COMMANDS = ['run', 'status', 'feedback', 'list', 'routing', 'improvement', 'experiments', 'keys', 'conversations', 'users', 'retention', 'report', 'doctor', 'metrics', 'export'];
+const COMMANDS = ['run', 'status', 'feedback', 'list', 'routing', 'improvement', 'experiments', 'keys', 'conversations', 'users', 'retention', 'report', 'doctor', 'metrics', 'export', 'plugins'];
 let scratch: string;
 
 beforeAll(async () => {
