@@ -73,7 +73,7 @@ export default defineConfig({
         extends: true,
         test: { name: 'unit', include: UNIT_TESTS, env: { TEST_TEMPORAL_ADDRESS: '', TEST_POSTGRES_URL: '', TEST_REDIS_URL: '' }, sequence: { groupOrder: 0 } },
       },
-      { extends: true, test: { name: 'services', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...UNIT_TESTS], sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'services', include: ['test/**/*.test.ts', 'examples/testing/**/*.test.ts'], exclude: [...configDefaults.exclude, ...UNIT_TESTS], sequence: { groupOrder: 1 } } },
     ],
   },
 });
