@@ -1,218 +1,539 @@
 /**
- * Orchestration overhead and throughput (`npm run bench:overhead`).
+ * Orchestration overhead against the platform's floor, in one run (`npm run bench:overhead`).
  *
- * The emulator answers every model after a fixed latency. Each request asks three providers in
- * parallel (consensus). Overhead = end-to-end time seen by the client minus the slowest provider
- * call inside that request. The baseline makes the same three calls directly through the SDK
- * connectors, in the same process and run. Server, worker, emulator and load generator share
- * this machine's cores, so figures are for this machine only.
+ * On one dev server, one machine and one process (client, workers, gateways and the provider
+ * emulator), at 1, 10 and 50 concurrent, level by level with every variant taking its turn:
  *
- * Payload encryption is on (as deployed), through a metering wrapper of the codec: the run
- * reports the codec's wall and CPU time per request, for these short prompts and for 2 KB ones,
- * and the end-to-end difference against a second worker and client with plain payloads,
- * alternating requests between the two in the same run.
+ *   (a) the floor: bare workflows that call three no-op activities of PROVIDER_LATENCY_MS in
+ *       parallel (bench/floor-workflows.ts), as activities and as local activities, each started
+ *       by a plain client and with eager workflow start (a Client on the worker's NativeConnection);
+ *   (b) our request (three providers, consensus) through the client SDK, through the HTTP gateway
+ *       with eager start (worker in the gateway's process), and through the gateway in local mode
+ *       (`performance.provider_calls: local`);
+ *   (c) the same three provider calls made directly through the connectors, against the same
+ *       emulator at the same latency.
+ *
+ * Overhead = end to end minus the provider latency: for the floor and the direct calls minus the
+ * fixed PROVIDER_LATENCY_MS; for our requests minus the slowest provider call of the request as the
+ * workflow recorded it (the connector's HTTP round trip stays out; `vs fixed` prints the other
+ * reading). Per request: workflow tasks, history events, activities and local activities (from the
+ * histories of a sample), database statements (every statement the SQLite driver prepares, counted
+ * by a wrapper of better-sqlite3), and CPU ms of this process (process.cpuUsage over the variant's
+ * turns: client, worker and emulator together) and of the dev server (/proc, when found). Readable
+ * figures, then one JSON line with every figure and the targets.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, type WorkflowClient } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import BetterSqlite3 from 'better-sqlite3';
+import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
 import type { Config } from '../src/config/schema';
-import { buildConnectors } from '../src/providers/registry';
-import type { OrchestrateRequest } from '../src/types';
-import { randomBytes } from 'node:crypto';
+import { startGateway, type RunningGateway } from '../src/gateway/start';
+import { createLogger } from '../src/logger';
 import { AesGcmPayloadCodec } from '../src/privacy/payload-codec';
-import { MeteredCodec, type CodecFigures } from './codec-meter';
+import { buildConnectors } from '../src/providers/registry';
+import { FAILURE_CONVERTER_PATH, payloadCodecFor } from '../src/temporal/data-converter';
+import type { OrchestrateRequest } from '../src/types';
+import { MeteredCodec } from './codec-meter';
+import type { FloorActivities } from './floor-workflows';
 import { startBenchStack } from './harness';
-import { percentile, round, runConcurrent } from './stats';
+import { percentile, round } from './stats';
 
 const PROVIDER_LATENCY_MS = Number(process.env['BENCH_PROVIDER_LATENCY_MS'] ?? 50);
-const SEQUENTIAL = Number(process.env['BENCH_SEQUENTIAL'] ?? 200);
-const PER_LEVEL = Number(process.env['BENCH_PER_LEVEL'] ?? 300);
-const LEVELS = [1, 10, 50];
-const TARGETS = { overheadP50Ms: 25, throughputRps50: 100, codecMsPerRequest2kb: 1 };
-const CODEC_REQUESTS = Number(process.env['BENCH_CODEC_REQUESTS'] ?? 100);
+const LEVELS = [1, 10, 50] as const;
+/** Requests per variant at each level (BENCH_PER_LEVEL scales them). */
+const SCALE = Number(process.env['BENCH_PER_LEVEL'] ?? 100) / 100;
+const PER_LEVEL: Record<(typeof LEVELS)[number], number> = { 1: Math.max(10, Math.round(40 * SCALE)), 10: Math.max(20, Math.round(100 * SCALE)), 50: Math.max(50, Math.round(200 * SCALE)) };
+const WARMUP = 10;
+const HISTORY_SAMPLE = 5;
+const ONLY = process.env['BENCH_VARIANTS']?.split(',').filter(Boolean);
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-function request(i: number, tag: string): OrchestrateRequest {
+// ---------------------------------------------------------------------------------------------
+// Counting database statements: every statement better-sqlite3 prepares or executes (Prisma's
+// SQLite adapter prepares one per query, BEGIN/COMMIT included).
+
+const statements = { count: 0 };
+/** BENCH_SQL_PROFILE=1: time per statement text, printed at the end (to find what to cut). */
+const SQL_PROFILE = process.env['BENCH_SQL_PROFILE'] === '1';
+const sqlTimes = new Map<string, { n: number; ms: number }>();
+function timeStatement(sql: string, stmt: Record<string, (...x: unknown[]) => unknown>): void {
+  for (const method of ['all', 'run', 'get', 'iterate']) {
+    const original = stmt[method];
+    if (typeof original !== 'function') continue;
+    stmt[method] = (...x: unknown[]) => {
+      const t = performance.now();
+      try {
+        return original.apply(stmt, x);
+      } finally {
+        const e = sqlTimes.get(sql) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += performance.now() - t;
+        sqlTimes.set(sql, e);
+      }
+    };
+  }
+}
+{
+  const proto = BetterSqlite3.prototype as unknown as { prepare: (...a: unknown[]) => unknown; exec: (...a: unknown[]) => unknown };
+  const prepare = proto.prepare;
+  const exec = proto.exec;
+  proto.prepare = function (this: unknown, ...a: unknown[]) {
+    statements.count++;
+    const stmt = prepare.apply(this, a) as Record<string, (...x: unknown[]) => unknown>;
+    if (SQL_PROFILE) timeStatement(String(a[0]), stmt);
+    return stmt;
+  };
+  proto.exec = function (this: unknown, ...a: unknown[]) {
+    statements.count++;
+    return exec.apply(this, a);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dev server's CPU, from /proc (the process that listens on TEMPORAL_ADDRESS's port).
+
+function pidListeningOn(port: number): number | null {
+  try {
+    const hex = port.toString(16).toUpperCase().padStart(4, '0');
+    const inodes = new Set<string>();
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols[1]?.endsWith(`:${hex}`) && cols[3] === '0A' && cols[9]) inodes.add(cols[9]);
+      }
+    }
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${pid}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+          if (m && inodes.has(m[1]!)) return Number(pid);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return null;
+}
+
+/** utime + stime of a process in ms (clock ticks of 10 ms), null when unreadable. */
+function processCpuMs(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variants
+
+type Level = (typeof LEVELS)[number];
+
+interface Sample {
+  total: number;
+  /** End to end minus the provider latency (see the header). */
+  overhead: number;
+  /** Ours: end to end minus the fixed provider latency (the floor's reading). */
+  fixed?: number;
+  workflowId: string | null;
+}
+
+interface Variant {
+  name: string;
+  label: string;
+  /** One request; `n` is unique over the whole run. */
+  once(n: number): Promise<Sample>;
+  /** For the histories: the client that can read this variant's workflows. */
+  workflow: WorkflowClient | null;
+}
+
+interface Turn {
+  samples: Sample[];
+  wallMs: number;
+}
+
+interface Totals {
+  requests: number;
+  cpuMs: number;
+  serverCpuMs: number | null;
+  statements: number;
+  codec: { wallMs: number; payloads: number };
+}
+
+/** Run `n` requests at `concurrency`; each request's figures and the wall time. */
+async function runLevel(v: Variant, n: number, concurrency: number, counter: { n: number }): Promise<Turn> {
+  const samples: Sample[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) {
+        next++;
+        samples.push(await v.once(counter.n++));
+      }
+    }),
+  );
+  return { samples, wallMs: performance.now() - started };
+}
+
+function request(n: number, tag: string): OrchestrateRequest {
   return {
-    prompt: `What is ${(i % 97) + 3} * ${(i % 13) + 7}?`,
+    // Unique per request: no response-cache hits.
+    prompt: `What is ${(n % 97) + 3} * ${(n % 13) + 7}? (${tag} ${n})`,
     taskType: 'benchmark',
     userId: 'bench',
     providers: ['openai', 'anthropic', 'google'],
     requireConsensus: true,
     minProviders: 3,
-    requestId: `bench-${tag}-${i}-${Date.now().toString(36)}`,
+    requestId: `bench-${tag}-${n}-${Date.now().toString(36)}`,
   };
 }
 
-/** About 2 KB of prose (a pasted document), different per request. */
-function request2kb(i: number, tag: string): OrchestrateRequest {
-  const sentence = (k: number) => `Clause ${k}: the supplier delivers ${(i * 7 + k) % 91} units per week and invoices within ${(k % 5) + 10} days of delivery. `;
-  let prompt = 'Summarise the obligations in this contract excerpt. ';
-  for (let k = 0; prompt.length < 2048; k++) prompt += sentence(k);
-  return { ...request(i, tag), prompt: prompt.slice(0, 2048) };
+interface HistoryCounts {
+  workflowTasks: number;
+  events: number;
+  activities: number;
+  localActivities: number;
 }
 
-function perRequest(f: CodecFigures, n: number) {
-  return { wall_ms: round(f.wallMs / n, 3), payloads: round(f.payloads / n, 1), kb: round(f.bytesIn / n / 1024, 2) };
+async function historyCounts(client: WorkflowClient, ids: string[]): Promise<HistoryCounts | null> {
+  if (ids.length === 0) return null;
+  const sum: HistoryCounts = { workflowTasks: 0, events: 0, activities: 0, localActivities: 0 };
+  for (const id of ids) {
+    const history = await client.getHandle(id).fetchHistory();
+    for (const e of history.events ?? []) {
+      sum.events++;
+      if (e.workflowTaskCompletedEventAttributes) sum.workflowTasks++;
+      if (e.activityTaskScheduledEventAttributes) sum.activities++;
+      if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') sum.localActivities++;
+    }
+  }
+  const per = (x: number) => round(x / ids.length, 1);
+  return { workflowTasks: per(sum.workflowTasks), events: per(sum.events), activities: per(sum.activities), localActivities: per(sum.localActivities) };
 }
+
+const stats = (xs: number[]) => ({ p50: round(percentile(xs, 50)), p95: round(percentile(xs, 95)), p99: round(percentile(xs, 99)) });
 
 async function main(): Promise<void> {
-  let config!: Config;
-  const codec = new MeteredCodec(new AesGcmPayloadCodec({ keys: [{ id: 'bench', key: randomBytes(32) }], source: 'bench' }));
-  const configure = (env: { CONFIG_PATH: string }) => {
-    const base = loadConfig(env.CONFIG_PATH);
-    config = { ...base, emulator: { ...base.emulator, mode: 'always' as const, latency_ms: PROVIDER_LATENCY_MS } };
-    return config;
-  };
-  const stack = await startBenchStack('overhead', configure, { dataConverter: { payloadCodecs: [codec] } });
-  const plain = await startBenchStack('overhead-plain', configure, { dataConverter: {} });
+  const processEnv = loadEnv(process.env);
+  const base = loadConfig(processEnv.CONFIG_PATH);
+  const config: Config = { ...base, emulator: { ...base.emulator, mode: 'always' as const, latency_ms: PROVIDER_LATENCY_MS } };
+  // The deployed codec (payload encryption on), metered; a fresh key when the environment turns encryption off.
+  const inner = payloadCodecFor(processEnv) ?? new AesGcmPayloadCodec({ keys: [{ id: 'bench', key: randomBytes(32) }], source: 'bench' });
+  const codec = new MeteredCodec(inner);
+  const dataConverter: DataConverter = { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
+
+  const stack = await startBenchStack('overhead', () => config, { dataConverter });
   const { runtime, client, worker, native, taskQueue } = stack;
   const { connectors } = buildConnectors({ config, env: {}, emulatorUrl: runtime.emulatorUrl! });
+  const temporalPort = Number(stack.env.TEMPORAL_ADDRESS.split(':').pop());
+  const serverPid = pidListeningOn(temporalPort);
 
-  // The floor: an empty workflow on its own worker and queue, same server, same client.
-  const noopQueue = `${taskQueue}-noop`;
-  const noopWorker = await Worker.create({
+  // The floor's worker: same server, same connection, same data converter and limits as ours.
+  const floorQueue = `${taskQueue}-floor`;
+  const floorActivities: FloorActivities = { benchSleep: (ms) => new Promise((resolve) => setTimeout(() => resolve('ok'), ms)) };
+  const floorWorker = await Worker.create({
     connection: native,
-    taskQueue: noopQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./noop-workflow'), logger: new DefaultLogger('ERROR') }),
-    dataConverter: { payloadCodecs: [codec] },
+    taskQueue: floorQueue,
+    dataConverter,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./floor-workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: new DefaultLogger('ERROR') }),
+    activities: floorActivities,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentActivityTaskExecutions: 300,
+    maxConcurrentLocalActivityExecutions: 100,
   });
-  const noop = async (i: number): Promise<void> => {
-    await client.client.workflow.execute('benchNoop', { taskQueue: noopQueue, workflowId: `bench-noop-${taskQueue}-${i}`, args: [] });
+  // Eager start needs a client on the worker's own connection (a plain Connection client is refused).
+  const eagerClient = new Client({ connection: native, namespace: stack.env.TEMPORAL_NAMESPACE, dataConverter });
+  const plainClient = client.client;
+
+  const floor = (name: string, label: string, workflowType: 'benchFloorActivities' | 'benchFloorLocalActivities', eager: boolean): Variant => {
+    const c = eager ? eagerClient : plainClient;
+    return {
+      name,
+      label,
+      workflow: c.workflow,
+      async once(n) {
+        const workflowId = `${floorQueue}-${name}-${n}`;
+        const started = performance.now();
+        await c.workflow.execute(workflowType, { taskQueue: floorQueue, workflowId, args: [PROVIDER_LATENCY_MS], ...(eager && { requestEagerStart: true }) });
+        const total = performance.now() - started;
+        return { total, overhead: total - PROVIDER_LATENCY_MS, workflowId };
+      },
+    };
   };
 
-  const direct = async (i: number): Promise<number> => {
-    const started = performance.now();
-    const prompt = request(i, 'direct').prompt ?? '';
-    await Promise.all([...connectors.values()].map((c) => c.generate({ model: c.getSupportedModels()[0]!, prompt })));
-    return performance.now() - started;
-  };
-
-  const noopRps: Record<string, number> = {};
-  await noopWorker.runUntil(async () => {
-    await runConcurrent(20, 5, noop);
-    for (const c of LEVELS) {
-      const n = c === 1 ? Math.min(PER_LEVEL, 100) : PER_LEVEL;
-      const ms = await runConcurrent(n, c, async (i) => noop(c * 100_000 + i));
-      noopRps[`c${c}`] = round((n / ms) * 1000);
-    }
+  const ours = (name: string, label: string, ask: (n: number) => Promise<{ total: number; workflowId: string; slowest: number }>, workflow: WorkflowClient): Variant => ({
+    name,
+    label,
+    workflow,
+    async once(n) {
+      const r = await ask(n);
+      return { total: r.total, overhead: r.total - r.slowest, fixed: r.total - PROVIDER_LATENCY_MS, workflowId: r.workflowId };
+    },
   });
 
-  const figures = await worker.runUntil(async () => {
-    // Warm up: bundle loaded, connections and SQLite pages hot.
-    await runConcurrent(20, 5, async (i) => void (await client.processRequest(request(i, 'warm'))));
-    for (let i = 0; i < 20; i++) await direct(i);
-    codec.take();
-
-    console.log(`Provider latency fixed at ${PROVIDER_LATENCY_MS} ms; 3 providers per request (consensus); SQLite; one worker.`);
-    console.log(`\nSequential, ${SEQUENTIAL} requests:`);
-    const overhead: number[] = [];
-    const e2e: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) {
+  const clientVariant = ours(
+    'client',
+    'our request, client SDK',
+    async (n) => {
       const started = performance.now();
-      const result = await client.processRequest(request(i, 'seq'));
+      const result = await client.processRequest(request(n, 'client'));
       const total = performance.now() - started;
-      const slowest = Math.max(...result.metadata.providers.map((p) => p.latencyMs));
-      e2e.push(total);
-      overhead.push(total - slowest);
-    }
-    const codecShort = perRequest(codec.take(), SEQUENTIAL);
-    const baseline: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) baseline.push(await direct(i));
-    const o = { p50: percentile(overhead, 50), p95: percentile(overhead, 95), p99: percentile(overhead, 99) };
-    console.log(`  workflow end-to-end  p50 ${round(percentile(e2e, 50))} ms  p95 ${round(percentile(e2e, 95))} ms`);
-    console.log(`  direct SDK calls     p50 ${round(percentile(baseline, 50))} ms  p95 ${round(percentile(baseline, 95))} ms`);
-    console.log(`  overhead             p50 ${round(o.p50)} ms  p95 ${round(o.p95)} ms  p99 ${round(o.p99)} ms   (target p50 <= ${TARGETS.overheadP50Ms} ms)`);
+      if (result.metadata.cacheHit) throw new Error('a bench request was answered from the cache');
+      return { total, workflowId: result.metadata.workflowId, slowest: Math.max(...result.metadata.providers.map((p) => p.latencyMs)) };
+    },
+    plainClient.workflow,
+  );
 
-    console.log(`\nThroughput, ${PER_LEVEL} requests per level:`);
-    const throughput: Record<string, number> = {};
-    const baselineThroughput: Record<string, number> = {};
-    for (const c of LEVELS) {
-      const n = c === 1 ? Math.min(PER_LEVEL, 100) : PER_LEVEL;
-      const wf = await runConcurrent(n, c, async (i) => void (await client.processRequest(request(i, `c${c}`))));
-      const dr = await runConcurrent(n, c, async (i) => void (await direct(i)));
-      throughput[`c${c}`] = round((n / wf) * 1000);
-      baselineThroughput[`c${c}`] = round((n / dr) * 1000);
-      console.log(
-        `  ${String(c).padStart(2)} concurrent: workflows ${throughput[`c${c}`]} req/s   direct SDK calls ${baselineThroughput[`c${c}`]} req/s   empty workflow ${noopRps[`c${c}`]} req/s`,
-      );
-    }
-    // The codec with 2 KB prompts: encrypted and plain requests alternate, each on its own worker and client.
-    const codecFigures = await plain.worker.runUntil(async () => {
-      for (let i = 0; i < 10; i++) {
-        await stack.client.processRequest(request2kb(i, 'warm-enc'));
-        await plain.client.processRequest(request2kb(i, 'warm-plain'));
-      }
-      codec.take();
-      codec.recording = { encode: [], decode: [] };
-      const encrypted: number[] = [];
-      const clear: number[] = [];
-      for (let i = 0; i < CODEC_REQUESTS; i++) {
-        let t = performance.now();
-        await stack.client.processRequest(request2kb(i, 'enc'));
-        encrypted.push(performance.now() - t);
-        t = performance.now();
-        await plain.client.processRequest(request2kb(i, 'plain'));
-        clear.push(performance.now() - t);
-      }
-      // The plain stack has no codec: this is the encrypted requests' codec work only.
-      const codecSum = codec.take();
-      const isolated = await codec.isolatedCost(CODEC_REQUESTS);
-      codec.recording = null;
-      return { encrypted, clear, codec2kb: perRequest(codecSum, CODEC_REQUESTS), isolated };
+  const direct: Variant = {
+    name: 'direct',
+    label: 'three provider calls, direct',
+    workflow: null,
+    async once(n) {
+      const prompt = request(n, 'direct').prompt ?? '';
+      const started = performance.now();
+      await Promise.all([...connectors.values()].map((c) => c.generate({ model: c.getSupportedModels()[0]!, prompt })));
+      const total = performance.now() - started;
+      return { total, overhead: total - PROVIDER_LATENCY_MS, workflowId: null };
+    },
+  };
+
+  const gateways: RunningGateway[] = [];
+  const gatewayDirs: string[] = [];
+  const gatewayVariant = async (name: string, label: string, mode: 'activity' | 'local'): Promise<Variant> => {
+    // Its own SQLite file (one writer per file) and emulator; the gateway's worker uses the environment's data converter.
+    const dir = mkdtempSync(join(tmpdir(), `bench-overhead-${name}-`));
+    gatewayDirs.push(dir);
+    const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '', LOG_LEVEL: 'error', METRICS_PORT: '0' });
+    const gatewayConfig = { ...config, performance: { ...config.performance, provider_calls: mode } };
+    const gatewayQueue = `${taskQueue}-gw-${name}`;
+    const gateway = await startGateway({
+      env,
+      config: gatewayConfig,
+      logger: createLogger('error', 'bench'),
+      taskQueue: gatewayQueue,
+      port: 0,
+      host: '127.0.0.1',
+      eagerStart: true,
+      runtime: { secrets: {}, emulatorPort: 0, routingPolicyWorkflowId: `routing-policy-${gatewayQueue}` },
+      workflowSource: { kind: 'sources', workflowsPath: require.resolve('../workflows'), reason: 'bench' },
+      ensureSchedule: false,
+      installLogger: false,
     });
-    return { o, e2e, baseline, throughput, baselineThroughput, codecShort, codecFigures };
-  });
-  const { codecFigures } = figures;
+    gateways.push(gateway);
+    const { key } = await gateway.keys.create({ userId: 'bench' });
+    const url = `${gateway.url}/v1/chat/completions`;
+    return ours(
+      name,
+      label,
+      async (n) => {
+        const started = performance.now();
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({
+            model: 'auto',
+            messages: [{ role: 'user', content: request(n, name).prompt }],
+            orchestration: { require_consensus: true, min_providers: 3, task_type: 'benchmark' },
+          }),
+        });
+        const body = (await res.json()) as { orchestration?: { workflow_id: string; cache_hit: boolean } };
+        const total = performance.now() - started;
+        if (res.status !== 200 || !body.orchestration) throw new Error(`gateway answered ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
+        if (body.orchestration.cache_hit) throw new Error('a bench request was answered from the cache');
+        // The provider calls' latencies, read after the clock stopped (a completed workflow's result).
+        const result = await gateway.orchestrator.getResult(body.orchestration.workflow_id);
+        return { total, workflowId: body.orchestration.workflow_id, slowest: Math.max(...result.metadata.providers.map((p) => p.latencyMs)) };
+      },
+      gateway.orchestrator.client.workflow,
+    );
+  };
 
-  const e2eEncrypted = percentile(codecFigures.encrypted, 50);
-  const e2ePlain = percentile(codecFigures.clear, 50);
-  console.log(`\nPayload encryption (AES-256-GCM, zlib from 4 KiB), codec work per request, client and worker together:`);
-  console.log(`  in the run, short prompts   ${figures.codecShort.wall_ms} ms wall (${figures.codecShort.payloads} payload encodes/decodes, ${figures.codecShort.kb} KiB)`);
-  console.log(`  in the run, 2 KB prompts    ${codecFigures.codec2kb.wall_ms} ms wall (${codecFigures.codec2kb.payloads} payload encodes/decodes, ${codecFigures.codec2kb.kb} KiB); includes time the cores spent elsewhere`);
-  console.log(`  isolated, 2 KB prompts      ${codecFigures.isolated.ms_per_request} ms wall, ${codecFigures.isolated.cpu_ms_per_request} ms CPU: the same payloads encoded and decoded again, nothing else running in this process   (target < ${TARGETS.codecMsPerRequest2kb} ms CPU)`);
-  console.log(`  end-to-end p50, 2 KB prompts: encrypted ${round(e2eEncrypted)} ms, plain ${round(e2ePlain)} ms (difference ${round(e2eEncrypted - e2ePlain)} ms; alternating, same run: noise of a few ms is expected)`);
+  const wanted = (name: string) => !ONLY || ONLY.includes(name);
+  const variants: Variant[] = [
+    floor('floor_activities', 'floor: 3 activities', 'benchFloorActivities', false),
+    floor('floor_activities_eager', 'floor: 3 activities, eager start', 'benchFloorActivities', true),
+    floor('floor_local', 'floor: 3 local activities', 'benchFloorLocalActivities', false),
+    floor('floor_local_eager', 'floor: 3 local activities, eager start', 'benchFloorLocalActivities', true),
+    clientVariant,
+  ].filter((v) => wanted(v.name));
+  if (wanted('gateway_eager')) variants.push(await gatewayVariant('gateway_eager', 'our request, gateway, eager start', 'activity'));
+  if (wanted('gateway_local')) variants.push(await gatewayVariant('gateway_local', 'our request, gateway, eager, local mode', 'local'));
+  if (wanted('direct')) variants.push(direct);
 
-  const overheadMet = figures.o.p50 <= TARGETS.overheadP50Ms;
-  const rps50 = figures.throughput['c50'] ?? 0;
-  const throughputMet = rps50 >= TARGETS.throughputRps50;
-  console.log('\nTargets:');
-  console.log(`  overhead p50 ${round(figures.o.p50)} ms <= ${TARGETS.overheadP50Ms} ms: ${overheadMet ? 'MET' : 'MISSED'}`);
-  console.log(`  throughput at 50 concurrent ${rps50} req/s >= ${TARGETS.throughputRps50}: ${throughputMet ? 'MET' : 'MISSED'}`);
-  // Judged on CPU time: the codec's own work, which a loaded machine (two shared cores) does not inflate as it does wall time.
-  const codecMet = codecFigures.isolated.cpu_ms_per_request < TARGETS.codecMsPerRequest2kb;
-  console.log(`  codec ${codecFigures.isolated.cpu_ms_per_request} ms CPU per request with 2 KB prompts < ${TARGETS.codecMsPerRequest2kb} ms: ${codecMet ? 'MET' : 'MISSED'}`);
-  if (!throughputMet || !overheadMet) {
-    console.log('  Limits: "empty workflow" is a workflow that does nothing, on the same dev server and client: the platform floor on this');
-    console.log('  machine. A request needs two workflow tasks (start; after the provider calls), each waiting 20-35 ms for dispatch on');
-    console.log('  the dev server (see the event times in any request history); planning, consensus and persistence run as local activities.');
+  const turns: Record<string, Partial<Record<Level, Turn>>> = {};
+  const histories: Record<string, HistoryCounts | null> = {};
+  const totals: Record<string, Totals> = {};
+  const counter = { n: 0 };
+
+  try {
+    await floorWorker.runUntil(() =>
+      worker.runUntil(async () => {
+        for (const v of variants) for (let i = 0; i < WARMUP; i++) await v.once(counter.n++);
+        for (let i = 0; i < 20; i++) await direct.once(counter.n++);
+        codec.take();
+        console.log(
+          `Provider latency fixed at ${PROVIDER_LATENCY_MS} ms (emulator); our request asks 3 providers (consensus); SQLite; client, workers, gateways and emulator in this process (pid ${process.pid}); dev server pid ${serverPid ?? 'not found'}.`,
+        );
+        console.log(`Requests per variant: ${LEVELS.map((c) => `${PER_LEVEL[c]} at ${c}`).join(', ')}; each level runs every variant in turn.\n`);
+        for (const c of LEVELS) {
+          for (const v of variants) {
+            const cpu0 = process.cpuUsage();
+            const server0 = processCpuMs(serverPid);
+            const st0 = statements.count;
+            const turn = await runLevel(v, PER_LEVEL[c], c, counter);
+            const cpu = process.cpuUsage(cpu0);
+            const server1 = processCpuMs(serverPid);
+            const figures = codec.take();
+            const t = (totals[v.name] ??= { requests: 0, cpuMs: 0, serverCpuMs: serverPid === null ? null : 0, statements: 0, codec: { wallMs: 0, payloads: 0 } });
+            t.requests += turn.samples.length;
+            t.cpuMs += (cpu.user + cpu.system) / 1000;
+            if (t.serverCpuMs !== null && server0 !== null && server1 !== null) t.serverCpuMs += server1 - server0;
+            t.statements += statements.count - st0;
+            t.codec.wallMs += figures.wallMs;
+            t.codec.payloads += figures.payloads;
+            (turns[v.name] ??= {})[c] = turn;
+            const o = stats(turn.samples.map((s) => s.overhead));
+            console.log(`  ${String(c).padStart(2)} concurrent  ${v.label.padEnd(42)} overhead p50 ${String(o.p50).padStart(6)}  p95 ${String(o.p95).padStart(6)}  p99 ${String(o.p99).padStart(6)} ms   ${String(round((turn.samples.length / turn.wallMs) * 1000)).padStart(6)} req/s`);
+          }
+        }
+        // Histories of a sample of each variant's sequential requests (while every connection is open).
+        for (const v of variants) {
+          const ids = (turns[v.name]?.[1]?.samples ?? []).map((s) => s.workflowId).filter((x): x is string => x !== null).slice(0, HISTORY_SAMPLE);
+          histories[v.name] = v.workflow ? await historyCounts(v.workflow, ids) : null;
+        }
+      }),
+    );
+  } finally {
+    for (const g of gateways) await g.close().catch(() => undefined);
+    for (const d of gatewayDirs) rmSync(d, { recursive: true, force: true });
   }
 
+  const report: Record<string, unknown> = {};
+  for (const v of variants) {
+    const t = totals[v.name]!;
+    const levels: Record<string, unknown> = {};
+    for (const c of LEVELS) {
+      const turn = turns[v.name]?.[c];
+      if (!turn) continue;
+      const fixed = turn.samples.flatMap((s) => (s.fixed === undefined ? [] : [s.fixed]));
+      levels[`c${c}`] = {
+        overhead_ms: stats(turn.samples.map((s) => s.overhead)),
+        ...(fixed.length > 0 && { overhead_vs_fixed_latency_p50_ms: round(percentile(fixed, 50)) }),
+        e2e_p50_ms: round(percentile(turn.samples.map((s) => s.total), 50)),
+        throughput_rps: round((turn.samples.length / turn.wallMs) * 1000),
+      };
+    }
+    report[v.name] = {
+      ...levels,
+      per_request: {
+        ...(histories[v.name] && { workflow_tasks: histories[v.name]!.workflowTasks, history_events: histories[v.name]!.events, activities: histories[v.name]!.activities, local_activities: histories[v.name]!.localActivities }),
+        db_statements: round(t.statements / t.requests, 1),
+        cpu_ms_process: round(t.cpuMs / t.requests, 1),
+        cpu_ms_dev_server: t.serverCpuMs === null ? null : round(t.serverCpuMs / t.requests, 1),
+        codec_wall_ms: round(t.codec.wallMs / t.requests, 2),
+        codec_payloads: round(t.codec.payloads / t.requests, 1),
+      },
+    };
+  }
+
+  const fig = (name: string, c: Level, what: 'p50' | 'rps'): number | null => {
+    const turn = turns[name]?.[c];
+    if (!turn) return null;
+    return what === 'rps' ? round((turn.samples.length / turn.wallMs) * 1000) : round(percentile(turn.samples.map((s) => s.overhead), 50));
+  };
+  const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round(a / b, 2));
+  const cpu = (name: string) => (totals[name] ? totals[name].cpuMs / totals[name].requests : null);
+
+  console.log('\nPer request (histories of a sample; statements and CPU over every turn of the variant):');
+  for (const v of variants) {
+    const p = (report[v.name] as { per_request: Record<string, number | null | undefined> }).per_request;
+    console.log(
+      `  ${v.label.padEnd(42)} ${p['workflow_tasks'] ?? '-'} workflow tasks, ${p['history_events'] ?? '-'} events, ${p['activities'] ?? '-'} activities, ${p['local_activities'] ?? '-'} local activities, ${p['db_statements']} DB statements, ${p['cpu_ms_process']} ms CPU here, ${p['cpu_ms_dev_server'] ?? '-'} ms CPU in the dev server`,
+    );
+  }
+
+  console.log('\nRatios to the floor (same run):');
+  const pairs: [string, string][] = [
+    ['client', 'floor_activities'],
+    ['gateway_eager', 'floor_activities_eager'],
+    ['gateway_local', 'floor_local_eager'],
+  ];
+  const ratios: Record<string, unknown> = {};
+  for (const [ours_, floor_] of pairs) {
+    if (!totals[ours_] || !totals[floor_]) continue;
+    const r = {
+      floor: floor_,
+      overhead_p50_c1: ratio(fig(ours_, 1, 'p50'), fig(floor_, 1, 'p50')),
+      overhead_p50_c10: ratio(fig(ours_, 10, 'p50'), fig(floor_, 10, 'p50')),
+      throughput_c10: ratio(fig(ours_, 10, 'rps'), fig(floor_, 10, 'rps')),
+      throughput_c50: ratio(fig(ours_, 50, 'rps'), fig(floor_, 50, 'rps')),
+      cpu_per_request: ratio(cpu(ours_), cpu(floor_)),
+      cpu_per_request_without_direct_calls: ratio(cpu(ours_) !== null && cpu('direct') !== null ? cpu(ours_)! - cpu('direct')! : null, cpu(floor_)),
+    };
+    ratios[ours_] = r;
+    console.log(
+      `  ${ours_.padEnd(14)} vs ${floor_.padEnd(22)} overhead p50 x${r.overhead_p50_c1} (at 10: x${r.overhead_p50_c10}); throughput at 10 x${r.throughput_c10}, at 50 x${r.throughput_c50}; CPU per request x${r.cpu_per_request} (x${r.cpu_per_request_without_direct_calls} without the direct calls' own CPU)`,
+    );
+  }
+
+  // Targets (issue 15).
+  const target = (value: number | null, limit: number, cmp: '<=' | '>=') => ({ value, target: limit, met: value === null ? null : cmp === '<=' ? value <= limit : value >= limit });
+  const eagerFloor = fig('floor_activities_eager', 1, 'p50');
+  const cpuWithout = cpu('client') !== null && cpu('direct') !== null ? cpu('client')! - cpu('direct')! : null;
+  const floorCpu = cpu('floor_activities');
+  const targets = {
+    client_overhead_p50_vs_floor: target(ratio(fig('client', 1, 'p50'), fig('floor_activities', 1, 'p50')), 1.1, '<='),
+    client_throughput_c50_vs_floor: target(ratio(fig('client', 50, 'rps'), fig('floor_activities', 50, 'rps')), 0.8, '>='),
+    gateway_eager_overhead_p50_ms: target(fig('gateway_eager', 1, 'p50'), eagerFloor === null ? Number.NaN : round(eagerFloor + 10), '<='),
+    gateway_local_overhead_p50_ms: target(fig('gateway_local', 1, 'p50'), 35, '<='),
+    client_cpu_per_request_vs_floor: target(ratio(cpuWithout, floorCpu), 2, '<='),
+  };
+  console.log('\nTargets:');
+  for (const [name, t] of Object.entries(targets)) console.log(`  ${name.padEnd(32)} ${String(t.value).padStart(7)} ${name.endsWith('c50_vs_floor') ? '>=' : '<='} ${t.target}: ${t.met === null ? 'not measured' : t.met ? 'MET' : 'MISSED'}`);
+  console.log('  (CPU: this process per request of our client path minus the direct calls\' (emulator and connectors), against the three-activity floor\'s.)');
+
+  if (SQL_PROFILE) {
+    console.log('\nSQL by total time (BENCH_SQL_PROFILE=1):');
+    for (const [sql, e] of [...sqlTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(`  ${round(e.ms).toString().padStart(8)} ms ${String(e.n).padStart(6)}x  ${sql.replace(/\s+/g, ' ').slice(0, 220)}`);
+  }
   await stack.close();
-  await plain.close();
 
   console.log(
     JSON.stringify({
       bench: 'overhead',
       provider_latency_ms: PROVIDER_LATENCY_MS,
-      overhead_ms: { p50: round(figures.o.p50), p95: round(figures.o.p95), p99: round(figures.o.p99) },
-      e2e_p50_ms: round(percentile(figures.e2e, 50)),
-      direct_p50_ms: round(percentile(figures.baseline, 50)),
-      throughput_rps: figures.throughput,
-      direct_throughput_rps: figures.baselineThroughput,
-      empty_workflow_rps: noopRps,
-      codec_per_request: { in_run_short_prompts: figures.codecShort, in_run_2kb: codecFigures.codec2kb, isolated_2kb: codecFigures.isolated },
-      e2e_p50_2kb_ms: { encrypted: round(e2eEncrypted), plain: round(e2ePlain) },
-      targets: {
-        codec_cpu_ms_per_request_2kb: { target: TARGETS.codecMsPerRequest2kb, value: codecFigures.isolated.cpu_ms_per_request, met: codecMet },
-        overhead_p50_ms: { target: TARGETS.overheadP50Ms, value: round(figures.o.p50), met: overheadMet },
-        throughput_rps_c50: { target: TARGETS.throughputRps50, value: rps50, met: throughputMet },
-      },
+      requests_per_level: PER_LEVEL,
+      variants: report,
+      ratios,
+      targets,
     }),
   );
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('bench:overhead failed:', err);
+    process.exit(1);
+  },
+);
