@@ -41,6 +41,8 @@ export const UNIT_TESTS = [
   'test/privacy/payload-codec.test.ts',
   'test/privacy/log-text.test.ts',
   'test/privacy/payload-keys-cli.test.ts',
+  'test/plugins/http-connector.test.ts',
+  'test/plugins/load.test.ts',
   'test/providers/errors.test.ts',
   'test/providers/pricing.test.ts',
   'test/providers/registry.test.ts',
