@@ -176,6 +176,12 @@ export function createActivities(deps: ActivityDependencies) {
   };
   /** Circuit keys last seen closed, and when (see admitCall). */
   const closedCircuits = new Map<string, number>();
+  /**
+   * Local provider calls (performance.provider_calls: local) have no heartbeat details: the
+   * provider's error on an earlier attempt is kept here instead (a local activity's attempts run in
+   * this worker), by workflow run and activity id; the oldest are forgotten past LOCAL_ERRORS_KEPT.
+   */
+  const localLastErrors = new Map<string, { type: string; message: string }>();
   /** This worker's recent call outcomes per circuit key (the failure-rate gate of the circuits). */
   const outcomes = new FailureRateWindow(config.resilience.circuit_breaker.window_s * 1000);
 
@@ -416,9 +422,13 @@ export function createActivities(deps: ActivityDependencies) {
       // The provider's own error on an earlier attempt of this call (heartbeat details survive
       // retries): a refusal on this attempt (open circuit, full rate window) reports it, so the
       // workflow names this request's error, not the one that opened the circuit elsewhere.
-      const lastError = lastErrorOf(ctx.info.heartbeatDetails);
+      const local = ctx.info.isLocal;
+      const localKey = `${ctx.info.workflowExecution?.workflowId ?? '-'}/${ctx.info.workflowExecution?.runId ?? '-'}/${ctx.info.activityId}`;
+      const lastError = local ? (localLastErrors.get(localKey) ?? null) : lastErrorOf(ctx.info.heartbeatDetails);
+      if (local) localLastErrors.delete(localKey);
       const attemptInfo: AttemptInfo = { attempt: ctx.info.attempt, ...(lastError && { lastError }) };
-      const beat = () => ctx.heartbeat(lastError ? { lastError } : undefined);
+      // A local activity is cancelled by its own worker, without heartbeats (the server knows nothing of it).
+      const beat = () => (local ? undefined : ctx.heartbeat(lastError ? { lastError } : undefined));
       const stream = callStream(input, connector, deps.streamBus, ctx.info.workflowExecution?.workflowId);
       // Heartbeats carry cancellation to a running call (early stop, a lost hedge). The first one
       // goes out after a second, so quick calls cost no extra round trip; the SDK throttles the rest.
@@ -506,7 +516,10 @@ export function createActivities(deps: ActivityDependencies) {
         }
         if (err instanceof ProviderCallError) {
           // Flushed with the failure: the next attempt reads it (see lastError above).
-          if (err.retryable) ctx.heartbeat({ lastError: { type: err.type, message: err.message } });
+          if (err.retryable && local) {
+            localLastErrors.set(localKey, { type: err.type, message: err.message });
+            if (localLastErrors.size > LOCAL_ERRORS_KEPT) localLastErrors.delete(localLastErrors.keys().next().value!);
+          } else if (err.retryable) ctx.heartbeat({ lastError: { type: err.type, message: err.message } });
           ctx.log.warn('provider call failed', { provider: target.provider, model: target.model, type: err.type, status: err.status, attempt: ctx.info.attempt });
           throw ApplicationFailure.create({
             message: err.message,
@@ -633,6 +646,8 @@ function callStream(input: CallProviderInput, connector: ModelConnector, bus: St
 }
 
 const HEARTBEAT_EVERY_MS = 1000;
+/** Earlier-attempt errors of local provider calls a worker keeps at most (activities in flight need one each). */
+const LOCAL_ERRORS_KEPT = 10_000;
 
 /** Which attempt of a provider call this is, and the provider's error on the attempt before, if any. */
 interface AttemptInfo {

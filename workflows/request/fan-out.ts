@@ -7,11 +7,18 @@ import type { CallProviderResult, ConsensusOutput } from '../../activities';
 import { earlyStopStatus } from '../../src/consensus/early-stop';
 import type { OrchestrateRequest, ProviderCallOutcome, ProviderTarget, RoutePlan } from '../../src/types';
 import { describeFailure } from './failures';
-import { compute, providerCall } from './proxies';
+import { compute, localProviderCall, providerCall } from './proxies';
 import { questionOf } from './question';
 
 /** Provider calls of a `stream: true` request publish their tokens to the stream bus (activities/index.ts). */
 export const REQUEST_V4_STREAM = 'request-v4-stream';
+
+/**
+ * Provider calls of a plan in `local` mode (performance.provider_calls / a rule's provider_calls)
+ * run as local activities. Asked only by such plans, so histories of `activity` plans (and plans
+ * recorded before the mode existed) never meet the patch.
+ */
+export const REQUEST_V5_LOCAL_CALLS = 'request-v5-local-calls';
 
 /**
  * Provider calls carry the request's ids (request id, task type, user id) for the worker's event
@@ -60,9 +67,12 @@ export class FanOut {
   private readonly request: OrchestrateRequest;
   /** The ids passed to each call (null: a run from before REQUEST_CALL_IDS; undefined: not asked yet). */
   private callIds: { requestId: string | null; taskType: string; userId: string } | null | undefined;
+  /** Provider calls run as local activities (README "Provider-call modes"). */
+  readonly local: boolean;
 
   constructor(request: OrchestrateRequest, plan: RoutePlan) {
     this.queue = [...plan.fallbacks];
+    this.local = plan.providerCalls === 'local' && patched(REQUEST_V5_LOCAL_CALLS);
     // A prompt experiment's variant gives the providers its own system prompt.
     const experiment = plan.experiment;
     if (experiment?.kind === 'prompt_template' && experiment.systemPrompt !== undefined) {
@@ -83,7 +93,7 @@ export class FanOut {
     const scheduledAt = Date.now();
     const settled = scope
       .run(() =>
-        providerCall(target)({
+        (this.local ? localProviderCall(target) : providerCall(target))({
           callIndex,
           target,
           ...(waitForSlotMs !== undefined && waitForSlotMs > 0 && { waitForSlotMs }),
@@ -240,7 +250,10 @@ async function settleOrHedge(fan: FanOut, plan: RoutePlan): Promise<void> {
   const wait = slow.startedAt + after - Date.now();
   if (wait <= 0) return fan.hedge(slow);
   const timer = new CancellationScope();
-  const fired = timer.run(() => sleep(wait)).then(
+  // Local calls keep the workflow task open while they run, and a timer starts only when it
+  // completes: the hedge delay then waits in the worker beside them (a local activity).
+  const delay = () => (fan.local ? compute.hedgeWait.executeWithOptions({ summary: `hedge: wait ${wait} ms for ${slow.target.provider}:${slow.target.model}`, startToCloseTimeout: wait + HEDGE_WAIT_SLACK_MS, retry: { maximumAttempts: 1 } }, [{ ms: wait }]) : sleep(wait));
+  const fired = timer.run(delay).then(
     () => true,
     () => false,
   );
@@ -259,16 +272,26 @@ async function settleOrHedge(fan: FanOut, plan: RoutePlan): Promise<void> {
 export async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan, deadline: number): Promise<{ decision: ConsensusOutput | null }> {
   plan.targets.forEach((t) => fan.start(t));
   const earlyStop = plan.requireConsensus && plan.consensus.earlyStop;
+  /** Start fallbacks until enough calls are answered or running. */
+  const topUp = () => {
+    while (fan.succeeded().length + fan.running.size < plan.minProviders) {
+      const next = fan.nextFallback();
+      if (!next) break;
+      fan.start(next);
+    }
+  };
   for (;;) {
     while (fan.running.size > 0) {
       await settleOrHedge(fan, plan);
-      while (fan.succeeded().length + fan.running.size < plan.minProviders) {
-        const next = fan.nextFallback();
-        if (!next) break;
-        fan.start(next);
-      }
+      topUp();
       let ok = fan.succeeded();
       await embedNew(fan, plan, ok);
+      // Local calls settle inside the same workflow task, so one may have answered or failed while
+      // the embedding ran (activity results only arrive with the next task): look again.
+      if (fan.local) {
+        topUp();
+        ok = fan.succeeded();
+      }
       // Without consensus, the first minProviders answers are the answer: a hedge or a straggler left running is cancelled.
       if (!plan.requireConsensus && ok.length >= plan.minProviders && fan.running.size > 0) {
         await fan.cancelRunning(false);
@@ -276,6 +299,7 @@ export async function gather(fan: FanOut, request: OrchestrateRequest, plan: Rou
       }
       while (earlyStop && fan.running.size > 0 && ok.length >= Math.max(2, plan.minProviders)) {
         const decision = await consensusOf(request, plan, ok);
+        if (fan.local) topUp();
         const now = fan.succeeded();
         // Answers that arrived while consensus ran: decide again with them.
         if (now.length !== ok.length) {
@@ -309,6 +333,9 @@ async function embedNew(fan: FanOut, plan: RoutePlan, ok: Succeeded[]): Promise<
   fresh.forEach((o) => fan.embedded.add(o.callIndex));
   await compute.embedResponses({ texts: fresh.map((o) => o.response.content) });
 }
+
+/** A local hedge wait's attempt may run this much longer than the wait itself. */
+const HEDGE_WAIT_SLACK_MS = 5_000;
 
 /** How long a call started after a wait may wait inside the activity for a concurrency slot. */
 const SLOT_WAIT_MS = 10_000;

@@ -38,11 +38,35 @@ export function providerCall(target: ProviderTarget): Activities['callProvider']
     summary: `${target.provider}:${target.model}`,
     startToCloseTimeout: target.timeoutMs,
     ...(target.timeoutMs > HEARTBEAT_TIMEOUT_MS && { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS }),
-    retry: {
-      maximumAttempts: target.maxAttempts,
-      initialInterval: target.initialBackoffMs,
-      backoffCoefficient: 2,
-      nonRetryableErrorTypes: ['ModelProviderNotFound', 'CircuitOpen', 'RateLimitExceeded', 'ConcurrencyLimitReached'],
-    },
+    retry: providerRetry(target),
   }).callProvider;
+}
+
+/**
+ * Provider calls in `local` mode (performance.provider_calls, README "Provider-call modes"): the
+ * same activity run as a local activity in this worker, so no round trip through the server per
+ * call. The same per-attempt timeout and retry policy; backoffs up to LOCAL_RETRY_THRESHOLD_MS
+ * are waited in the worker, longer ones (a long Retry-After) on a durable timer. No heartbeats: a
+ * cancelled call (early stop, a lost hedge) is aborted by the worker directly; a call on a worker
+ * that died is made again, with every call of the unfinished workflow task, by the next worker.
+ */
+export function localProviderCall(target: ProviderTarget): Activities['callProvider'] {
+  return proxyLocalActivities<Activities>({
+    summary: `${target.provider}:${target.model}`,
+    startToCloseTimeout: target.timeoutMs,
+    localRetryThreshold: LOCAL_RETRY_THRESHOLD_MS,
+    retry: providerRetry(target),
+  }).callProvider;
+}
+
+/** Backoffs longer than this in `local` mode wait on a server timer (the workflow task then completes, recording the calls done so far). */
+const LOCAL_RETRY_THRESHOLD_MS = 5_000;
+
+function providerRetry(target: ProviderTarget) {
+  return {
+    maximumAttempts: target.maxAttempts,
+    initialInterval: target.initialBackoffMs,
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: ['ModelProviderNotFound', 'CircuitOpen', 'RateLimitExceeded', 'ConcurrencyLimitReached'],
+  };
 }
