@@ -27,6 +27,7 @@ import { tracedWorkflowWorkerOptions, tracingFor } from './src/tracing/tracing';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor, payloadEncryptionSummary } from './src/temporal/data-converter';
 import type { MetricsCollector } from './src/metrics';
+import type { HookSubscriptions } from './src/hooks';
 import { dirname, resolve } from 'node:path';
 import { loadPlugins } from './src/plugins/load';
 import type { OrchestratorPlugin } from './src/plugins/types';
@@ -34,7 +35,8 @@ import type { OrchestratorPlugin } from './src/plugins/types';
 export interface RunWorkerOptions {
   /**
    * Extend the runtime before the worker starts polling: register complexity evaluators per task
-   * type (`runtime.evaluators.register`) or consensus strategies (`runtime.consensus.registerStrategy`).
+   * type (`runtime.evaluators.register`) or consensus strategies (`runtime.consensus.registerStrategy`),
+   * subscribe event hooks (`runtime.hooks.on('request.completed', hook)`, README "Event hooks").
    */
   setup?: (runtime: WorkerRuntime) => void | Promise<void>;
 }
@@ -57,6 +59,8 @@ export interface StartWorkerOptions extends RunWorkerOptions {
   installLogger?: boolean;
   /** Metric collectors registered before the worker polls (the same as `runtime.metrics.addCollector` in setup). */
   collectors?: MetricsCollector[];
+  /** Event hooks subscribed before the worker polls (the same as `runtime.hooks.subscribe(hooks, 'setup')` in setup). */
+  hooks?: HookSubscriptions;
   /** Plugins given in code, loaded after those config.yaml names and the plugins/ folder holds (src/plugins). */
   plugins?: OrchestratorPlugin[];
   /** Where `plugins.modules` paths and the plugins/ folder are looked up (default: the folder of env.CONFIG_PATH). */
@@ -130,6 +134,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
   let worker: Worker;
   try {
     for (const collector of options.collectors ?? []) runtime.metrics.addCollector(collector);
+    if (options.hooks) runtime.hooks.subscribe(options.hooks, 'setup');
     await options.setup?.(runtime);
     connection = await NativeConnection.connect(workerConnectionOptions(env));
     // The bundle npm run build wrote, when it was built from the sources on disk; else bundle them now.

@@ -15,6 +15,7 @@ import { OrchestratorClient, type StartedRequest } from './orchestrator-client';
 import type { EraseUserResult } from './erasure';
 import { setRule, showRouting, type RoutingChangeResult, type RoutingView } from './routing';
 import type { MetricsCollector } from '../src/metrics';
+import { EventHooks, type EventHook, type OrchestratorEventName } from '../src/hooks';
 import type { StartedWorker, StartWorkerOptions } from '../worker';
 import type { DoctorReport } from '../src/doctor';
 import type { WriteReportResult } from '../src/report';
@@ -24,6 +25,8 @@ export class AIOrchestrationFramework {
   /** Collectors for the workers this framework object starts (startWorker), by name. */
   private readonly metricsCollectors = new Map<string, MetricsCollector>();
   private readonly workers = new Set<StartedWorker>();
+  /** Event hooks for the workers this framework object starts, in subscription order. */
+  private readonly eventHooks: { name: OrchestratorEventName; hook: EventHook<never>; offs: Map<StartedWorker, () => void> }[] = [];
 
   private constructor(
     readonly config: Config,
@@ -121,19 +124,42 @@ export class AIOrchestrationFramework {
   }
 
   /**
-   * Start a worker in this process with this framework's config, environment and metrics
-   * collectors; `run()` polls until `worker.shutdown()` (or SIGINT/SIGTERM).
+   * An event hook (README "Event hooks"): `framework.on('request.completed', (e) => ...)` gets the
+   * worker's typed events, in the worker process, after the emitting activity's result is decided,
+   * each call within hooks.timeout_ms. Like collectors, it applies to the workers started through
+   * this object (running now and started later), under the source `framework`; a worker started
+   * elsewhere subscribes in runWorker's `setup` (`runtime.hooks.on`). Returns its unsubscribe.
+   */
+  on<N extends OrchestratorEventName>(name: N, hook: EventHook<N>): () => void {
+    const entry = { name, hook: hook as EventHook<never>, offs: new Map<StartedWorker, () => void>() };
+    // Checked (name, function) by the first subscription, before it is kept.
+    for (const worker of this.workers) entry.offs.set(worker, worker.runtime.hooks.on(name, hook, { source: 'framework' }));
+    if (this.workers.size === 0) assertHook(name, hook);
+    this.eventHooks.push(entry);
+    return () => {
+      const i = this.eventHooks.indexOf(entry);
+      if (i >= 0) this.eventHooks.splice(i, 1);
+      for (const off of entry.offs.values()) off();
+      entry.offs.clear();
+    };
+  }
+
+  /**
+   * Start a worker in this process with this framework's config, environment, metrics collectors
+   * and event hooks; `run()` polls until `worker.shutdown()` (or SIGINT/SIGTERM).
    */
   async startWorker(options: Omit<StartWorkerOptions, 'config' | 'env' | 'collectors'> = {}): Promise<StartedWorker> {
     const { startWorker } = await import('../worker');
     const started = await startWorker({ ...options, config: this.config, env: this.env, collectors: [...this.metricsCollectors.values()] });
     this.workers.add(started);
+    for (const entry of this.eventHooks) entry.offs.set(started, started.runtime.hooks.on(entry.name, entry.hook as EventHook, { source: 'framework' }));
     const run = started.run.bind(started);
     started.run = async () => {
       try {
         await run();
       } finally {
         this.workers.delete(started);
+        for (const entry of this.eventHooks) entry.offs.delete(started);
       }
     };
     return started;
@@ -159,4 +185,9 @@ export class AIOrchestrationFramework {
   close(): Promise<void> {
     return this.client.close();
   }
+}
+
+/** The checks EventHooks.on makes, for a hook kept before any worker exists. */
+function assertHook(name: string, hook: unknown): void {
+  new EventHooks().on(name as OrchestratorEventName, hook as EventHook);
 }
