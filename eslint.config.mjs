@@ -18,6 +18,7 @@ const TYPED_FILES = [
   'test/**/*.ts',
   'bench/**/*.ts',
   'scripts/**/*.ts',
+  'examples/**/*.ts',
   'worker.ts',
   'vitest.config.ts',
 ];
