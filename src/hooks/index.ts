@@ -18,7 +18,8 @@
  * JavaScript that never yields. Such a call is counted as a timeout once it returns.
  */
 import type { Logger } from '../logger';
-import { METRICS, type Metrics } from '../metrics';
+import type { Metrics } from '../metrics';
+import { METRICS } from '../metrics/definitions';
 import type { EventHook, HookContext, HookSubscriptions, OrchestratorEventName, OrchestratorEvents } from './types';
 
 export type { EventHook, HookContext, HookSubscriptions, OrchestratorEventName, OrchestratorEvents } from './types';
@@ -69,7 +70,7 @@ interface Subscription {
   source: string;
 }
 
-const SOURCE_PATTERN = /^[A-Za-z0-9@/._:-]{1,64}$/;
+const SOURCE_PATTERN = /^[A-Za-z0-9@/._:-]{1,128}$/;
 
 export class EventHooks {
   readonly timeoutMs: number;
@@ -89,7 +90,7 @@ export class EventHooks {
     if (!isOrchestratorEventName(name)) throw new TypeError(`hooks.on: unknown event "${String(name)}" (events: ${ORCHESTRATOR_EVENT_NAMES.join(', ')})`);
     if (typeof hook !== 'function') throw new TypeError(`hooks.on("${name}"): the hook must be a function (got ${typeof hook})`);
     const source = options.source ?? DEFAULT_HOOK_SOURCE;
-    if (typeof source !== 'string' || !SOURCE_PATTERN.test(source)) throw new TypeError(`hooks.on("${name}"): source must be 1-64 chars of [A-Za-z0-9@/._:-] (got ${JSON.stringify(source)})`);
+    if (typeof source !== 'string' || !SOURCE_PATTERN.test(source)) throw new TypeError(`hooks.on("${name}"): source must be 1-128 chars of [A-Za-z0-9@/._:-] (got ${JSON.stringify(source)})`);
     const entry: Subscription = { hook, source };
     // A new array each change: a dispatch in progress keeps the list it started with.
     this.subscriptions.set(name, [...(this.subscriptions.get(name) ?? []), entry]);
@@ -119,7 +120,7 @@ export class EventHooks {
         pairs.push([name, hook as EventHook<never>]);
       }
     }
-    if (typeof source !== 'string' || !SOURCE_PATTERN.test(source)) throw new TypeError(`hooks.subscribe: source must be 1-64 chars of [A-Za-z0-9@/._:-] (got ${JSON.stringify(source)})`);
+    if (typeof source !== 'string' || !SOURCE_PATTERN.test(source)) throw new TypeError(`hooks.subscribe: source must be 1-128 chars of [A-Za-z0-9@/._:-] (got ${JSON.stringify(source)})`);
     const offs = pairs.map(([name, hook]) => this.on(name, hook as EventHook, { source }));
     return () => offs.forEach((off) => off());
   }
