@@ -94,7 +94,7 @@ export async function startExampleWorker(options: ExampleWorkerOptions): Promise
     client = await OrchestratorClient.connect({ env, config: options.config, taskQueue });
     // The routing-policy workflow records the example's rules as a version once this worker polls:
     // wait a moment for it, so answers name a real policy version (the rules are the same before).
-    for (const until = Date.now() + 5_000; runtime.policyCache.current().version === 0 && Date.now() < until && state.failure === null; ) {
+    for (const until = Date.now() + 10_000; runtime.policyCache.current().version === 0 && Date.now() < until && state.failure === null; ) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       await runtime.policyCache.refresh();
     }

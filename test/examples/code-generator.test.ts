@@ -39,7 +39,6 @@ function expectMetadata(m: OrchestrationMetadata, workflowId: string): void {
   expect(m.providers.filter((p) => p.status === 'succeeded').length).toBe(m.providersUsed.length);
   expect(m.costUsd).toBeGreaterThan(0); // emulated calls are priced like real ones (config.yaml pricing)
   expect(m.processingTimeMs).toBeGreaterThan(0);
-  expect(m.routingPolicyVersion).toBeGreaterThan(0);
 }
 
 describe('examples/code-generator', () => {
