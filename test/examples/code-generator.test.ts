@@ -87,6 +87,8 @@ describe('examples/code-generator', () => {
     expect(printed).toContain('local provider emulator');
     for (const section of ['Generated code', 'Generated tests', 'Review', 'Metadata']) expect(printed).toContain(section);
     for (const step of [code, tests, review]) expect(printed).toContain(step.metadata.workflowId);
+    // With real providers (keys set) the note is not printed.
+    expect(formatCodeGeneratorRun({ ...run, emulated: [] }).join('\n')).not.toContain('local provider emulator');
   });
 
   it('runs as `npm run example:code-generator` (JSON output, tests without review)', async () => {
