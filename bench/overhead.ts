@@ -22,7 +22,6 @@
  * turns: client, worker and emulator together) and of the dev server (/proc, when found). Readable
  * figures, then one JSON line with every figure and the targets.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,11 +34,9 @@ import { loadConfig } from '../src/config/load';
 import type { Config } from '../src/config/schema';
 import { startGateway, type RunningGateway } from '../src/gateway/start';
 import { createLogger } from '../src/logger';
-import { AesGcmPayloadCodec } from '../src/privacy/payload-codec';
 import { buildConnectors } from '../src/providers/registry';
-import { FAILURE_CONVERTER_PATH, payloadCodecFor } from '../src/temporal/data-converter';
+import { dataConverterFor } from '../src/temporal/data-converter';
 import type { OrchestrateRequest } from '../src/types';
-import { MeteredCodec } from './codec-meter';
 import type { FloorActivities } from './floor-workflows';
 import { startBenchStack } from './harness';
 import { percentile, round } from './stats';
@@ -176,7 +173,6 @@ interface Totals {
   cpuMs: number;
   serverCpuMs: number | null;
   statements: number;
-  codec: { wallMs: number; payloads: number };
 }
 
 /** Run `n` requests at `concurrency`; each request's figures and the wall time. */
@@ -237,10 +233,8 @@ async function main(): Promise<void> {
   const processEnv = loadEnv(process.env);
   const base = loadConfig(processEnv.CONFIG_PATH);
   const config: Config = { ...base, emulator: { ...base.emulator, mode: 'always' as const, latency_ms: PROVIDER_LATENCY_MS } };
-  // The deployed codec (payload encryption on), metered; a fresh key when the environment turns encryption off.
-  const inner = payloadCodecFor(processEnv) ?? new AesGcmPayloadCodec({ keys: [{ id: 'bench', key: randomBytes(32) }], source: 'bench' });
-  const codec = new MeteredCodec(inner);
-  const dataConverter: DataConverter = { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
+  // The deployed data converter (payload encryption on unless PAYLOAD_ENCRYPTION=off), as the gateways' workers use.
+  const dataConverter: DataConverter = dataConverterFor(processEnv);
 
   const stack = await startBenchStack('overhead', () => config, { dataConverter });
   const { runtime, client, worker, native, taskQueue } = stack;
@@ -255,7 +249,7 @@ async function main(): Promise<void> {
     connection: native,
     taskQueue: floorQueue,
     dataConverter,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./floor-workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: new DefaultLogger('ERROR') }),
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./floor-workflows'), ...(dataConverter.failureConverterPath && { failureConverterPath: dataConverter.failureConverterPath }), logger: new DefaultLogger('ERROR') }),
     activities: floorActivities,
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentActivityTaskExecutions: 300,
@@ -390,7 +384,6 @@ async function main(): Promise<void> {
       worker.runUntil(async () => {
         for (const v of variants) for (let i = 0; i < WARMUP; i++) await v.once(counter.n++);
         for (let i = 0; i < 20; i++) await direct.once(counter.n++);
-        codec.take();
         console.log(
           `Provider latency fixed at ${PROVIDER_LATENCY_MS} ms (emulator); our request asks 3 providers (consensus); SQLite; client, workers, gateways and emulator in this process (pid ${process.pid}); dev server pid ${serverPid ?? 'not found'}.`,
         );
@@ -403,14 +396,11 @@ async function main(): Promise<void> {
             const turn = await runLevel(v, PER_LEVEL[c], c, counter);
             const cpu = process.cpuUsage(cpu0);
             const server1 = processCpuMs(serverPid);
-            const figures = codec.take();
-            const t = (totals[v.name] ??= { requests: 0, cpuMs: 0, serverCpuMs: serverPid === null ? null : 0, statements: 0, codec: { wallMs: 0, payloads: 0 } });
+            const t = (totals[v.name] ??= { requests: 0, cpuMs: 0, serverCpuMs: serverPid === null ? null : 0, statements: 0 });
             t.requests += turn.samples.length;
             t.cpuMs += (cpu.user + cpu.system) / 1000;
             if (t.serverCpuMs !== null && server0 !== null && server1 !== null) t.serverCpuMs += server1 - server0;
             t.statements += statements.count - st0;
-            t.codec.wallMs += figures.wallMs;
-            t.codec.payloads += figures.payloads;
             (turns[v.name] ??= {})[c] = turn;
             const o = stats(turn.samples.map((s) => s.overhead));
             console.log(`  ${String(c).padStart(2)} concurrent  ${v.label.padEnd(42)} overhead p50 ${String(o.p50).padStart(6)}  p95 ${String(o.p95).padStart(6)}  p99 ${String(o.p99).padStart(6)} ms   ${String(round((turn.samples.length / turn.wallMs) * 1000)).padStart(6)} req/s`);
@@ -450,8 +440,6 @@ async function main(): Promise<void> {
         db_statements: round(t.statements / t.requests, 1),
         cpu_ms_process: round(t.cpuMs / t.requests, 1),
         cpu_ms_dev_server: t.serverCpuMs === null ? null : round(t.serverCpuMs / t.requests, 1),
-        codec_wall_ms: round(t.codec.wallMs / t.requests, 2),
-        codec_payloads: round(t.codec.payloads / t.requests, 1),
       },
     };
   }
