@@ -18,6 +18,7 @@ export const UNIT_TESTS = [
   'test/chaos/emulator-log.test.ts',
   'test/emulator/**/*.test.ts',
   'test/hooks/bus.test.ts',
+  'test/hooks/improvement-events.test.ts',
   'test/replay/**/*.test.ts',
   'test/consensus/confidence.test.ts',
   'test/consensus/decisions.test.ts',

@@ -4,10 +4,11 @@
  * for good, one refused by planning — with payloads that carry ids and figures, never the prompt or
  * the answer. A throwing hook and a hanging hook change neither a request's result nor its latency
  * beyond the stated limit (they are counted in orchestrator_hook_failures_total). Replaying a
- * request's history fires no hook.
+ * request's history fires no hook. A new routing policy version reaches hooks as policy.changed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayHistories } from '../../client/replay';
+import { applyRoutingUpdate, ensureRoutingPolicyWorkflow, showRouting } from '../../client/routing';
 import type { Config } from '../../src/config/schema';
 import { InsufficientResponses } from '../../src/errors';
 import type { OrchestratorEventName, OrchestratorEvents } from '../../src/hooks';
@@ -49,7 +50,7 @@ describe('event hooks on a real worker', () => {
   const names = (workflowId: string) => of(workflowId).map((s) => s.name);
 
   beforeAll(async () => {
-    stack = await startStack({ label: 'hooks', configure });
+    stack = await startStack({ label: 'hooks', configure, policyRefreshMs: 200 });
     // One recorder on every event, as a plugin would subscribe.
     const record = (event: unknown, name: OrchestratorEventName) => void seen.push({ name, event: event as Record<string, unknown> });
     stack.runtime.hooks.subscribe(Object.fromEntries(ORCHESTRATOR_EVENT_NAMES.map((name) => [name, record])), 'recorder');
@@ -198,5 +199,26 @@ describe('event hooks on a real worker', () => {
     expect(await hookFailures(stack, { event: 'request.completed', source: 'hanger', reason: 'timeout' })).toBe(3);
     // For the report: the figures as measured (under load).
     console.log(`hooks: median request ${Math.round(baselineMs)} ms with a healthy hook, ${Math.round(brokenMs)} ms with a throwing and a hanging hook on every event (limit ${HOOK_LIMIT_MS} ms)`);
+  });
+
+  // Last: the demotion changes the routes of later requests.
+  it('a new routing policy version the worker takes is policy.changed', async () => {
+    const o = { client: stack.temporal.client, taskQueue: stack.temporal.taskQueue, workflowId: stack.routingPolicyWorkflowId };
+    await ensureRoutingPolicyWorkflow(o);
+    const waitFor = async (version: number) => {
+      const t0 = Date.now();
+      while (stack.runtime.policyCache.current().version !== version) {
+        if (Date.now() - t0 > 15_000) throw new Error(`the worker still plans with v${stack.runtime.policyCache.current().version}, not v${version}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const seed = (await showRouting(o)).policy.version;
+    await waitFor(seed);
+    const change = await applyRoutingUpdate(o, { kind: 'demote', target: 'google', source: 'test:hooks', reason: 'hooks test' });
+    if (change.status !== 'accepted') throw new Error(`expected the change to be accepted, got ${JSON.stringify(change)}`);
+    await waitFor(change.version);
+    await stack.runtime.hooks.flush();
+    const changes = seen.filter((x) => x.name === 'policy.changed').map((x) => x.event);
+    expect(changes.at(-1)).toMatchObject({ version: change.version, previousVersion: seed, source: 'test:hooks', strategy: 'static' });
   });
 });
