@@ -10,6 +10,9 @@ import type { Config } from '../config/schema';
 import { createPrismaClient, type DatabaseClient } from '../memory/client';
 import { loadPayloadKeyring } from '../privacy/payload-keys';
 import { buildConnectors } from '../providers/registry';
+import { dirname, resolve } from 'node:path';
+import { createLogger } from '../logger';
+import { loadPlugins } from '../plugins/load';
 import { fail, messageOf, pass, runCheck, skip, within, type CheckResult, type DoctorReport, type Outcome } from './check';
 import {
   checkDatabase,
@@ -37,16 +40,36 @@ export interface DoctorOptions {
   /** Injected for tests. */
   openDatabase?: (url: string) => DatabaseClient;
   now?: () => Date;
+  /** Where plugins.modules and the plugins/ folder are looked up (default: the folder of env.CONFIG_PATH). */
+  configDir?: string;
 }
 
 async function providerChecks(options: DoctorOptions, timeoutMs: number): Promise<CheckResult[]> {
   const { config, env } = options;
-  const secrets = options.secrets ?? process.env;
   const emulatorUrl = env.EMULATOR_URL ?? `http://${config.emulator.host}:${config.emulator.port}`;
   const started = Date.now();
+  // Plugins first, as a worker loads them: their provider kinds are built by their connectors.
+  let plugins: Awaited<ReturnType<typeof loadPlugins>>;
+  try {
+    plugins = await loadPlugins({ config, configDir: options.configDir ?? dirname(resolve(env.CONFIG_PATH)), logger: createLogger('silent', 'doctor') });
+  } catch (err) {
+    return [{ id: 'plugins', title: 'Plugins', status: 'FAIL', detail: messageOf(err), advice: 'fix or remove the plugin named (config.yaml plugins.modules, the plugins/ folder); `npm run cli -- plugins` shows the same', durationMs: Date.now() - started }];
+  }
+  const pluginCheck: CheckResult[] =
+    plugins.plugins.length === 0 ? [] : [{ id: 'plugins', title: 'Plugins', status: 'PASS', detail: `loaded and set up: ${plugins.plugins.map((p) => `${p.name}@${p.version}`).join(', ')}`, advice: null, durationMs: Date.now() - started }];
+  try {
+    return [...pluginCheck, ...(await connectorChecks(options, timeoutMs, plugins.connectors, emulatorUrl, started))];
+  } finally {
+    await plugins.close();
+  }
+}
+
+async function connectorChecks(options: DoctorOptions, timeoutMs: number, pluginConnectors: Awaited<ReturnType<typeof loadPlugins>>['connectors'], emulatorUrl: string, started: number): Promise<CheckResult[]> {
+  const { config } = options;
+  const secrets = options.secrets ?? process.env;
   let built: ReturnType<typeof buildConnectors>;
   try {
-    built = buildConnectors({ config, env: secrets, emulatorUrl });
+    built = buildConnectors({ config, env: secrets, emulatorUrl, pluginConnectors });
   } catch (err) {
     return [{ id: 'providers', title: 'Providers configured', status: 'FAIL', detail: messageOf(err), advice: 'set the API key variables named in config.yaml (models.<name>.api_key_env), or emulator.mode: auto', durationMs: Date.now() - started }];
   }
