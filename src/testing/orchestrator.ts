@@ -51,6 +51,11 @@ export interface TestOrchestratorOptions {
    * enabled provider gets a default MockModelConnector (`orchestrator.mock(name)` scripts it).
    */
   connectors?: Readonly<Record<string, ModelConnector>>;
+  /**
+   * Serve the providers not in `connectors` with the in-process provider emulator (the real SDK
+   * connectors over HTTP, with its `[[emulate:...]]` fault directives) instead of mocks. Default false.
+   */
+  emulator?: boolean;
   /** Register your own complexity evaluators and consensus strategies (runWorker's `setup`). */
   setup?: (runtime: WorkerRuntime) => void | Promise<void>;
   /** Default: a fresh SQLite file in a temporary folder (removed by close()). */
@@ -132,13 +137,15 @@ export async function createTestOrchestrator(options: TestOrchestratorOptions = 
   const kind = options.environment ?? 'local';
   if (kind !== 'local' && kind !== 'time-skipping') throw new TestOrchestratorError(`environment must be 'local' or 'time-skipping' (got ${JSON.stringify(kind)})`);
   const baseConfig = typeof options.config === 'string' || options.config === undefined ? loadConfig(options.config ?? path.join(PROJECT_ROOT, 'config.yaml')) : options.config;
-  const config = options.configure ? options.configure(baseConfig) : baseConfig;
+  const configured = options.configure ? options.configure(baseConfig) : baseConfig;
+  const config: Config = options.emulator ? { ...configured, emulator: { ...configured.emulator, mode: 'always' } } : configured;
 
   const given = options.connectors ?? {};
   const mocks = new Map<string, MockModelConnector>();
   const connectors: Record<string, ModelConnector> = {};
   for (const [name, provider] of Object.entries(config.models)) {
     if (!provider.enabled) continue;
+    if (options.emulator && !given[name]) continue;
     const connector = given[name] ?? new MockModelConnector(name, { kind: provider.kind, models: [provider.default_model, ...provider.models] });
     connectors[name] = connector;
     if (connector instanceof MockModelConnector) mocks.set(name, connector);
@@ -211,6 +218,7 @@ export async function createTestOrchestrator(options: TestOrchestratorOptions = 
       runtime: {
         connectors,
         secrets: {},
+        emulatorPort: 0,
         routingPolicyWorkflowId,
         policyRefreshMs: options.policyRefreshMs ?? 500,
         ...(clock && { clock }),
@@ -242,7 +250,12 @@ export async function createTestOrchestrator(options: TestOrchestratorOptions = 
     mock(provider) {
       const mock = mocks.get(provider);
       if (mock) return mock;
-      throw new TestOrchestratorError(connectors[provider] ? `provider "${provider}" uses a connector of your own, not a MockModelConnector` : `no enabled provider "${provider}" (mocked: ${[...mocks.keys()].join(', ')})`);
+      const why = connectors[provider]
+        ? 'uses a connector of your own, not a MockModelConnector'
+        : options.emulator && config.models[provider]?.enabled
+          ? 'is served by the emulator (emulator: true)'
+          : `is not an enabled provider (mocked: ${[...mocks.keys()].join(', ') || 'none'})`;
+      throw new TestOrchestratorError(`mock("${provider}"): provider "${provider}" ${why}`);
     },
     async addRoutingRule(rule, ruleOptions = {}) {
       const result = await setRule({ client: environment.client, taskQueue, workflowId: routingPolicyWorkflowId }, { rule, source: 'test', reason: ruleOptions.reason ?? 'rule added by a test' });

@@ -4,11 +4,16 @@
  * bodies, auth errors, a provider down; shared circuit breakers (skip, wait out the cooldown on a
  * durable timer, give up at the deadline); shared rate limits; quotas and budgets; the response
  * cache; hedging. Each block has its own stack (own database: circuit state does not leak).
+ *
+ * What waits on durable timers (a provider's Retry-After, circuit cooldowns, the request deadline)
+ * runs on the testing kit's time-skipping server (src/testing): the same worker wiring and the same
+ * emulator faults, with the waits asserted in workflow time (processingTimeMs, waitedMs), not slept.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetExceeded, InsufficientResponses, QuotaExceeded } from '../../src/errors';
 import type { Config } from '../../src/config/schema';
 import type { OrchestrateRequest } from '../../src/types';
+import { createTestOrchestrator, type TestOrchestrator } from '../../src/testing';
 import { circuitState, startStack, type TestStack } from '../helpers/stack';
 
 const run = Date.now().toString(36);
@@ -43,15 +48,6 @@ describe('provider faults', () => {
   });
   afterAll(async () => {
     await stack?.close();
-  });
-
-  it('429 with Retry-After: the retry waits the provider-given delay, not the configured backoff', async () => {
-    const started = Date.now();
-    const result = await stack.client.processRequest(qa('What is 6 * 7? [[emulate@gpt-4o-mini:429x1:retry=2]]', { providers: ['openai'] }));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
-    expect(result.response).toMatch(/42/);
-    const stored = await stack.runtime.memory.getInteraction(result.metadata.workflowId);
-    expect(stored!.providerCalls[0]).toMatchObject({ provider: 'openai', status: 'succeeded', attempts: 2 });
   });
 
   it('a 529 overload storm exhausts its retries, then the request fails over', async () => {
@@ -105,53 +101,78 @@ describe('provider faults', () => {
   });
 });
 
-describe('circuit breakers shared through the database', () => {
-  let stack: TestStack;
+describe('Retry-After (time skipping)', () => {
+  let kit: TestOrchestrator;
   beforeAll(async () => {
-    stack = await startStack({
-      label: 'circuits',
+    kit = await createTestOrchestrator({ environment: 'time-skipping', emulator: true, configure: (c) => fast(c) });
+  });
+  afterAll(async () => {
+    await kit?.close();
+  });
+
+  it('429 with Retry-After: the retry waits the provider-given delay, not the configured backoff', async () => {
+    const result = await kit.processRequest(qa('What is 6 * 7? [[emulate@gpt-4o-mini:429x1:retry=30]]', { providers: ['openai'] }));
+    // Workflow time: the 30 s the provider asked for (the configured backoff is 200 ms).
+    expect(result.metadata.processingTimeMs).toBeGreaterThanOrEqual(30_000);
+    expect(result.response).toMatch(/42/);
+    const stored = await kit.runtime.memory.getInteraction(result.metadata.workflowId);
+    expect(stored!.providerCalls[0]).toMatchObject({ provider: 'openai', status: 'succeeded', attempts: 2 });
+  });
+});
+
+describe('circuit breakers shared through the database (time skipping)', () => {
+  let kit: TestOrchestrator;
+  beforeAll(async () => {
+    kit = await createTestOrchestrator({
+      environment: 'time-skipping',
+      emulator: true,
       configure: (c) =>
         fast(
           c,
-          { circuit_breaker: { enabled: true, failure_threshold: 2, window_s: 60, cooldown_s: 3, min_failure_rate: 0.5 } },
-          { request_timeout: 7, models: Object.fromEntries(Object.keys(c.models).map((p) => [p, { max_concurrent: 20, timeout: 2, max_attempts: 1, initial_backoff_ms: 200 }])) },
+          // The shipped 30 s cooldown: time skipping makes it cost nothing, and it stays far above the few seconds the server may move between two requests.
+          { circuit_breaker: { enabled: true, failure_threshold: 2, window_s: 60, cooldown_s: 30, min_failure_rate: 0.5 } },
+          { request_timeout: 40, models: Object.fromEntries(Object.keys(c.models).map((p) => [p, { max_concurrent: 20, timeout: 2, max_attempts: 1, initial_backoff_ms: 200 }])) },
         ),
     });
   });
   afterAll(async () => {
-    await stack?.close();
+    await kit?.close();
   });
 
-  const circuit = (key: string) => circuitState(stack.databaseUrl, key);
+  const circuit = (key: string) => circuitState(kit.databaseUrl, key);
 
   it('opens after repeated 500s; the next request skips the provider and fails over; after the cooldown a waiting request is answered by the probe', async () => {
     for (let i = 0; i < 2; i++) {
-      await expectFailure(stack.client.processRequest(qa(`Name a bird ${i}. [[emulate@gpt-4o-mini:500]]`, { providers: ['openai'] })), InsufficientResponses);
+      await expectFailure(kit.processRequest(qa(`Name a bird ${i}. [[emulate@gpt-4o-mini:500]]`, { providers: ['openai'] })), InsufficientResponses);
     }
-    expect(await circuit('openai')).toMatchObject({ state: 'open' });
+    const opened = await circuit('openai');
+    expect(opened).toMatchObject({ state: 'open' });
 
-    const before = stack.runtime.emulator!.stats()['gpt-4o-mini']?.calls ?? 0;
-    const skipped = await stack.client.processRequest(qa('Name a cloud type.', { providers: ['openai', 'anthropic'], minProviders: 1 }));
+    const before = kit.runtime.emulator!.stats()['gpt-4o-mini']?.calls ?? 0;
+    const skipped = await kit.processRequest(qa('Name a cloud type.', { providers: ['openai', 'anthropic'], minProviders: 1 }));
     expect(skipped.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
       ['openai', 'failed', 'CircuitOpen'],
       ['anthropic', 'succeeded', null],
     ]);
-    expect(stack.runtime.emulator!.stats()['gpt-4o-mini']?.calls ?? 0).toBe(before);
+    expect(kit.runtime.emulator!.stats()['gpt-4o-mini']?.calls ?? 0).toBe(before);
 
     // Only openai, which is cooling down: the request waits (durable timer) and the probe answers it.
-    const waited = await stack.client.processRequest(qa('Name a mountain.', { providers: ['openai'] }));
+    const waited = await kit.processRequest(qa('Name a mountain.', { providers: ['openai'] }));
     expect(waited.metadata.waitedMs).toBeGreaterThan(0);
     expect(waited.metadata.providers.map((p) => [p.provider, p.status])).toEqual([
       ['openai', 'failed'],
       ['openai', 'succeeded'],
     ]);
-    expect(await circuit('openai')).toMatchObject({ state: 'closed' });
-  }, 30_000);
+    const closed = await circuit('openai');
+    expect(closed).toMatchObject({ state: 'closed' });
+    // The probe (which closed the circuit) went out once the cooldown had ended, in workflow time.
+    expect(closed!.windowStart.getTime()).toBeGreaterThanOrEqual(opened!.openUntil!.getTime());
+  });
 
   it('a busy provider with a few errors stays closed: failures count only at a high failure rate', async () => {
-    for (let i = 0; i < 8; i++) await stack.client.processRequest(qa(`Name a spice ${i}.`, { providers: ['anthropic'] }));
+    for (let i = 0; i < 8; i++) await kit.processRequest(qa(`Name a spice ${i}.`, { providers: ['anthropic'] }));
     for (let i = 0; i < 3; i++) {
-      const r = await stack.client.processRequest(qa(`Name a herb ${i}. [[emulate@claude-haiku-4-5:500]]`, { providers: ['anthropic', 'openai'], minProviders: 1 }));
+      const r = await kit.processRequest(qa(`Name a herb ${i}. [[emulate@claude-haiku-4-5:500]]`, { providers: ['anthropic', 'openai'], minProviders: 1 }));
       expect(r.metadata.providers[0]).toMatchObject({ provider: 'anthropic', status: 'failed', errorType: 'ProviderServerError' });
     }
     // 3 failures of 11 calls (27 %) < 50 %: more failures than failure_threshold (2), and still closed.
@@ -159,18 +180,17 @@ describe('circuit breakers shared through the database', () => {
   });
 
   it('every provider down: retries after each cooldown, then a clear InsufficientResponses at the deadline', async () => {
-    for (let i = 0; i < 2; i++) await expectFailure(stack.client.processRequest(qa(`Name a lake ${i}. [[emulate:500]]`, { providers: ['google'] })), InsufficientResponses);
-    const started = Date.now();
-    const err = await expectFailure(stack.client.processRequest(qa('Name a lake. [[emulate:500]]', { providers: ['google'] })), InsufficientResponses);
-    const took = Date.now() - started;
-    expect(err.message).toMatch(/waited \d+ ms for cooling-down or rate-limited providers, up to the 7000 ms deadline/);
+    for (let i = 0; i < 2; i++) await expectFailure(kit.processRequest(qa(`Name a lake ${i}. [[emulate:500]]`, { providers: ['google'] })), InsufficientResponses);
+    const err = await expectFailure(kit.processRequest(qa('Name a lake. [[emulate:500]]', { providers: ['google'] })), InsufficientResponses);
+    expect(err.message).toMatch(/waited \d+ ms for cooling-down or rate-limited providers, up to the 40000 ms deadline/);
     // The provider once, with this request's own error, and the circuit that refused the retries.
     expect(err.message.match(/google:\S+ (failed|succeeded|cancelled) \(/g)).toHaveLength(1);
     expect(err.message).toMatch(/google:\S+ failed \(\d+ calls?, \d+ attempts?\): last error ProviderServerError: .*circuit open until /);
-    // Waits out each 3 s cooldown (the probe fails and re-opens the circuit) until the 7 s deadline.
-    expect(took).toBeGreaterThanOrEqual(6_000);
-    expect(took).toBeLessThan(20_000);
-  }, 30_000);
+    // Waited out a cooldown (the probe failed and re-opened the circuit), in workflow time, within the 40 s deadline.
+    const waited = Number(/waited (\d+) ms/.exec(err.message)?.[1]);
+    expect(waited).toBeGreaterThanOrEqual(20_000);
+    expect(waited).toBeLessThanOrEqual(40_000);
+  });
 });
 
 describe('rate limits, quotas, budgets, cache and hedging', () => {
