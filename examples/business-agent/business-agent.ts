@@ -1,6 +1,6 @@
 /**
  * The business automation agent of the product description: a custom complexity evaluator for
- * document analysis (registered in the worker's `setup`), four analyses of a document with
+ * document analysis (a plugin the worker discovers in ./plugins), four analyses of a document with
  * consensus (summary, key points, sentiment, compliance), and a report combining them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,11 +8,9 @@ import { join } from 'node:path';
 import type { OrchestratorClient } from '../../client';
 import type { Config } from '../../src/config/schema';
 import { PROJECT_ROOT } from '../../src/project-root';
-import type { WorkerRuntime } from '../../src/runtime';
 import { configWithRules, type RoutingRuleInput } from '../shared/config';
 import { startExampleWorker, type ExampleWorkerOptions, type Step } from '../shared/example-worker';
 import { emulatorNote, heading, metadataLine, providerLines } from '../shared/print';
-import { DocumentComplexityEvaluator } from './document-evaluator';
 
 export type { Step };
 
@@ -38,11 +36,6 @@ export const DOCUMENT_RULES: RoutingRuleInput[] = [
 
 export function businessAgentConfig(configPath = join(PROJECT_ROOT, 'config.yaml')): Config {
   return configWithRules(configPath, DOCUMENT_RULES);
-}
-
-/** The worker's setup: document analysis requests are planned with the document evaluator. */
-export function setupBusinessAgent(runtime: WorkerRuntime): void {
-  runtime.evaluators.register('document_analysis', new DocumentComplexityEvaluator());
 }
 
 export const ANALYSES = ['summary', 'key_points', 'sentiment', 'compliance'] as const;
@@ -79,7 +72,7 @@ export class BusinessAutomationAgent {
   }
 }
 
-export interface BusinessAgentOptions extends Omit<ExampleWorkerOptions, 'name' | 'config' | 'setup'> {
+export interface BusinessAgentOptions extends Omit<ExampleWorkerOptions, 'name' | 'config' | 'setup' | 'pluginDir'> {
   document: string;
   /** Shown in the report (e.g. the file name). */
   documentName: string;
@@ -99,6 +92,8 @@ export interface BusinessAgentRun {
   reportPath: string;
   /** Providers that the local emulator served in any request. */
   emulated: string[];
+  /** The plugins the worker loaded: `<name>@<version> (<origin>)`. */
+  plugins: string[];
 }
 
 /** Everything `npm run example:business-agent` does but printing: a worker here, the requests, the report file, stop. */
@@ -108,7 +103,8 @@ export async function runBusinessAgent(options: BusinessAgentOptions): Promise<B
   const worker = await startExampleWorker({
     name: 'business-agent',
     config: businessAgentConfig(),
-    setup: setupBusinessAgent,
+    // The worker scans ./plugins and registers the document evaluator (plugins/document-evaluator.ts).
+    pluginDir: __dirname,
     ...(options.databaseUrl !== undefined && { databaseUrl: options.databaseUrl }),
     ...(options.environment !== undefined && { environment: options.environment }),
     ...(options.installLogger !== undefined && { installLogger: options.installLogger }),
@@ -124,7 +120,8 @@ export async function runBusinessAgent(options: BusinessAgentOptions): Promise<B
     const report = await agent.generateReport(data, reportType, `${runId}-report`);
     const steps = [...ANALYSES.map((t) => analyses[t]), report];
     const emulated = [...new Set(steps.flatMap((s) => worker.emulatedIn(s)))];
-    const run = { documentName: options.documentName, reportType, analyses, report, reportPath: join(options.outDir, `${runId}-report.md`), emulated };
+    const plugins = worker.runtime.plugins.map((p) => `${p.name}@${p.version} (${p.origin})`);
+    const run = { documentName: options.documentName, reportType, analyses, report, reportPath: join(options.outDir, `${runId}-report.md`), emulated, plugins };
     mkdirSync(options.outDir, { recursive: true });
     writeFileSync(run.reportPath, reportMarkdown(run));
     return run;
@@ -143,7 +140,11 @@ export function reportMarkdown(run: Omit<BusinessAgentRun, 'reportPath'>): strin
 /** The printed form: each analysis, the report, one metadata line per request, where the report went. */
 export function formatBusinessAgentRun(run: BusinessAgentRun): string[] {
   const first = run.analyses.summary.metadata;
-  const lines = [`Business agent: ${run.reportType} of ${run.documentName}`, `Document complexity (document evaluator): ${first.complexity}, score ${first.complexityScore} -> rule ${first.routingRule ?? 'default'}`];
+  const lines = [
+    `Business agent: ${run.reportType} of ${run.documentName}`,
+    `Plugins: ${run.plugins.join(', ') || 'none'}`,
+    `Document complexity (document evaluator): ${first.complexity}, score ${first.complexityScore} -> rule ${first.routingRule ?? 'default'}`,
+  ];
   const note = emulatorNote(run.emulated);
   if (note) lines.push(note);
   for (const type of ANALYSES) lines.push(heading(`Analysis: ${type}`), run.analyses[type].response);

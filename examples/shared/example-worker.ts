@@ -37,6 +37,8 @@ export interface ExampleWorkerOptions {
   environment?: NodeJS.ProcessEnv;
   /** Extend the worker before it polls: complexity evaluators, consensus strategies, metric collectors. */
   setup?: (runtime: WorkerRuntime) => void | Promise<void>;
+  /** The folder whose `plugins/` subfolder is scanned for plugins (src/plugins). Default: the folder of CONFIG_PATH. */
+  pluginDir?: string;
   /** Route the Temporal SDK's logs into the logger (Runtime.install, once per process). Default true. */
   installLogger?: boolean;
 }
@@ -82,6 +84,7 @@ export async function startExampleWorker(options: ExampleWorkerOptions): Promise
     ensureSchedule: false,
     installLogger: options.installLogger ?? true,
     ...(options.setup && { setup: options.setup }),
+    ...(options.pluginDir !== undefined && { pluginDir: options.pluginDir }),
   });
   // A worker that stops on its own (lost connection, fatal error) fails what waits on it.
   const state: { failure: Error | null } = { failure: null };

@@ -1,6 +1,6 @@
 /**
- * The business automation agent end to end on the test Temporal server: the document evaluator
- * registered in the worker's setup decides the complexity of each analysis, that decision picks the
+ * The business automation agent end to end on the test Temporal server: the document evaluator,
+ * a plugin the worker discovers in examples/business-agent/plugins/, decides the complexity of each analysis, that decision picks the
  * route, the four analyses run with consensus, and the report combining them is printed and written.
  * A contract as a function (complex), a short memo as `npm run example:business-agent` (simple).
  */
@@ -40,6 +40,8 @@ describe('examples/business-agent', () => {
     const runId = `business-test-${instance}`;
     const run = await runBusinessAgent({ document, documentName: 'supplier-agreement.md', outDir, runId, databaseUrl: `file:${join(dir, 'fn.db')}`, environment: exampleEnvironment(), installLogger: false, instance });
 
+    // The evaluator came in as a plugin the worker found in examples/business-agent/plugins/.
+    expect(run.plugins).toEqual(['document-evaluator@1.0.0 (folder)']);
     expect(Object.keys(run.analyses).sort()).toEqual([...ANALYSES].sort());
     for (const type of ANALYSES) {
       const { prompt, response, metadata } = run.analyses[type];
@@ -73,6 +75,7 @@ describe('examples/business-agent', () => {
     expect(run.emulated.sort()).toEqual(['anthropic', 'google', 'openai']);
     const printed = formatBusinessAgentRun(run).join('\n');
     expect(printed).toContain('complex');
+    expect(printed).toContain('Plugins: document-evaluator@1.0.0');
     expect(printed).toContain('local provider emulator');
     expect(printed).toContain(run.reportPath);
     for (const type of ANALYSES) expect(printed).toContain(`Analysis: ${type}`);
@@ -82,6 +85,7 @@ describe('examples/business-agent', () => {
     const outDir = join(dir, 'npm-out');
     const stdout = await runNpmExample('business-agent', ['--document', join(DOCUMENTS, 'team-update.md'), '--out-dir', outDir, '--json', '--database-url', `file:${join(dir, 'npm.db')}`]);
     const run = JSON.parse(stdout) as BusinessAgentRun;
+    expect(run.plugins).toEqual(['document-evaluator@1.0.0 (folder)']);
     for (const type of ANALYSES) {
       expect(run.analyses[type].metadata).toMatchObject({ complexity: 'simple', routingRule: 'documents-simple', consensusApplied: true });
       expect(run.analyses[type].metadata.providersUsed.slice(0, 2).sort()).toEqual(['anthropic', 'openai']);
