@@ -8,13 +8,16 @@
  *     not the error an earlier request left on the shared circuit;
  *   - failed calls record the time they took (every attempt's timeout), and processingTimeMs
  *     counts it all, with the queue wait reported beside it.
- * Each block has its own stack (own database: circuit state does not leak between them).
+ * Each block has its own stack (own database: circuit state does not leak between them). The
+ * circuit block waits out its cooldown on the testing kit's time-skipping server (src/testing), in
+ * server time, instead of sleeping.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema';
 import { REQUEST_WORKFLOW_PREFIX } from '../../src/constants';
 import { InsufficientResponses } from '../../src/errors';
 import type { OrchestrateRequest } from '../../src/types';
+import { createTestOrchestrator, type TestOrchestrator } from '../../src/testing';
 import { circuitState, startStack, type TestStack } from '../helpers/stack';
 
 const run = Date.now().toString(36);
@@ -44,12 +47,13 @@ function segmentsFor(message: string, key: string): string[] {
   return calls.split('; ').filter((s) => s.includes(`${key} `));
 }
 
-describe('a call refused by the circuit its own first attempt opened', () => {
+describe('a call refused by the circuit its own first attempt opened (time skipping)', () => {
   const COOLDOWN_S = 5;
-  let stack: TestStack;
+  let kit: TestOrchestrator;
   beforeAll(async () => {
-    stack = await startStack({
-      label: 'fail-circuit',
+    kit = await createTestOrchestrator({
+      environment: 'time-skipping',
+      emulator: true,
       configure: (c) => ({
         ...c,
         // Deadline shorter than the cooldown: a refused call is reported, not waited out.
@@ -59,14 +63,14 @@ describe('a call refused by the circuit its own first attempt opened', () => {
     });
   });
   afterAll(async () => {
-    await stack?.close();
+    await kit?.close();
   });
 
-  const circuit = (key: string) => circuitState(stack.databaseUrl, key);
+  const circuit = (key: string) => circuitState(kit.databaseUrl, key);
 
   it('counts both attempts and names this request\'s own error once per provider:model, not an earlier request\'s', async () => {
     // An earlier request opens google's circuits with a different error (500: ProviderServerError).
-    const earlier = await rejection(stack.client.processRequest(qa('Name a bird. [[emulate@gemini-2.0-flash:500]]', { providers: ['google'] })));
+    const earlier = await rejection(kit.processRequest(qa('Name a bird. [[emulate@gemini-2.0-flash:500]]', { providers: ['google'] })));
     expect(earlier.message).toMatch(/ProviderServerError/);
     const opened = await circuit('google:gemini-2.0-flash');
     expect(opened).toMatchObject({ state: 'open' });
@@ -76,16 +80,16 @@ describe('a call refused by the circuit its own first attempt opened', () => {
     // is the half-open probe and reaches the provider.
     const provider = await circuit('google');
     expect(provider).toMatchObject({ state: 'open' });
-    const wait = Math.max(opened!.openUntil!.getTime(), provider!.openUntil!.getTime()) - Date.now() + 300;
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const wait = Math.max(opened!.openUntil!.getTime(), provider!.openUntil!.getTime()) - (await kit.currentTimeMs()) + 300;
+    if (wait > 0) await kit.sleep(wait);
 
-    const before = stack.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0;
+    const before = kit.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0;
     const request = qa('What is 3 * 5? [[emulate@gemini-2.0-flash:503]]', { providers: ['google', 'openai'], requireConsensus: true, minProviders: 2 });
-    const err = await rejection(stack.client.processRequest(request));
+    const err = await rejection(kit.processRequest(request));
     // Attempt 1 made one real HTTP call (503); attempt 2 was refused by the circuit it re-opened.
-    expect((stack.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0) - before).toBe(1);
+    expect((kit.runtime.emulator!.stats()['gemini-2.0-flash']?.calls ?? 0) - before).toBe(1);
 
-    const stored = await stack.runtime.memory.getInteraction(`${REQUEST_WORKFLOW_PREFIX}${request.requestId}`);
+    const stored = await kit.runtime.memory.getInteraction(`${REQUEST_WORKFLOW_PREFIX}${request.requestId}`);
     expect(stored).not.toBeNull();
     expect(stored!.status).toBe('failed');
     expect(stored!.errorType).toBe('InsufficientResponses');
