@@ -42,6 +42,7 @@ export const UNIT_TESTS = [
   'test/privacy/payload-codec.test.ts',
   'test/privacy/log-text.test.ts',
   'test/privacy/payload-keys-cli.test.ts',
+  'test/plugins/connector.test.ts',
   'test/plugins/http-connector.test.ts',
   'test/plugins/load.test.ts',
   'test/providers/errors.test.ts',
