@@ -1,6 +1,7 @@
 /**
  * Plugins in the gateway: with its in-process worker, a plugin given in code serves a provider kind
- * and a chat completion naming that provider answers through it; as a pure client (no worker), it
+ * and a chat completion naming that provider answers through it, its complexity evaluator and
+ * metrics collector are used; as a pure client (no worker), it
  * still loads the plugins, so a provider kind nobody provides stops its start with a ConfigError
  * naming models.<name>.kind.
  */
@@ -27,9 +28,12 @@ afterAll(async () => {
 });
 
 const calls: string[] = [];
+const metricEvents: string[] = [];
 const reverser: OrchestratorPlugin = {
   name: 'reverser',
   version: '3.0.0',
+  complexityEvaluators: { plugin_eval: { evaluate: () => ({ complexity: 'medium', score: 0.42, features: { pluginRule: 1 } }) } },
+  metricsCollectors: [{ name: 'reverser-collector', collect: (event) => void metricEvents.push(event.name) }],
   connectors: {
     reverse: (settings) => ({
       generate(request) {
@@ -83,6 +87,12 @@ describe('plugins in the gateway', () => {
     const body = (await res.json()) as { choices: { message: { content: string } }[] };
     expect(body.choices[0]!.message.content).toBe('desserts');
     expect(calls).toEqual(['backwards']);
+
+    // The plugin's complexity evaluator decides for its task type (in the planning activity); its collector got the metric events.
+    const result = await gateway.orchestrator.processRequest({ prompt: 'level', taskType: 'plugin_eval', userId: 'plugin-gateway-user', providers: ['backwards'] });
+    expect(result.response).toBe('level');
+    expect([result.metadata.complexity, result.metadata.complexityScore]).toEqual(['medium', 0.42]);
+    expect(metricEvents.length).toBeGreaterThan(0);
   }, 120_000);
 
   it('as a pure client: a provider kind no plugin provides stops its start, naming models.<name>.kind', async () => {
