@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 describe('examples/business-agent', () => {
-  it('routes a contract by the document evaluator’s decision, analyses it four ways with consensus and writes the report', async () => {
+  it('routes a contract by the document evaluator’s decision, analyses it four ways with consensus and writes the report', { timeout: 120_000 }, async () => {
     const document = readFileSync(join(DOCUMENTS, 'supplier-agreement.md'), 'utf8');
     const outDir = join(dir, 'out');
     const runId = `business-test-${instance}`;
@@ -81,7 +81,7 @@ describe('examples/business-agent', () => {
     for (const type of ANALYSES) expect(printed).toContain(`Analysis: ${type}`);
   });
 
-  it('runs as `npm run example:business-agent`: a short memo is simple and takes the two-provider route', async () => {
+  it('runs as `npm run example:business-agent`: a short memo is simple and takes the two-provider route', { timeout: 180_000 }, async () => {
     const outDir = join(dir, 'npm-out');
     const stdout = await runNpmExample('business-agent', ['--document', join(DOCUMENTS, 'team-update.md'), '--out-dir', outDir, '--json', '--database-url', `file:${join(dir, 'npm.db')}`]);
     const run = JSON.parse(stdout) as BusinessAgentRun;

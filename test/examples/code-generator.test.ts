@@ -42,7 +42,7 @@ function expectMetadata(m: OrchestrationMetadata, workflowId: string): void {
 }
 
 describe('examples/code-generator', () => {
-  it('generates code, then tests from that code and a review, each with its metadata and the example’s route', async () => {
+  it('generates code, then tests from that code and a review, each with its metadata and the example’s route', { timeout: 120_000 }, async () => {
     const databaseUrl = `file:${join(dir, 'fn.db')}`;
     const runId = `codegen-test-${instance}`;
     const run = await runCodeGenerator({ description: 'A function to parse CSV files with error handling', language: 'python', runId, databaseUrl, environment: exampleEnvironment(), installLogger: false, instance });
@@ -91,7 +91,7 @@ describe('examples/code-generator', () => {
     expect(formatCodeGeneratorRun({ ...run, emulated: [] }).join('\n')).not.toContain('local provider emulator');
   });
 
-  it('runs as `npm run example:code-generator` (JSON output, tests without review)', async () => {
+  it('runs as `npm run example:code-generator` (JSON output, tests without review)', { timeout: 180_000 }, async () => {
     const stdout = await runNpmExample('code-generator', ['--language', 'go', '--no-review', '--json', '--database-url', `file:${join(dir, 'npm.db')}`]);
     const run = JSON.parse(stdout) as CodeGeneratorRun;
     expect(run.result.language).toBe('go');

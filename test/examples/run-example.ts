@@ -23,6 +23,6 @@ export async function runNpmExample(name: string, args: string[]): Promise<strin
   const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_PORT: port, LOG_LEVEL: 'error' };
   // Emulated answers whatever keys this shell has.
   for (const key of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GOOGLE_API_KEY', 'EMULATOR_URL']) delete env[key];
-  const { stdout } = await run('npm', ['run', '--silent', `example:${name}`, '--', ...args], { env, maxBuffer: 16 * 1024 * 1024, timeout: 240_000 });
+  const { stdout } = await run('npm', ['run', '--silent', `example:${name}`, '--', ...args], { env, maxBuffer: 16 * 1024 * 1024, timeout: 170_000 });
   return stdout;
 }
