@@ -788,9 +788,12 @@ async function analyse(input: AnalyseInput): Promise<SoakReport> {
       // The first answer a later call follows: every call after it repeats work the provider had done.
       const first = answers.find((a) => group.some((c) => c.startedAt > a.endedAt));
       if (first) {
-        const later = group.filter((c) => c.startedAt > first.endedAt).length;
+        const laterCalls = group.filter((c) => c.startedAt > first.endedAt);
+        const later = laterCalls.length;
         repeatedAfterAnswer += later;
-        const cause = inWindow(first.endedAt)?.kind ?? 'no fault';
+        // The fault that explains it was under way somewhere between the answer and the repeat.
+        const repeatAt = laterCalls[0]!.startedAt;
+        const cause = (inWindow(first.endedAt) ?? windows.find((w) => w.startMs <= repeatAt && w.endMs >= first.endedAt))?.kind ?? 'no fault';
         byCause[cause] = (byCause[cause] ?? 0) + later;
       }
       const used = usedIds.get(key);
