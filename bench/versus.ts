@@ -23,7 +23,7 @@
  * Readable table rows as each is measured, then one JSON line of every figure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,12 +164,13 @@ async function startOurs(env: NodeJS.ProcessEnv, logFile: string): Promise<Proc>
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       if (line.startsWith('VERSUS_READY ')) resolve(JSON.parse(line.slice('VERSUS_READY '.length)) as { url: string; key: string });
+      else appendFileSync(logFile, `${line}\n`);
     });
     child.once('exit', (code, signal) => reject(new Error(`our gateway exited while starting (${code ?? signal}); log: ${logFile}\n${tail(logFile)}`)));
   });
   const timeout = sleep(240_000).then(() => Promise.reject(new Error(`our gateway did not start in 240 s (log: ${logFile})`)));
   const { url, key } = await Promise.race([ready, timeout]);
-  const target: Target = { name: 'ours', url, key, model: `route:${VERSUS_TASK_TYPE}`, extra: { orchestration: { task_type: VERSUS_TASK_TYPE } } };
+  const target: Target = { name: 'ours', url, key, model: `route:${VERSUS_TASK_TYPE}`, extra: {} };
   await ask(target, question(0, requestTag('ours', 'start', Date.now())), { timeoutMs: 60_000 });
   return { child, target };
 }
@@ -261,7 +262,11 @@ async function measureFaults(emulator: RunningEmulator, log: EmulatorCallRecord[
 }
 
 interface CrashResult extends CrashAccounting {
+  /** Provider calls started before the kill, those still running then, and requests already answered then. */
+  calls_before_kill: number;
   in_flight_at_kill: number;
+  answered_before_kill: number;
+  kill_after_s: number;
   restart_s: number;
 }
 
@@ -280,11 +285,13 @@ async function crash(side: 'ours' | 'litellm', emulator: RunningEmulator, log: E
     const again = await ask(await restarted, content, { idempotencyKey: `versus-${side}-crash-${i}-${process.pid}` });
     outcomes.push({ tag, firstAttemptOk: false, answered: again.ok });
   });
-  // Kill once half of the requests have reached a provider (or after 10 s).
+  // Kill once half of the requests have reached a provider (or after 60 s).
   const t0 = Date.now();
-  while (totalCalls() - before < CRASH_REQUESTS / 2 && Date.now() - t0 < 10_000) await sleep(10);
-  const ended = log.filter((c) => c.prompt.includes(prefix)).length;
-  const inFlight = totalCalls() - before - ended;
+  while (totalCalls() - before < CRASH_REQUESTS / 2 && Date.now() - t0 < 60_000) await sleep(10);
+  const reached = totalCalls() - before;
+  const inFlight = reached - log.filter((c) => c.prompt.includes(prefix)).length;
+  const answeredBeforeKill = outcomes.length;
+  const killAfterS = (Date.now() - t0) / 1000;
   killTree(proc.child, 'SIGKILL');
   await exited(proc.child);
   const r0 = Date.now();
@@ -293,7 +300,7 @@ async function crash(side: 'ours' | 'litellm', emulator: RunningEmulator, log: E
   resolveRestarted(next.target);
   await Promise.all(requests);
   await sleep(5000); // calls still running after the last answer (ours: none expected) reach the log
-  return { result: { ...crashAccounting(outcomes, log, prefix), in_flight_at_kill: inFlight, restart_s: round(restartS) }, proc: next };
+  return { result: { ...crashAccounting(outcomes, log, prefix), calls_before_kill: reached, in_flight_at_kill: inFlight, answered_before_kill: answeredBeforeKill, kill_after_s: round(killAfterS), restart_s: round(restartS) }, proc: next };
 }
 
 async function main(): Promise<void> {
@@ -370,10 +377,13 @@ async function main(): Promise<void> {
     crashRow('provider calls repeated', 'callsRepeated', 'lower');
     crashRow('repeated after the provider had answered', 'repeatedAfterCompleted', 'lower');
     crashRow('restart to ready', 'restart_s', 'lower', ' s');
-    console.log(`  (provider calls in flight at the kill: ours ${o.in_flight_at_kill}, LiteLLM ${l.in_flight_at_kill})`);
+    console.log(
+      `  (at the kill, ${o.kill_after_s} s / ${l.kill_after_s} s after sending: provider calls started ours ${o.calls_before_kill}, LiteLLM ${l.calls_before_kill}; ` +
+        `still running ours ${o.in_flight_at_kill}, LiteLLM ${l.in_flight_at_kill}; requests answered ours ${o.answered_before_kill}, LiteLLM ${l.answered_before_kill})`,
+    );
 
     const wins = rows.reduce((acc, r) => (r.ours === r.litellm ? acc : ((r.better === 'lower') === r.ours < r.litellm ? { ...acc, ours: acc.ours + 1 } : { ...acc, litellm: acc.litellm + 1 })), { ours: 0, litellm: 0 });
-    console.log(`\nRows won: ours ${wins.ours}, LiteLLM ${wins.litellm}, of ${rows.length}. LiteLLM is stateless: a request in flight when its process dies is gone, and the client's resend calls the provider again. Ours is durable: the request is a workflow, the resend with the same Idempotency-Key attaches to it, and a provider call that had completed is not made again.`);
+    console.log(`\nRows won: ours ${wins.ours}, LiteLLM ${wins.litellm}, of ${rows.length}. LiteLLM is stateless: a request in flight when its process dies is gone, and the client's resend calls the provider again. Ours is durable: the request is a workflow that goes on after the restart, the resend with the same Idempotency-Key attaches to it, and a provider call whose result had reached Temporal is never made again; one that had finished at the provider but not been reported by the killed worker is (provider calls are activities).`);
     console.log(
       JSON.stringify({
         bench: 'versus',
