@@ -17,6 +17,7 @@ export const UNIT_TESTS = [
   'test/deploy/**/*.test.ts',
   'test/chaos/emulator-log.test.ts',
   'test/emulator/**/*.test.ts',
+  'test/examples/example-config.test.ts',
   'test/hooks/bus.test.ts',
   'test/hooks/improvement-events.test.ts',
   'test/replay/**/*.test.ts',
@@ -61,6 +62,7 @@ export const UNIT_TESTS = [
   'test/routing/validate-request.test.ts',
   'test/unit-project.test.ts',
   'test/testing/mock-connector.test.ts',
+  'test/testing/kit-errors.test.ts',
 ];
 
 export default defineConfig({

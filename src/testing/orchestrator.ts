@@ -196,16 +196,14 @@ export async function createTestOrchestrator(options: TestOrchestratorOptions = 
   const taskQueue = `test-orchestrator-${randomUUID().slice(0, 8)}`;
   const routingPolicyWorkflowId = `routing-policy-${taskQueue}`;
   const clock: ServerClock | null = kind === 'time-skipping' ? createServerClock() : null;
-  if (kind === 'time-skipping') {
+  let worker: StartedWorker;
+  try {
     // Time skipping is global: whenever a client awaits a result and nothing runs, the server jumps
     // to the earliest timer of any workflow. With the routing-policy workflow's 5-minute statistics
     // refresh and its 10-year run timeout as the only timers, time would leap minutes or years
     // between two requests (a circuit's window, a quota's day would end). Refreshing every 5 s of
     // server time bounds every such jump to a few seconds, and keeps its snapshot fresh.
-    await ensureRoutingPolicyWorkflow({ client: environment.client, taskQueue, workflowId: routingPolicyWorkflowId, workflowInput: { statsRefreshMs: TIME_SKIPPING_TICK_MS } });
-  }
-  let worker: StartedWorker;
-  try {
+    if (kind === 'time-skipping') await ensureRoutingPolicyWorkflow({ client: environment.client, taskQueue, workflowId: routingPolicyWorkflowId, workflowInput: { statsRefreshMs: TIME_SKIPPING_TICK_MS } });
     worker = await startWorker({
       env,
       config,
