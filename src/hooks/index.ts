@@ -155,10 +155,15 @@ export class EventHooks {
       }
       const delivery = new Promise<void>((resolve) => {
         setImmediate(() => {
-          Promise.all(list.map((s) => this.call(s, name, payload))).then(
-            () => resolve(),
-            () => resolve(),
-          );
+          try {
+            Promise.all(list.map((s) => this.call(s, name, payload))).then(
+              () => resolve(),
+              () => resolve(),
+            );
+          } catch {
+            // Never an uncaught exception on the worker's event loop.
+            resolve();
+          }
         });
       });
       this.inFlight.add(delivery);
