@@ -10,7 +10,6 @@
  * `DatabaseConnectionError` (retryable: the database may come back). The cache never fails a
  * request: an unreachable cache is a miss, logged.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
 import type { Config } from '../src/config/schema';
@@ -288,16 +287,6 @@ export function createResilienceActivities(deps: ResilienceActivityDependencies)
         logger?.warn({ err, store: cache.kind }, 'response cache lookup failed; treating it as a miss');
         return { hit: false, error: message };
       }
-    },
-
-    /**
-     * The hedge delay of a request whose provider calls are local activities: a timer would start
-     * only once the workflow task completes, which waits for those running calls, so the wait is a
-     * local activity beside them. Resolves after `ms`; ends at once when cancelled (the call answered first).
-     */
-    async hedgeWait({ ms }: { ms: number }): Promise<void> {
-      if (!Number.isFinite(ms) || ms < 0) throw ApplicationFailure.nonRetryable(`hedgeWait: ms must be a non-negative number, got ${String(ms)}`, 'InvalidInput');
-      await sleep(ms, undefined, { signal: Context.current().cancellationSignal });
     },
 
     /** Store a response under the key for ttlMs (default resilience.cache.ttl_s); a no-op when the cache is off. */

@@ -50,6 +50,15 @@ const cases: { name: string; request: OrchestrateRequest; again?: Partial<Orches
   },
   // Patch request-v4-stream: the provider call of a `stream: true` request streams (the worker has a stream bus).
   { name: 'stream-single-provider', request: { prompt: 'What is 6 * 7?', taskType: 'question_answering', userId: 'recorder', providers: ['openai'], stream: true } },
+  // Patch request-v5-local-calls: a route with `provider_calls: local` (LOCAL_CALL_RULES) calls its providers as local activities.
+  { name: 'local-calls-consensus', request: { prompt: 'What is 17 * 23?', taskType: 'latency_consensus', userId: 'recorder', minProviders: 3 } },
+  { name: 'local-calls-failover', request: { prompt: 'Name a primary color. [[emulate@claude-haiku-4-5:500x1]] [[emulate@claude-haiku-4-5:401]]', taskType: 'latency_failover', userId: 'recorder' } },
+];
+
+/** Routes in `local` provider-call mode, for the local-calls-* cases (every other case keeps the default, activity). */
+const LOCAL_CALL_RULES = [
+  { id: 'recorder-local-consensus', task_type: 'latency_consensus', complexity: 'any' as const, providers: ['openai', 'anthropic', 'google'], require_consensus: true, fallback: [], provider_calls: 'local' as const },
+  { id: 'recorder-local-failover', task_type: 'latency_failover', complexity: 'any' as const, providers: ['anthropic'], require_consensus: false, fallback: ['google'], provider_calls: 'local' as const },
 ];
 
 async function main(): Promise<void> {
@@ -59,7 +68,7 @@ async function main(): Promise<void> {
   delete process.env['PAYLOAD_ENCRYPTION'];
   // performance_based: the recorded plans carry a routing decision.
   // A stream bus, as the gateway's co-located worker has: streamed calls publish their tokens to it.
-  const stack = await startStack({ label: 'recorder', streamBus: createLocalStreamBus(), configure: (c) => ({ ...c, routing: { ...c.routing, default_strategy: 'performance_based' } }) });
+  const stack = await startStack({ label: 'recorder', streamBus: createLocalStreamBus(), configure: (c) => ({ ...c, routing: { ...c.routing, default_strategy: 'performance_based', rules: [...c.routing.rules, ...LOCAL_CALL_RULES] } }) });
   try {
     // Case names given on the command line: record only those (`npm run record-histories -- conversation-turns`).
     const only = process.argv.slice(2);

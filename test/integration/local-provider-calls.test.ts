@@ -2,14 +2,17 @@
  * `performance.provider_calls: local` (README "Provider-call modes"): the provider calls of a
  * route in `local` mode run as local activities in the worker. The answer has the same shape as in
  * `activity` mode; the history records each call as a local-activity marker instead of scheduling
- * an activity; retries, failover, early stop and hedging still work. One stack, `local` by default,
+ * an activity; retries and failover work; early stop and hedging are off in this mode (the calls go
+ * in waves, so that a run replays: README "Provider-call modes"). One stack, `local` by default,
  * and one route that keeps `activity`, so the mode is chosen per route in the same worker.
  */
 import type { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema';
 import type { OrchestrateRequest, OrchestrationResult } from '../../src/types';
 import { startStack, type TestStack } from '../helpers/stack';
+import { testDataConverter, WORKFLOWS_PATH } from '../helpers/temporal';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = { ActivityTaskScheduled: 10, MarkerRecorded: 25 } as const;
@@ -20,6 +23,8 @@ const rid = (label: string) => `local-${label}-${run}-${n++}`;
 const qa = (prompt: string, extra: Partial<OrchestrateRequest> = {}): OrchestrateRequest => ({ prompt, taskType: 'question_answering', userId: 'user-local', requestId: rid('r'), ...extra });
 
 let stack: TestStack;
+/** Workflow ids of the requests run here, replayed at the end. */
+const runs: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack({
@@ -127,6 +132,7 @@ describe('provider calls as local activities', () => {
 
   it('retries a failing provider inside the local activity and records the attempts', async () => {
     const result = await stack.client.processRequest(qa('What is 6 * 7? [[emulate:500x1]]', { providers: ['openai'] }));
+    runs.push(result.metadata.workflowId);
     expect(result.response).toMatch(/42/);
     expect(result.metadata.providers).toMatchObject([{ provider: 'openai', status: 'succeeded' }]);
     const stored = await stack.runtime.memory.getInteraction(result.metadata.workflowId);
@@ -136,6 +142,7 @@ describe('provider calls as local activities', () => {
 
   it('fails over after a non-retryable provider error (one attempt), as in activity mode', async () => {
     const result = await stack.client.processRequest(qa('Name a primary color. [[emulate@claude-haiku-4-5:401]]', { providers: ['anthropic', 'google'], minProviders: 1 }));
+    runs.push(result.metadata.workflowId);
     expect(result.metadata.providers.map((p) => [p.provider, p.status, p.errorType])).toEqual([
       ['anthropic', 'failed', 'ProviderAuthError'],
       ['google', 'succeeded', null],
@@ -144,28 +151,36 @@ describe('provider calls as local activities', () => {
     expect(stored!.providerCalls.find((c) => c.provider === 'anthropic')).toMatchObject({ status: 'failed', attempts: 1 });
   });
 
-  it('stops early: the straggler is cancelled once two agree, without waiting for it', async () => {
-    const started = Date.now();
-    const result = await stack.client.processRequest(qa('What is 12 * 12? [[emulate:answer=correct]] [[emulate@gemini-2.0-flash:latency=8000]]', { requireConsensus: true }));
-    // Well before Gemini would have answered.
-    expect(Date.now() - started).toBeLessThan(7_000);
-    expect(result.metadata.cancelledCalls).toBe(1);
+  it('waits for every call of the wave: no early stop in this mode (the straggler answers and is counted)', async () => {
+    const result = await stack.client.processRequest(qa('What is 12 * 12? [[emulate:answer=correct]] [[emulate@gemini-2.0-flash:latency=1500]]', { requireConsensus: true }));
     expect(result.response).toMatch(/144/);
+    expect(result.metadata.cancelledCalls).toBe(0);
     expect(result.metadata.providers.map((p) => [p.provider, p.status])).toEqual([
       ['openai', 'succeeded'],
       ['anthropic', 'succeeded'],
-      ['google', 'cancelled'],
-    ]);
-  });
-
-  it('hedging: a call slower than the hedge delay gets a second candidate; the first good answer wins, the loser is cancelled', async () => {
-    const started = Date.now();
-    const result = await stack.client.processRequest(qa('Name an ocean. [[emulate@claude-haiku-4-5:latency=5000]]', { providers: ['anthropic', 'google'], minProviders: 1 }));
-    expect(Date.now() - started).toBeLessThan(4_000);
-    expect(result.metadata.hedgedCalls).toBe(1);
-    expect(result.metadata.providers.map((p) => [p.provider, p.status])).toEqual([
-      ['anthropic', 'cancelled'],
       ['google', 'succeeded'],
     ]);
+    // One consensus, over all three answers, and no answer embedded ahead of it.
+    const types = localActivityTypes(await historyOf(result.metadata.workflowId));
+    expect(types.filter((t) => t === 'selectConsensus')).toHaveLength(1);
+    expect(types).not.toContain('embedResponses');
+    runs.push(result.metadata.workflowId);
   });
+
+  it('no hedging in this mode: the slow call is waited for, no second candidate is started', async () => {
+    const result = await stack.client.processRequest(qa('Name an ocean. [[emulate@claude-haiku-4-5:latency=1500]]', { providers: ['anthropic', 'google'], minProviders: 1 }));
+    expect(result.metadata.hedgedCalls).toBe(0);
+    expect(result.metadata.providers.map((p) => [p.provider, p.status])).toEqual([['anthropic', 'succeeded']]);
+    runs.push(result.metadata.workflowId);
+  });
+
+  it("every run of this file replays deterministically from its history (local activities' results come back without their timing)", async () => {
+    runs.push(local.metadata.workflowId, durable.metadata.workflowId);
+    expect(runs.length).toBeGreaterThanOrEqual(6);
+    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} } });
+    for (const workflowId of runs) {
+      const history = await stack.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: testDataConverter() }, history, workflowId);
+    }
+  }, 180_000);
 });

@@ -250,10 +250,7 @@ async function settleOrHedge(fan: FanOut, plan: RoutePlan): Promise<void> {
   const wait = slow.startedAt + after - Date.now();
   if (wait <= 0) return fan.hedge(slow);
   const timer = new CancellationScope();
-  // Local calls keep the workflow task open while they run, and a timer starts only when it
-  // completes: the hedge delay then waits in the worker beside them (a local activity).
-  const delay = () => (fan.local ? compute.hedgeWait.executeWithOptions({ summary: `hedge: wait ${wait} ms for ${slow.target.provider}:${slow.target.model}`, startToCloseTimeout: wait + HEDGE_WAIT_SLACK_MS, retry: { maximumAttempts: 1 } }, [{ ms: wait }]) : sleep(wait));
-  const fired = timer.run(delay).then(
+  const fired = timer.run(() => sleep(wait)).then(
     () => true,
     () => false,
   );
@@ -271,27 +268,14 @@ async function settleOrHedge(fan: FanOut, plan: RoutePlan): Promise<void> {
  */
 export async function gather(fan: FanOut, request: OrchestrateRequest, plan: RoutePlan, deadline: number): Promise<{ decision: ConsensusOutput | null }> {
   plan.targets.forEach((t) => fan.start(t));
+  if (fan.local) return gatherInWaves(fan, plan, deadline);
   const earlyStop = plan.requireConsensus && plan.consensus.earlyStop;
-  /** Start fallbacks until enough calls are answered or running. */
-  const topUp = () => {
-    while (fan.succeeded().length + fan.running.size < plan.minProviders) {
-      const next = fan.nextFallback();
-      if (!next) break;
-      fan.start(next);
-    }
-  };
   for (;;) {
     while (fan.running.size > 0) {
       await settleOrHedge(fan, plan);
-      topUp();
+      topUp(fan, plan);
       let ok = fan.succeeded();
       await embedNew(fan, plan, ok);
-      // Local calls settle inside the same workflow task, so one may have answered or failed while
-      // the embedding ran (activity results only arrive with the next task): look again.
-      if (fan.local) {
-        topUp();
-        ok = fan.succeeded();
-      }
       // Without consensus, the first minProviders answers are the answer: a hedge or a straggler left running is cancelled.
       if (!plan.requireConsensus && ok.length >= plan.minProviders && fan.running.size > 0) {
         await fan.cancelRunning(false);
@@ -299,7 +283,6 @@ export async function gather(fan: FanOut, request: OrchestrateRequest, plan: Rou
       }
       while (earlyStop && fan.running.size > 0 && ok.length >= Math.max(2, plan.minProviders)) {
         const decision = await consensusOf(request, plan, ok);
-        if (fan.local) topUp();
         const now = fan.succeeded();
         // Answers that arrived while consensus ran: decide again with them.
         if (now.length !== ok.length) {
@@ -311,12 +294,49 @@ export async function gather(fan: FanOut, request: OrchestrateRequest, plan: Rou
         return { decision };
       }
     }
-    const missing = plan.minProviders - fan.succeeded().length;
-    const waitable = fan.waitable();
-    if (missing <= 0 || waitable.length === 0) return { decision: null };
-    const until = waitable[0]!.availableAtMs;
-    if (until >= deadline) return { decision: null };
-    await fan.waitAndRetry(until, waitable.filter((w) => w.availableAtMs <= until + WAIT_GROUPING_MS).slice(0, missing), deadline);
+    if (!(await waitForCoolingDown(fan, plan, deadline))) return { decision: null };
+  }
+}
+
+/** Start fallbacks until enough calls have answered or are running. */
+function topUp(fan: FanOut, plan: RoutePlan): void {
+  while (fan.succeeded().length + fan.running.size < plan.minProviders) {
+    const next = fan.nextFallback();
+    if (!next) break;
+    fan.start(next);
+  }
+}
+
+/**
+ * Too few answers and the rest cooling down or rate-limited: wait on a durable timer until the
+ * earliest is callable again (up to the deadline) and call them again. False: nothing to wait for.
+ */
+async function waitForCoolingDown(fan: FanOut, plan: RoutePlan, deadline: number): Promise<boolean> {
+  const missing = plan.minProviders - fan.succeeded().length;
+  const waitable = fan.waitable();
+  if (missing <= 0 || waitable.length === 0) return false;
+  const until = waitable[0]!.availableAtMs;
+  if (until >= deadline) return false;
+  await fan.waitAndRetry(until, waitable.filter((w) => w.availableAtMs <= until + WAIT_GROUPING_MS).slice(0, missing), deadline);
+  return true;
+}
+
+/**
+ * `local` mode: the calls go in waves, and every decision waits for the whole wave. On replay,
+ * Temporal resolves the local activities of a workflow task together from their markers, without
+ * the order or timing in which they answered, so a decision taken while some calls were still
+ * running (early stop after two agreeing answers, a hedge after a delay, a fallback started
+ * beside a running call, an answer embedded ahead of consensus) could not be taken again the same
+ * way. So: no early stop and no hedging in this mode; a failed call's fallback starts once the
+ * wave it was in has settled; consensus runs once, over every answer.
+ */
+async function gatherInWaves(fan: FanOut, plan: RoutePlan, deadline: number): Promise<{ decision: null }> {
+  for (;;) {
+    while (fan.running.size > 0) {
+      await fan.settleAll();
+      topUp(fan, plan);
+    }
+    if (!(await waitForCoolingDown(fan, plan, deadline))) return { decision: null };
   }
 }
 
@@ -333,9 +353,6 @@ async function embedNew(fan: FanOut, plan: RoutePlan, ok: Succeeded[]): Promise<
   fresh.forEach((o) => fan.embedded.add(o.callIndex));
   await compute.embedResponses({ texts: fresh.map((o) => o.response.content) });
 }
-
-/** A local hedge wait's attempt may run this much longer than the wait itself. */
-const HEDGE_WAIT_SLACK_MS = 5_000;
 
 /** How long a call started after a wait may wait inside the activity for a concurrency slot. */
 const SLOT_WAIT_MS = 10_000;

@@ -47,8 +47,9 @@ export function providerCall(target: ProviderTarget): Activities['callProvider']
  * same activity run as a local activity in this worker, so no round trip through the server per
  * call. The same per-attempt timeout and retry policy; backoffs up to LOCAL_RETRY_THRESHOLD_MS
  * are waited in the worker, longer ones (a long Retry-After) on a durable timer. No heartbeats: a
- * cancelled call (early stop, a lost hedge) is aborted by the worker directly; a call on a worker
- * that died is made again, with every call of the unfinished workflow task, by the next worker.
+ * cancelled call is aborted by the worker directly; a call on a worker that died is made again,
+ * with every call of the unfinished workflow task, by the next worker. The fan-out runs such
+ * calls in waves (fan-out.ts gatherInWaves).
  */
 export function localProviderCall(target: ProviderTarget): Activities['callProvider'] {
   return proxyLocalActivities<Activities>({
