@@ -35,6 +35,11 @@ export interface OrchestratorClientOptions {
   taskQueue?: string;
   /** Used for Web UI links. */
   env?: Env;
+  /**
+   * Consensus strategies the workers have besides those config.yaml declares (a plugin's, one
+   * registered in code), so `validate` accepts them; the gateway passes its plugins' strategies.
+   */
+  consensusStrategies?: readonly string[];
 }
 
 export interface StartOptions {
@@ -71,11 +76,13 @@ export class OrchestratorClient {
   private readonly config: Config | undefined;
   private readonly taskQueue: string;
   private readonly env: Env;
+  private readonly extraStrategies: readonly string[];
   private ownedConnection: Connection | null = null;
 
   constructor(options: OrchestratorClientOptions) {
     this.client = options.client;
     this.config = options.config;
+    this.extraStrategies = options.consensusStrategies ?? [];
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
     this.env = options.env ?? loadEnv();
   }
@@ -95,7 +102,7 @@ export class OrchestratorClient {
   /** Validate without starting anything. Throws InvalidRequest / ModelProviderNotFound. */
   validate(input: unknown): OrchestrateRequest {
     // The worker's planning checks against its registry; a client knows the strategies its config declares.
-    if (this.config) return validateRequest(this.config, input, { consensusStrategies: configuredConsensusStrategies(this.config) });
+    if (this.config) return validateRequest(this.config, input, { consensusStrategies: [...configuredConsensusStrategies(this.config), ...this.extraStrategies] });
     const parsed = OrchestrateRequestSchema.safeParse(input);
     if (!parsed.success) {
       const issues = zodIssues(parsed.error);

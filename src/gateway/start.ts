@@ -125,7 +125,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   }
   const db: DatabaseClient = createPrismaClient(env.DATABASE_URL);
   const keys = createKeyStore({ client: db, url: env.DATABASE_URL });
-  const orchestrator = new OrchestratorClient({ client, config, env, taskQueue });
+  // Requests are validated against config.yaml and the plugins' consensus strategies (the in-process worker's, or those loaded here).
+  const pluginStrategies = worker ? worker.runtime.consensus.names() : [...(plugins?.consensusStrategies.keys() ?? [])];
+  const orchestrator = new OrchestratorClient({ client, config, env, taskQueue, consensusStrategies: pluginStrategies });
   const deps: GatewayDeps = {
     orchestrator,
     config,

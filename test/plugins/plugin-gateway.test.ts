@@ -34,6 +34,9 @@ const reverser: OrchestratorPlugin = {
   version: '3.0.0',
   complexityEvaluators: { plugin_eval: { evaluate: () => ({ complexity: 'medium', score: 0.42, features: { pluginRule: 1 } }) } },
   metricsCollectors: [{ name: 'reverser-collector', collect: (event) => void metricEvents.push(event.name) }],
+  consensusStrategies: {
+    'last-one': { name: 'last-one', findConsensus: (responses) => ({ chosenIndex: responses.length - 1, confidence: 0.95, agreement: 0.5, dissenting: [], thresholdMet: true }), calculateConfidence: () => 0.95 },
+  },
   connectors: {
     reverse: (settings) => ({
       generate(request) {
@@ -93,6 +96,11 @@ describe('plugins in the gateway', () => {
     expect(result.response).toBe('level');
     expect([result.metadata.complexity, result.metadata.complexityScore]).toEqual(['medium', 0.42]);
     expect(metricEvents.length).toBeGreaterThan(0);
+
+    // The gateway's client knows the plugin's consensus strategy (config.yaml does not declare it); it runs in the consensus activity.
+    const agreed = await gateway.orchestrator.processRequest({ prompt: 'abc', taskType: 'general', userId: 'plugin-gateway-user', providers: ['openai', 'backwards'], requireConsensus: true, minProviders: 2, consensusStrategy: 'last-one' });
+    expect(agreed.metadata.consensusStrategy).toBe('last-one');
+    expect(agreed.metadata.consensusApplied).toBe(true);
   }, 120_000);
 
   it('as a pure client: a provider kind no plugin provides stops its start, naming models.<name>.kind', async () => {
