@@ -46,11 +46,13 @@ async function hookFailures(stack: TestStack, labels: Record<string, string>): P
 describe('event hooks on a real worker', () => {
   let stack: TestStack;
   const seen: Seen[] = [];
+  const logLines: string[] = [];
   const of = (workflowId: string) => seen.filter((s) => s.event['workflowId'] === workflowId);
   const names = (workflowId: string) => of(workflowId).map((s) => s.name);
 
   beforeAll(async () => {
-    stack = await startStack({ label: 'hooks', configure, policyRefreshMs: 200 });
+    // The worker's log is kept: hook failures must be in it, without payload text.
+    stack = await startStack({ label: 'hooks', configure, policyRefreshMs: 200, logDestination: { write: (line: string) => void logLines.push(line) } });
     // One recorder on every event, as a plugin would subscribe.
     const record = (event: unknown, name: OrchestratorEventName) => void seen.push({ name, event: event as Record<string, unknown> });
     stack.runtime.hooks.subscribe(Object.fromEntries(ORCHESTRATOR_EVENT_NAMES.map((name) => [name, record])), 'recorder');
@@ -197,6 +199,14 @@ describe('event hooks on a real worker', () => {
     expect(await hookFailures(stack, { source: 'hanger', reason: 'timeout' })).toBe(3 * 5);
     expect(await hookFailures(stack, { source: 'recorder' })).toBe(0);
     expect(await hookFailures(stack, { event: 'request.completed', source: 'hanger', reason: 'timeout' })).toBe(3);
+    // Logged once a minute per hook, event and reason: names and the hook's error, not the payload.
+    const failures = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'event hook failed; the request is unaffected');
+    expect(failures.filter((l) => l['source'] === 'thrower' && l['reason'] === 'error')).toHaveLength(5);
+    expect(failures.filter((l) => l['source'] === 'hanger' && l['reason'] === 'timeout')).toHaveLength(5);
+    for (const line of failures) {
+      expect(Object.keys(line).sort()).toEqual(['err', 'event', 'hostname', 'level', 'msg', 'name', 'pid', 'reason', 'source', 'time']);
+      expect(JSON.stringify(line)).not.toMatch(/hooks-user|capital of France/);
+    }
     // For the report: the figures as measured (under load).
     console.log(`hooks: median request ${Math.round(baselineMs)} ms with a healthy hook, ${Math.round(brokenMs)} ms with a throwing and a hanging hook on every event (limit ${HOOK_LIMIT_MS} ms)`);
   });
