@@ -132,21 +132,26 @@ export interface CrashAccounting {
   callsRepeated: number;
   /** Calls that started after a call of the same request had already been answered in full by the provider: paid work done twice. */
   repeatedAfterCompleted: number;
+  /** Of those, the ones whose earlier answer the provider had finished before the kill (an answer the crash lost); the rest repeat an answer given after it (a retry of the side's own). */
+  repeatedAnswerFromBeforeKill: number;
 }
 
-/** Tally the crash phase from the client's outcomes and the emulator's request log (calls matched by tag). */
-export function crashAccounting(outcomes: readonly CrashOutcome[], log: readonly EmulatorCallRecord[], prefix: string): CrashAccounting {
+/** Tally the crash phase from the client's outcomes and the emulator's request log (calls matched by tag); `killedAt` in the log's clock (Date.now()). */
+export function crashAccounting(outcomes: readonly CrashOutcome[], log: readonly EmulatorCallRecord[], prefix: string, killedAt: number): CrashAccounting {
   const byTag = callsByTag(log, prefix);
   let providerCalls = 0;
   let callsRepeated = 0;
   let repeatedAfterCompleted = 0;
+  let repeatedAnswerFromBeforeKill = 0;
   for (const outcome of outcomes) {
     const calls = [...(byTag.get(outcome.tag) ?? [])].sort((a, b) => a.startedAt - b.startedAt);
     providerCalls += calls.length;
     callsRepeated += Math.max(0, calls.length - 1);
     const firstDone = calls.filter((c) => c.completed && c.status === 200).map((c) => c.endedAt);
     const doneAt = firstDone.length > 0 ? Math.min(...firstDone) : Infinity;
-    repeatedAfterCompleted += calls.filter((c) => c.startedAt >= doneAt).length;
+    const repeats = calls.filter((c) => c.startedAt >= doneAt).length;
+    repeatedAfterCompleted += repeats;
+    if (doneAt < killedAt) repeatedAnswerFromBeforeKill += repeats;
   }
   const answered = outcomes.filter((o) => o.answered).length;
   return {
@@ -157,5 +162,6 @@ export function crashAccounting(outcomes: readonly CrashOutcome[], log: readonly
     providerCalls,
     callsRepeated,
     repeatedAfterCompleted,
+    repeatedAnswerFromBeforeKill,
   };
 }

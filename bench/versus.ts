@@ -291,7 +291,8 @@ async function crash(side: 'ours' | 'litellm', emulator: RunningEmulator, log: E
   const reached = totalCalls() - before;
   const inFlight = reached - log.filter((c) => c.prompt.includes(prefix)).length;
   const answeredBeforeKill = outcomes.length;
-  const killAfterS = (Date.now() - t0) / 1000;
+  const killedAt = Date.now();
+  const killAfterS = (killedAt - t0) / 1000;
   killTree(proc.child, 'SIGKILL');
   await exited(proc.child);
   const r0 = Date.now();
@@ -300,7 +301,7 @@ async function crash(side: 'ours' | 'litellm', emulator: RunningEmulator, log: E
   resolveRestarted(next.target);
   await Promise.all(requests);
   await sleep(5000); // calls still running after the last answer (ours: none expected) reach the log
-  return { result: { ...crashAccounting(outcomes, log, prefix), calls_before_kill: reached, in_flight_at_kill: inFlight, answered_before_kill: answeredBeforeKill, kill_after_s: round(killAfterS), restart_s: round(restartS) }, proc: next };
+  return { result: { ...crashAccounting(outcomes, log, prefix, killedAt), calls_before_kill: reached, in_flight_at_kill: inFlight, answered_before_kill: answeredBeforeKill, kill_after_s: round(killAfterS), restart_s: round(restartS) }, proc: next };
 }
 
 async function main(): Promise<void> {
@@ -376,6 +377,7 @@ async function main(): Promise<void> {
     crashRow('provider calls', 'providerCalls', 'lower');
     crashRow('provider calls repeated', 'callsRepeated', 'lower');
     crashRow('repeated after the provider had answered', 'repeatedAfterCompleted', 'lower');
+    crashRow('… of which the answer came before the kill', 'repeatedAnswerFromBeforeKill', 'lower');
     crashRow('restart to ready', 'restart_s', 'lower', ' s');
     console.log(
       `  (at the kill, ${o.kill_after_s} s / ${l.kill_after_s} s after sending: provider calls started ours ${o.calls_before_kill}, LiteLLM ${l.calls_before_kill}; ` +

@@ -113,8 +113,10 @@ describe('accounting from the request log', () => {
       call(t(1), 0, 1000, true), // answered through the kill
       call(t(2), 0, 500, false), // cut off by the kill...
       call(t(2), 2000, 3000, true), // ...made again by the resend, answered
-      call(t(3), 0, 1000, true), // the provider answered, the proxy died before the client heard...
+      call(t(3), 0, 1000, true), // the provider answered, the proxy died (at 1500) before the client heard...
       call(t(3), 2000, 3000, true), // ...so the resend paid for it twice
+      call(t(5), 2000, 3000, true), // answered after the restart...
+      call(t(5), 3100, 3200, true), // ...and asked again by the side's own retry: a repeat, but not of an answer the kill lost
       call(t(4), 0, 500, false), // cut off; the resend failed too
       call(t(4), 2000, 2100, true, 503),
       call(t(10), 0, 1000, true), // not t(1): tags are matched whole
@@ -127,21 +129,23 @@ describe('accounting from the request log', () => {
       { tag: t(4), firstAttemptOk: false, answered: false },
       { tag: t(10), firstAttemptOk: true, answered: true },
       { tag: t(11), firstAttemptOk: false, answered: false }, // never reached a provider
+      { tag: t(5), firstAttemptOk: false, answered: true },
     ];
-    expect(crashAccounting(outcomes, log, '<litellm:crash:')).toEqual({
-      requests: 6,
+    expect(crashAccounting(outcomes, log, '<litellm:crash:', 1500)).toEqual({
+      requests: 7,
       answeredFirstAttempt: 2,
-      answered: 4,
+      answered: 5,
       lost: 2,
-      providerCalls: 8,
-      callsRepeated: 3,
-      repeatedAfterCompleted: 1,
+      providerCalls: 10,
+      callsRepeated: 4,
+      repeatedAfterCompleted: 2,
+      repeatedAnswerFromBeforeKill: 1,
     });
   });
 
   it('a failed call is not an answer: a call after a 503 is a repeat, not paid work done twice', () => {
     const log = [call(t(1), 0, 100, true, 503), call(t(1), 200, 300, true)];
-    expect(crashAccounting([{ tag: t(1), firstAttemptOk: true, answered: true }], log, '<litellm:crash:')).toMatchObject({ providerCalls: 2, callsRepeated: 1, repeatedAfterCompleted: 0 });
+    expect(crashAccounting([{ tag: t(1), firstAttemptOk: true, answered: true }], log, '<litellm:crash:', 1000)).toMatchObject({ providerCalls: 2, callsRepeated: 1, repeatedAfterCompleted: 0 });
   });
 
   it('calls per request divides by the requests sent, counting those that reached no provider', () => {
