@@ -17,7 +17,7 @@ import { TASK_QUEUE } from '../src/constants';
 import { startEmulator, type RunningEmulator } from '../src/emulator/server';
 import { applyMigrations } from '../src/memory/migrate';
 import { dataConverterFor } from '../src/temporal/data-converter';
-import { DEFAULT_SOAK_OPTIONS, DevServer, freePort, OwnPostgres, soakConfig, soakRequest, temporalCli, OwnedProcesses, workerEnvironment, WorkerSlot } from './chaos-soak';
+import { DEFAULT_SOAK_OPTIONS, DevServer, freePort, OwnPostgres, soakConfig, soakRequest, temporalCli, OwnedProcesses, ownedDir, workerEnvironment, WorkerSlot } from './chaos-soak';
 import { percentile, round } from './stats';
 
 export interface ScaleOptions {
@@ -77,6 +77,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
   const tag = Date.now().toString(36) + randomBytes(2).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'orch-scale-'));
   const owned = new OwnedProcesses();
+  owned.add(ownedDir(dir));
   let emulator: RunningEmulator | null = null;
   let connection: Connection | null = null;
   try {

@@ -186,6 +186,12 @@ export class OwnedProcesses {
   }
 }
 
+/** A temporary folder as an Owned: removed at the end of the run, also when this process exits first. */
+export function ownedDir(dir: string): Owned {
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  return { stop: () => Promise.resolve(remove()), killSync: remove };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -521,6 +527,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const tag = Date.now().toString(36) + randomBytes(2).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'orch-chaos-'));
   const owned = new OwnedProcesses();
+  owned.add(ownedDir(dir));
   let emulator: RunningEmulator | null = null;
   let connection: Connection | null = null;
   let dropDatabase: (() => Promise<void>) | null = null;
