@@ -5,6 +5,7 @@
  * the answer. A throwing hook and a hanging hook change neither a request's result nor its latency
  * beyond the stated limit (they are counted in orchestrator_hook_failures_total). Replaying a
  * request's history fires no hook. A new routing policy version reaches hooks as policy.changed.
+ * Provider calls run as local activities (performance.provider_calls: local) report the same events.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayHistories } from '../../client/replay';
@@ -230,5 +231,34 @@ describe('event hooks on a real worker', () => {
     await stack.runtime.hooks.flush();
     const changes = seen.filter((x) => x.name === 'policy.changed').map((x) => x.event);
     expect(changes.at(-1)).toMatchObject({ version: change.version, previousVersion: seed, source: 'test:hooks', strategy: 'static' });
+  });
+});
+
+describe('event hooks with provider calls as local activities', () => {
+  let stack: TestStack;
+  const seen: Seen[] = [];
+  beforeAll(async () => {
+    stack = await startStack({ label: 'hooks-local', configure: (c) => ({ ...configure(c), performance: { ...configure(c).performance, provider_calls: 'local' } }) });
+    const record = (event: unknown, name: OrchestratorEventName) => void seen.push({ name, event: event as Record<string, unknown> });
+    stack.runtime.hooks.subscribe(Object.fromEntries(ORCHESTRATOR_EVENT_NAMES.map((name) => [name, record])), 'recorder');
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('the calls report the same events, with the request ids and attempts', async () => {
+    const result = await stack.client.processRequest(qa('What is 9 + 9? [[emulate@gpt-4o-mini:500x1]]', { providers: ['openai'] }));
+    await stack.runtime.hooks.flush();
+    const mine = seen.filter((s) => s.event['workflowId'] === result.metadata.workflowId);
+    expect(mine.map((s) => `${s.name}${s.name.startsWith('provider.') ? `#${String(s.event['attempt'])}` : ''}`)).toEqual([
+      'request.started',
+      'request.routed',
+      'provider.call.started#1',
+      'provider.call.failed#1',
+      'provider.call.started#2',
+      'provider.call.succeeded#2',
+      'request.completed',
+    ]);
+    for (const s of mine.filter((x) => x.name.startsWith('provider.'))) expect(s.event).toMatchObject({ requestId: result.metadata.requestId, taskType: 'question_answering', userId: 'hooks-user', provider: 'openai' });
   });
 });
