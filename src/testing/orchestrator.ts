@@ -127,6 +127,10 @@ class TimeSkippingOrchestratorClient extends OrchestratorClient {
     return Promise.reject(new UnsupportedInTimeSkipping("list(): the time-skipping test server has no visibility queries (search attributes are stored, not searchable); use environment: 'local'"));
   }
 
+  override eraseUser(): Promise<never> {
+    return Promise.reject(new UnsupportedInTimeSkipping("eraseUser(): erasure finds a user's workflows by the UserId search attribute, and the time-skipping test server has no visibility queries; use environment: 'local'"));
+  }
+
   override start(input: OrchestrateRequest, options: StartOptions = {}): Promise<StartedRequest> {
     if (options.eager) return Promise.reject(new UnsupportedInTimeSkipping("start({ eager: true }): the time-skipping test server has no eager workflow start; use environment: 'local'"));
     return super.start(input, options);

@@ -92,5 +92,6 @@ describe('createTestOrchestrator (time-skipping)', () => {
   it('what the test server cannot do fails at once with UnsupportedInTimeSkipping', async () => {
     await expect(kit.client.list({ query: 'TaskType = "question_answering"' })).rejects.toThrow(UnsupportedInTimeSkipping);
     await expect(kit.client.start(qa('Hi.', ['openai']), { eager: true })).rejects.toThrow(/eager workflow start/);
+    await expect(kit.client.eraseUser('kit-user')).rejects.toThrow(/eraseUser\(\): erasure finds a user's workflows by the UserId search attribute/);
   });
 });
