@@ -66,6 +66,13 @@ export interface TestOrchestratorOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How often the worker re-reads the routing policy (default 500 ms, so addRoutingRule applies quickly). */
   policyRefreshMs?: number;
+  /**
+   * Time skipping only: the most server time that passes by itself between two steps of a test
+   * (default TIME_SKIPPING_TICK_MS, 5 s). Skipping costs about 20 ms of real time per tick, so a
+   * `kit.sleep` of a day takes minutes at 5 s: raise it for tests that skip hours (quota periods,
+   * retention), keeping it below the shortest window or cooldown the test relies on.
+   */
+  timeSkippingTickMs?: number;
 }
 
 export interface TestOrchestrator {
@@ -139,6 +146,8 @@ class TimeSkippingOrchestratorClient extends OrchestratorClient {
 
 export async function createTestOrchestrator(options: TestOrchestratorOptions = {}): Promise<TestOrchestrator> {
   const kind = options.environment ?? 'local';
+  const tickMs = options.timeSkippingTickMs ?? TIME_SKIPPING_TICK_MS;
+  if (!Number.isFinite(tickMs) || tickMs < 100) throw new TestOrchestratorError(`timeSkippingTickMs must be a number of milliseconds >= 100 (got ${tickMs})`);
   if (kind !== 'local' && kind !== 'time-skipping') throw new TestOrchestratorError(`environment must be 'local' or 'time-skipping' (got ${JSON.stringify(kind)})`);
   const baseConfig = typeof options.config === 'string' || options.config === undefined ? loadConfig(options.config ?? path.join(PROJECT_ROOT, 'config.yaml')) : options.config;
   const configured = options.configure ? options.configure(baseConfig) : baseConfig;
@@ -205,9 +214,9 @@ export async function createTestOrchestrator(options: TestOrchestratorOptions = 
     // Time skipping is global: whenever a client awaits a result and nothing runs, the server jumps
     // to the earliest timer of any workflow. With the routing-policy workflow's 5-minute statistics
     // refresh and its 10-year run timeout as the only timers, time would leap minutes or years
-    // between two requests (a circuit's window, a quota's day would end). Refreshing every 5 s of
-    // server time bounds every such jump to a few seconds, and keeps its snapshot fresh.
-    if (kind === 'time-skipping') await ensureRoutingPolicyWorkflow({ client: environment.client, taskQueue, workflowId: routingPolicyWorkflowId, workflowInput: { statsRefreshMs: TIME_SKIPPING_TICK_MS } });
+    // between two requests (a circuit's window, a quota's day would end). Refreshing every tick (5 s
+    // of server time by default) bounds every such jump to about a tick, and keeps its snapshot fresh.
+    if (kind === 'time-skipping') await ensureRoutingPolicyWorkflow({ client: environment.client, taskQueue, workflowId: routingPolicyWorkflowId, workflowInput: { statsRefreshMs: tickMs } });
     worker = await startWorker({
       env,
       config,

@@ -55,6 +55,10 @@ describe('createTestOrchestrator refuses a bad setup before starting anything', 
     await expect(createTestOrchestrator({ environment: 'cloud' })).rejects.toThrow(/environment must be 'local' or 'time-skipping' \(got "cloud"\)/);
   });
 
+  it('a time-skipping tick too small to make progress', async () => {
+    await expect(createTestOrchestrator({ environment: 'time-skipping', timeSkippingTickMs: 0 })).rejects.toThrow(/timeSkippingTickMs must be a number of milliseconds >= 100 \(got 0\)/);
+  });
+
   it('a missing server binary', async () => {
     await expect(createTestOrchestrator({ environment: 'time-skipping', serverPath: path.join(dir, 'absent') })).rejects.toThrow(/the given server path .*absent is not an executable file/);
   });
