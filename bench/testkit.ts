@@ -16,7 +16,7 @@ const baseline = process.argv.includes('--baseline');
 function circuits(c: Config): Config {
   return {
     ...c,
-    performance: { ...c.performance, models: { ...c.performance.models, openai: { ...c.performance.models['openai']!, max_attempts: 1 } } },
+    performance: { ...c.performance, request_timeout: 35, models: { ...c.performance.models, openai: { ...c.performance.models['openai']!, max_attempts: 1 } } },
     resilience: { ...c.resilience, circuit_breaker: { ...c.resilience.circuit_breaker, enabled: true, failure_threshold: 2 } },
   };
 }

@@ -130,8 +130,9 @@ describe('circuit breakers shared through the database (time skipping)', () => {
         fast(
           c,
           // The shipped 30 s cooldown: time skipping makes it cost nothing, and it stays far above the few seconds the server may move between two requests.
+          // A 35 s deadline: a request whose probe fails after one cooldown ends 25 s before the re-opened circuit cools down.
           { circuit_breaker: { enabled: true, failure_threshold: 2, window_s: 60, cooldown_s: 30, min_failure_rate: 0.5 } },
-          { request_timeout: 40, models: Object.fromEntries(Object.keys(c.models).map((p) => [p, { max_concurrent: 20, timeout: 2, max_attempts: 1, initial_backoff_ms: 200 }])) },
+          { request_timeout: 35, models: Object.fromEntries(Object.keys(c.models).map((p) => [p, { max_concurrent: 20, timeout: 2, max_attempts: 1, initial_backoff_ms: 200 }])) },
         ),
     });
   });
@@ -182,14 +183,14 @@ describe('circuit breakers shared through the database (time skipping)', () => {
   it('every provider down: retries after each cooldown, then a clear InsufficientResponses at the deadline', async () => {
     for (let i = 0; i < 2; i++) await expectFailure(kit.processRequest(qa(`Name a lake ${i}. [[emulate:500]]`, { providers: ['google'] })), InsufficientResponses);
     const err = await expectFailure(kit.processRequest(qa('Name a lake. [[emulate:500]]', { providers: ['google'] })), InsufficientResponses);
-    expect(err.message).toMatch(/waited \d+ ms for cooling-down or rate-limited providers, up to the 40000 ms deadline/);
+    expect(err.message).toMatch(/waited \d+ ms for cooling-down or rate-limited providers, up to the 35000 ms deadline/);
     // The provider once, with this request's own error, and the circuit that refused the retries.
     expect(err.message.match(/google:\S+ (failed|succeeded|cancelled) \(/g)).toHaveLength(1);
     expect(err.message).toMatch(/google:\S+ failed \(\d+ calls?, \d+ attempts?\): last error ProviderServerError: .*circuit open until /);
-    // Waited out a cooldown (the probe failed and re-opened the circuit), in workflow time, within the 40 s deadline.
+    // Waited out a cooldown (the probe failed and re-opened the circuit), in workflow time, within the 35 s deadline.
     const waited = Number(/waited (\d+) ms/.exec(err.message)?.[1]);
     expect(waited).toBeGreaterThanOrEqual(20_000);
-    expect(waited).toBeLessThanOrEqual(40_000);
+    expect(waited).toBeLessThanOrEqual(35_000);
   });
 });
 

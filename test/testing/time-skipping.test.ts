@@ -15,11 +15,15 @@ const run = Date.now().toString(36);
 let n = 0;
 const qa = (prompt: string, providers: string[]) => ({ prompt, taskType: 'question_answering', userId: 'kit-user', requestId: `kit-${run}-${n++}`, providers });
 
-/** One attempt per call (so a failure is one call), circuits opening after two health failures, the shipped 30 s cooldown. */
+/**
+ * One attempt per call (so a failure is one call), circuits opening after two health failures, the
+ * shipped 30 s cooldown. A 35 s deadline: a request that waits out one cooldown and whose probe fails
+ * again ends 25 s before the re-opened circuit cools down, far more than the server may move between requests.
+ */
 function circuits(c: Config): Config {
   return {
     ...c,
-    performance: { ...c.performance, models: { ...c.performance.models, openai: { ...c.performance.models['openai']!, max_attempts: 1 } } },
+    performance: { ...c.performance, request_timeout: 35, models: { ...c.performance.models, openai: { ...c.performance.models['openai']!, max_attempts: 1 } } },
     resilience: { ...c.resilience, circuit_breaker: { ...c.resilience.circuit_breaker, enabled: true, failure_threshold: 2 } },
   };
 }
