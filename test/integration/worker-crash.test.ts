@@ -198,8 +198,9 @@ describe.each(['activity', 'local'] as const)('worker killed mid fan-out, provid
       expect(recoveredMs).toBeLessThan(HEARTBEAT_TIMEOUT_MS + 5_000);
       expect(doneAt - second.spawnedAt).toBeLessThan(28_000);
     } else {
-      // The dead worker's workflow task times out (counted from before the kill), then every call runs again.
-      expect(recoveredMs).toBeLessThan(WORKFLOW_TASK_TIMEOUT_MS + 5_000);
+      // The dead worker's workflow task times out (at most 10 s, counted from before the kill), then
+      // every call runs again on the new worker: generous on a busy machine, far below any call's timeout.
+      expect(doneAt - Math.max(second.startedAt, killedAt)).toBeLessThan(WORKFLOW_TASK_TIMEOUT_MS + 10_000);
     }
 
     expect(result.response).toMatch(/25/);
