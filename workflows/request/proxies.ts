@@ -60,7 +60,7 @@ export function localProviderCall(target: ProviderTarget): Activities['callProvi
   }).callProvider;
 }
 
-/** Backoffs longer than this in `local` mode wait on a server timer (the workflow task then completes, recording the calls done so far). */
+/** Backoffs longer than this in `local` mode wait on a durable timer instead of in the worker (a worker that dies then loses less). */
 const LOCAL_RETRY_THRESHOLD_MS = 5_000;
 
 function providerRetry(target: ProviderTarget) {
