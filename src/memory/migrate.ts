@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { ConfigError } from '../errors';
 import { databaseConnectionError, isConnectionError, parseDatabaseUrl, redactSecrets, type DatabaseProvider, type DatabaseTarget } from './database-url';
 import { NO_FILTERS, withSchemaEngine, type MigrationList, type SchemaEngineLog } from './schema-engine';
@@ -88,11 +89,41 @@ export async function applyMigrations(databaseUrl: string, options: ApplyMigrati
       throw databaseConnectionError(target.url, error, 'create the SQLite database folder');
     }
   }
+  // A database that already has every migration (each worker and gateway start) needs no engine:
+  // the engine's read-then-write transaction would fail at once with SQLITE_BUSY against a running
+  // worker's writes on a SQLite file in WAL mode (a stale snapshot gets no busy wait).
+  if (target.provider === 'sqlite' && target.filePath !== ':memory:' && sqliteUpToDate(target.filePath, migrationsList)) {
+    return { provider: target.provider, migrationsDir, applied: [] };
+  }
   try {
     const out = await withSchemaEngine(target, (engine) => engine.applyMigrations({ migrationsList, filters: NO_FILTERS }), options.onLog);
     return { provider: target.provider, migrationsDir, applied: out.appliedMigrationNames };
   } catch (error) {
     throw asMigrationError(target, error, 'apply migrations');
+  }
+}
+
+/**
+ * True when the SQLite file records every migration folder as finished (none failed or rolled
+ * back), read with a plain read-only connection; false when anything is missing or unreadable, so
+ * the schema engine decides (and reports) as before.
+ */
+function sqliteUpToDate(filePath: string, list: MigrationList): boolean {
+  if (!existsSync(filePath)) return false;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(filePath, { readonly: true, fileMustExist: true, timeout: 5000 });
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
+    if (!table) return false;
+    const rows = db.prepare('SELECT migration_name AS name, finished_at AS finished, rolled_back_at AS rolledBack FROM _prisma_migrations').all() as { name: string; finished: unknown; rolledBack: unknown }[];
+    // A failed migration (started, neither finished nor rolled back): the engine reports it.
+    if (rows.some((r) => r.finished === null && r.rolledBack === null)) return false;
+    const done = new Set(rows.filter((r) => r.finished !== null && r.rolledBack === null).map((r) => r.name));
+    return list.migrationDirectories.every((d) => done.has(d.path));
+  } catch {
+    return false;
+  } finally {
+    db?.close();
   }
 }
 

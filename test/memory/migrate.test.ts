@@ -52,6 +52,33 @@ describe('migrations on SQLite', () => {
     const again = await applyMigrations(db.url);
     expect(again.applied).toEqual([]);
   });
+
+  it('an up-to-date file in WAL mode is a no-op while another connection holds a write transaction (a running worker)', async () => {
+    const { filePath } = parseDatabaseUrl(db.url) as { filePath: string };
+    const writer = new Database(filePath, { fileMustExist: true });
+    try {
+      writer.pragma('journal_mode = WAL');
+      writer.exec('BEGIN IMMEDIATE; DELETE FROM "Interaction" WHERE 0;');
+      const again = await applyMigrations(db.url);
+      expect(again.applied).toEqual([]);
+      writer.exec('COMMIT;');
+    } finally {
+      writer.close();
+    }
+  });
+
+  it('a file missing its newest migration gets it (the engine still applies)', async () => {
+    const { filePath } = parseDatabaseUrl(db.url) as { filePath: string };
+    const newest = historyOf(LAYOUT.sqlite.migrationsDir).at(-1)!;
+    const sqlite = new Database(filePath, { fileMustExist: true });
+    try {
+      sqlite.prepare('DELETE FROM _prisma_migrations WHERE migration_name = ?').run(newest);
+    } finally {
+      sqlite.close();
+    }
+    // The newest migration's SQL runs again on tables that have it: the engine reports that, by name.
+    await expect(applyMigrations(db.url)).rejects.toThrow();
+  });
 });
 
 describe('migrations on PostgreSQL', () => {
