@@ -98,6 +98,8 @@ function httpErrorOf(err: unknown): HttpError {
         return { status: 503, body: body(err.message, 'api_error', null, 'database_unavailable'), headers: {} };
       case 'ConfigError':
         return { status: 500, body: body(err.message, 'server_error', null, 'config_error'), headers: {} };
+      case 'PluginError':
+        return { status: 500, body: body(err.message, 'server_error', null, 'plugin_error'), headers: {} };
     }
   }
   if (isTemporalUnavailable(err)) {
