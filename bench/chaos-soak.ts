@@ -16,7 +16,6 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -37,6 +36,8 @@ import { PROJECT_ROOT } from '../src/project-root';
 import { dataConverterFor } from '../src/temporal/data-converter';
 import type { OrchestrateRequest } from '../src/types';
 import { percentile, round } from './stats';
+import { freePort } from '../src/free-port';
+export { freePort };
 
 const execFileP = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -192,16 +193,6 @@ export function ownedDir(dir: string): Owned {
   return { stop: () => Promise.resolve(remove()), killSync: remove };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function killGroup(child: ChildProcess | null, signal: NodeJS.Signals): void {
   if (child?.pid && child.exitCode === null && child.signalCode === null) {

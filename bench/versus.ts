@@ -24,7 +24,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,6 +33,7 @@ import { loadConfig } from '../src/config/load';
 import { startEmulator, type EmulatedModelInput, type EmulatorCallRecord, type RunningEmulator } from '../src/emulator/server';
 import { percentile, round, runConcurrent } from './stats';
 import { callsPerRequest, crashAccounting, liteLLMConfig, ourVersusConfig, requestTag, VERSUS_MODELS, VERSUS_TASK_TYPE, type CrashAccounting, type CrashOutcome } from './versus-parts';
+import { freePort } from '../src/free-port';
 
 const ROOT = join(__dirname, '..');
 const LATENCY_MS = Number(process.env['BENCH_PROVIDER_LATENCY_MS'] ?? 50);
@@ -75,17 +75,6 @@ function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));

@@ -11,12 +11,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { loadEnv } from '../../src/config/env';
 import { createLogger } from '../../src/logger';
 import { startCodecServer, type RunningCodecServer } from '../../src/codec-server/start';
+import { freePort } from '../../src/free-port';
 
 const ROOT = join(__dirname, '..', '..');
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -51,17 +52,6 @@ export interface CodecWebUiRun {
   refused: CodecWebUiPage;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let spawnError: Error | null = null;
 

@@ -4,7 +4,6 @@
  * framework.enable_metrics: false, neither port listens.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,18 +12,12 @@ import { loadEnv } from '../../src/config/env';
 import { REPO_ROOT } from '../helpers/config';
 import { requiredService } from '../helpers/services';
 import { ensureNamespace, spawnNpmWorker, type SpawnedWorker } from '../helpers/spawned-worker';
+import { freePort } from '../../src/free-port';
 
 const run = Date.now().toString(36);
 const dir = mkdtempSync(join(tmpdir(), 'orch-metrics-process-'));
 const workers: SpawnedWorker[] = [];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 afterAll(async () => {
   for (const w of workers) w.kill();

@@ -8,13 +8,13 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/config';
+import { freePort } from '../../src/free-port';
 
 const exec = promisify(execFile);
 const home = mkdtempSync(join(tmpdir(), 'private-home-'));
@@ -25,16 +25,6 @@ cpSync(join(REPO_ROOT, 'scripts'), join(clone, 'scripts'), { recursive: true });
 const isRoot = process.getuid?.() === 0;
 const clusterDir = isRoot ? `/var/tmp/temporal-llm-orchestrator-postgres-${createHash('sha256').update(clone).digest('hex').slice(0, 12)}` : join(clone, '.data', 'postgres-test');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function script(name: string, command: string, env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
   return exec('bash', [join(clone, 'scripts', name), command], { cwd: clone, env: { ...process.env, POSTGRES_TEST_DIR: '', REDIS_TEST_DIR: '', ...env } });

@@ -5,7 +5,6 @@
  * server, so it takes no other test's tasks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/config';
 import { requiredService } from '../helpers/services';
 import { alive, ensureNamespace, waitFor } from '../helpers/spawned-worker';
+import { freePort } from '../../src/free-port';
 
 const NAMESPACE = 'worker-signal-test';
 const dir = mkdtempSync(join(tmpdir(), 'worker-signals-'));
@@ -70,16 +70,6 @@ describe('npm run worker', () => {
   }, 300_000);
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('npm run gateway', () => {
   it('SIGTERM to the npm process stops the gateway and its in-process worker cleanly (exit 0, no shutdown error)', async () => {

@@ -11,7 +11,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +21,7 @@ import { loadEnv } from '../../src/config/env';
 import { REPO_ROOT } from '../helpers/config';
 import { requiredService } from '../helpers/services';
 import { ensureNamespace, spawnNpmWorker, waitFor, type SpawnedWorker } from '../helpers/spawned-worker';
+import { freePort } from '../../src/free-port';
 
 const run = promisify(execFile);
 const stamp = Date.now().toString(36);
@@ -32,13 +32,6 @@ let http: Server;
 let httpUrl = '';
 const httpPrompts: string[] = [];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** plugins/folder-echo.cjs: a connector kind answering without any network. */
 const FOLDER_PLUGIN = `
