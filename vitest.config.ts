@@ -57,6 +57,7 @@ export const UNIT_TESTS = [
   'test/routing/policy-base.test.ts',
   'test/routing/policy.test.ts',
   'test/routing/policy-source.test.ts',
+  'test/temporal/closed-channel.test.ts',
   'test/routing/stats.test.ts',
   'test/tracing/provider-span.test.ts',
   'test/routing/validate-request.test.ts',

@@ -3,6 +3,7 @@
  * client SDK and the CLI reach the same cluster (local dev server, self-hosted, or Temporal Cloud).
  */
 import { readFileSync } from 'node:fs';
+import { clientGrpcInterceptors } from './closed-channel';
 import type { Connection, ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnectionOptions } from '@temporalio/worker';
@@ -29,6 +30,8 @@ export function clientConnectionOptions(env: Env): ConnectionOptions {
     address: env.TEMPORAL_ADDRESS,
     ...(tls !== undefined && { tls }),
     ...(env.TEMPORAL_API_KEY && { apiKey: env.TEMPORAL_API_KEY }),
+    // The SDK's retries, and no uncaught "Channel has been shut down" from a retry after close().
+    interceptors: clientGrpcInterceptors(),
   };
 }
 

@@ -9,9 +9,10 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { REPO_ROOT } from './config';
 import { requiredService } from './services';
+import { clientGrpcInterceptors } from '../../src/temporal/closed-channel';
 
 export async function ensureNamespace(namespace: string): Promise<void> {
-  const connection = await Connection.connect({ address: requiredService('TEST_TEMPORAL_ADDRESS') });
+  const connection = await Connection.connect({ address: requiredService('TEST_TEMPORAL_ADDRESS'), interceptors: clientGrpcInterceptors() });
   try {
     await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') }).catch((err: { code?: number }) => {
       if (err.code !== 6) throw err; // ALREADY_EXISTS

@@ -6,6 +6,7 @@ import { requiredService } from './services';
 import type { DataConverter } from '@temporalio/common';
 import { loadEnv } from '../../src/config/env';
 import { dataConverterFor } from '../../src/temporal/data-converter';
+import { clientGrpcInterceptors } from '../../src/temporal/closed-channel';
 
 /**
  * The data converter of the tests' clients and workers: the checkout's own payload key (the
@@ -31,7 +32,7 @@ export interface TemporalTestContext {
 
 export async function connectTestTemporal(label: string): Promise<TemporalTestContext> {
   const address = requiredService('TEST_TEMPORAL_ADDRESS');
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect({ address, interceptors: clientGrpcInterceptors() });
   const nativeConnection = await NativeConnection.connect({ address });
   return {
     address,
