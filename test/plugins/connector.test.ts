@@ -8,10 +8,10 @@ import { parseConfig } from '../../src/config/load';
 import { ConfigError } from '../../src/errors';
 import { createPluginConnector } from '../../src/plugins/connector';
 import type { PluginConnectorFactory, PluginConnectorSettings } from '../../src/plugins/types';
-import { ProviderCallError } from '../../src/providers/errors';
 import { buildConnectors } from '../../src/providers/registry';
 import { applyRoutingStrategy, customStrategyName, type RoutingStrategy } from '../../src/routing/strategies';
 import type { ProviderTarget, RoutePlan } from '../../src/types';
+import { expectProviderFailure } from '../helpers/expect-provider-failure';
 
 const settings: PluginConnectorSettings = { provider: 'acme', kind: 'acme_api', defaultModel: 'acme-1', models: [], apiKey: 'acme-SECRET-key-123' };
 
@@ -20,14 +20,6 @@ function connectorThat(generate: () => Promise<unknown>, extra: Record<string, u
   return createPluginConnector(factory, settings, 'acme-plugin');
 }
 
-async function failure(p: Promise<unknown>): Promise<ProviderCallError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderCallError);
-  return err as ProviderCallError;
-}
 
 describe('plugin connectors', () => {
   it('provider and kind come from config; missing optional fields are filled in', async () => {
@@ -38,23 +30,23 @@ describe('plugin connectors', () => {
   });
 
   it('an answer of the wrong shape is a retryable ProviderMalformedResponse', async () => {
-    const err = await failure(connectorThat(() => Promise.resolve({ text: 'hi' })).generate({ model: 'acme-1', prompt: 'x' }));
+    const err = await expectProviderFailure(connectorThat(() => Promise.resolve({ text: 'hi' })).generate({ model: 'acme-1', prompt: 'x' }));
     expect(err).toMatchObject({ type: 'ProviderMalformedResponse', retryable: true, provider: 'acme' });
     expect(err.message).toMatch(/content: /);
   });
 
   it('whatever it throws is classified once: a network error, an unknown error, an abort, a ProviderCallError from another copy of the code', async () => {
     const network = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1 with acme-SECRET-key-123'), { code: 'ECONNREFUSED' });
-    const refused = await failure(connectorThat(() => Promise.reject(network)).generate({ model: 'acme-1', prompt: 'x' }));
+    const refused = await expectProviderFailure(connectorThat(() => Promise.reject(network)).generate({ model: 'acme-1', prompt: 'x' }));
     expect(refused).toMatchObject({ type: 'ProviderConnectionError', retryable: true });
     expect(refused.message).not.toContain('acme-SECRET-key-123');
-    expect(await failure(connectorThat(() => Promise.reject(new Error('boom'))).generate({ model: 'acme-1', prompt: 'x' }))).toMatchObject({ type: 'ProviderServerError', retryable: true });
+    expect(await expectProviderFailure(connectorThat(() => Promise.reject(new Error('boom'))).generate({ model: 'acme-1', prompt: 'x' }))).toMatchObject({ type: 'ProviderServerError', retryable: true });
     const controller = new AbortController();
     controller.abort();
-    expect(await failure(connectorThat(() => Promise.reject(new Error('aborted'))).generate({ model: 'acme-1', prompt: 'x' }, { signal: controller.signal }))).toMatchObject({ type: 'ProviderAborted', retryable: false });
+    expect(await expectProviderFailure(connectorThat(() => Promise.reject(new Error('aborted'))).generate({ model: 'acme-1', prompt: 'x' }, { signal: controller.signal }))).toMatchObject({ type: 'ProviderAborted', retryable: false });
     // A plugin with its own copy of ProviderCallError: same name and type, not our class.
     const foreign = Object.assign(new Error('quota gone'), { name: 'ProviderCallError', type: 'ProviderRateLimited', retryable: false, status: 429, retryAfterMs: 5000 });
-    expect(await failure(connectorThat(() => Promise.reject(foreign)).generate({ model: 'acme-1', prompt: 'x' }))).toMatchObject({ type: 'ProviderRateLimited', retryable: false, status: 429, retryAfterMs: 5000, provider: 'acme' });
+    expect(await expectProviderFailure(connectorThat(() => Promise.reject(foreign)).generate({ model: 'acme-1', prompt: 'x' }))).toMatchObject({ type: 'ProviderRateLimited', retryable: false, status: 429, retryAfterMs: 5000, provider: 'acme' });
   });
 
   it('a streaming connector streams through the same checks; validateConnection never throws', async () => {

@@ -7,8 +7,9 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/server';
 import { createAnthropicConnector } from '../../src/providers/anthropic';
 import { createGoogleConnector } from '../../src/providers/google';
 import { createOpenAIConnector } from '../../src/providers/openai';
-import { ProviderCallError, type ProviderErrorType } from '../../src/providers/errors';
+import type { ProviderErrorType } from '../../src/providers/errors';
 import type { ModelConnector } from '../../src/providers/types';
+import { expectProviderFailure } from '../helpers/expect-provider-failure';
 
 const LATENCY_MS = 5;
 let emulator: RunningEmulator;
@@ -55,14 +56,6 @@ const cases: Case[] = [
   },
 ];
 
-async function failure(promise: Promise<unknown>): Promise<ProviderCallError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderCallError);
-  return err as ProviderCallError;
-}
 
 describe.each(cases)('$kind connector against the emulator', ({ kind, model, other, make }) => {
   let connector: ModelConnector;
@@ -118,7 +111,7 @@ describe.each(cases)('$kind connector against the emulator', ({ kind, model, oth
     ['malformed', 'ProviderMalformedResponse', true, null, null],
   ])('maps [[emulate:%s]] to %s (retryable %s)', async (directive, type, retryable, status, retryAfterMs) => {
     const before = emulator.stats()[model]?.calls ?? 0;
-    const err = await failure(connector.generate({ model, prompt: prompt(`fault ${directive} [[emulate:${directive}]]`) }));
+    const err = await expectProviderFailure(connector.generate({ model, prompt: prompt(`fault ${directive} [[emulate:${directive}]]`) }));
     expect({ type: err.type, retryable: err.retryable, status: err.status, retryAfterMs: err.retryAfterMs }).toEqual({ type, retryable, status, retryAfterMs });
     expect(err.provider).toBe(connector.provider);
     expect(err.model).toBe(model);
@@ -128,7 +121,7 @@ describe.each(cases)('$kind connector against the emulator', ({ kind, model, oth
 
   it('times out a hung call as a retryable ProviderTimeout', async () => {
     const started = Date.now();
-    const err = await failure(connector.generate({ model, prompt: prompt('[[emulate:hang]] hang') }, { timeoutMs: 250 }));
+    const err = await expectProviderFailure(connector.generate({ model, prompt: prompt('[[emulate:hang]] hang') }, { timeoutMs: 250 }));
     expect(err.type).toBe('ProviderTimeout');
     expect(err.retryable).toBe(true);
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -137,26 +130,26 @@ describe.each(cases)('$kind connector against the emulator', ({ kind, model, oth
   it('reports a caller abort as ProviderAborted, not a timeout', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    const err = await failure(connector.generate({ model, prompt: prompt('[[emulate:hang]] abort') }, { signal: controller.signal, timeoutMs: 10_000 }));
+    const err = await expectProviderFailure(connector.generate({ model, prompt: prompt('[[emulate:hang]] abort') }, { signal: controller.signal, timeoutMs: 10_000 }));
     expect(err.type).toBe('ProviderAborted');
     expect(err.retryable).toBe(false);
   });
 
   it('fails the first attempt and succeeds on the retry with times', async () => {
     const p = prompt('[[emulate:500x1]] retry me');
-    expect((await failure(connector.generate({ model, prompt: p }))).type).toBe('ProviderServerError');
+    expect((await expectProviderFailure(connector.generate({ model, prompt: p }))).type).toBe('ProviderServerError');
     await expect(connector.generate({ model, prompt: p })).resolves.toMatchObject({ finishReason: 'stop' });
 
     emulator.setModelSettings(model, { faults: [{ kind: 503, times: 1 }] });
     const q = prompt('configured fault');
-    expect((await failure(connector.generate({ model, prompt: q }))).type).toBe('ProviderOverloaded');
+    expect((await expectProviderFailure(connector.generate({ model, prompt: q }))).type).toBe('ProviderOverloaded');
     await expect(connector.generate({ model, prompt: q })).resolves.toMatchObject({ finishReason: 'stop' });
     emulator.resetFaults();
   });
 
   it('refuses a model the provider is not configured for, without calling it', async () => {
     const before = emulator.stats()['not-a-model']?.calls ?? 0;
-    const err = await failure(connector.generate({ model: 'not-a-model', prompt: 'hi' }));
+    const err = await expectProviderFailure(connector.generate({ model: 'not-a-model', prompt: 'hi' }));
     expect(err.type).toBe('ProviderBadRequest');
     expect(emulator.stats()['not-a-model']?.calls ?? 0).toBe(before);
   });
@@ -168,7 +161,7 @@ describe.each(cases)('$kind connector against the emulator', ({ kind, model, oth
 
   it('reports an unreachable endpoint as a retryable connection error and validateConnection false', async () => {
     const dead = make('http://127.0.0.1:9'); // discard port: nothing listens
-    const err = await failure(dead.generate({ model, prompt: 'hi' }, { timeoutMs: 5_000 }));
+    const err = await expectProviderFailure(dead.generate({ model, prompt: 'hi' }, { timeoutMs: 5_000 }));
     expect(err.type).toBe('ProviderConnectionError');
     expect(err.retryable).toBe(true);
     await expect(dead.validateConnection()).resolves.toBe(false);

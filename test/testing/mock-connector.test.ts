@@ -4,19 +4,11 @@
  * cancellation, and clear errors for a bad script.
  */
 import { describe, expect, it } from 'vitest';
-import { ProviderCallError } from '../../src/providers/errors';
 import { MockModelConnector, MockScriptError } from '../../src/testing';
+import { expectProviderFailure } from '../helpers/expect-provider-failure';
 
 const ask = (prompt: string, model = 'gpt-4o-mini') => ({ model, prompt });
 
-async function failure(p: Promise<unknown>): Promise<ProviderCallError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderCallError);
-  return err as ProviderCallError;
-}
 
 describe('MockModelConnector', () => {
   it('answers by call index first, then matchers, then the in-order script, then the default', async () => {
@@ -46,22 +38,22 @@ describe('MockModelConnector', () => {
 
   it('failures are typed provider errors with the real retryability, Retry-After and status', async () => {
     const mock = new MockModelConnector('openai').fail('ProviderRateLimited', { status: 429, retryAfterMs: 30_000 }).fail('ProviderBadRequest', { status: 400 });
-    const limited = await failure(mock.generate(ask('x')));
+    const limited = await expectProviderFailure(mock.generate(ask('x')));
     expect(limited).toMatchObject({ type: 'ProviderRateLimited', retryable: true, status: 429, retryAfterMs: 30_000, provider: 'openai', model: 'gpt-4o-mini' });
-    const bad = await failure(mock.generate(ask('x')));
+    const bad = await expectProviderFailure(mock.generate(ask('x')));
     expect(bad).toMatchObject({ type: 'ProviderBadRequest', retryable: false, status: 400 });
     expect(mock.calls.map((c) => c.outcome)).toEqual(['ProviderRateLimited', 'ProviderBadRequest']);
   });
 
   it('latency is bounded by the attempt timeout (ProviderTimeout) and ends on abort (ProviderAborted)', async () => {
     const mock = new MockModelConnector('google', { latencyMs: 5_000 });
-    expect(await failure(mock.generate(ask('slow'), { timeoutMs: 20 }))).toMatchObject({ type: 'ProviderTimeout', retryable: true });
+    expect(await expectProviderFailure(mock.generate(ask('slow'), { timeoutMs: 20 }))).toMatchObject({ type: 'ProviderTimeout', retryable: true });
     const controller = new AbortController();
     const pending = mock.generate(ask('slow'), { signal: controller.signal });
     controller.abort();
-    expect(await failure(pending)).toMatchObject({ type: 'ProviderAborted', retryable: false });
+    expect(await expectProviderFailure(pending)).toMatchObject({ type: 'ProviderAborted', retryable: false });
     mock.hang();
-    expect(await failure(mock.generate(ask('hangs'), { timeoutMs: 20 }))).toMatchObject({ type: 'ProviderTimeout' });
+    expect(await expectProviderFailure(mock.generate(ask('hangs'), { timeoutMs: 20 }))).toMatchObject({ type: 'ProviderTimeout' });
   });
 
   it('answers carry usage, confidence and a finish reason; a function step sees the call', async () => {
