@@ -432,6 +432,13 @@ function isTransient(err: unknown): boolean {
   return !(err instanceof OrchestratorError) && !(err instanceof WorkflowFailedError);
 }
 
+/** A request that ended with one of our typed errors (a refusal or a typed failure). */
+function settleTyped(t: Tracked, err: OrchestratorError): void {
+  t.outcome = 'typed';
+  t.detail = err.code;
+  t.doneAt = Date.now();
+}
+
 /** Submit one request and follow it to its end, retrying the client calls while the server is away. */
 async function follow(client: OrchestratorClient, input: OrchestrateRequest, t: Tracked, giveUpAt: () => number): Promise<void> {
   for (;;) {
@@ -439,12 +446,7 @@ async function follow(client: OrchestratorClient, input: OrchestrateRequest, t: 
       await client.start(input);
       break;
     } catch (err) {
-      if (err instanceof OrchestratorError) {
-        t.outcome = 'typed';
-        t.detail = err.code;
-        t.doneAt = Date.now();
-        return;
-      }
+      if (err instanceof OrchestratorError) return settleTyped(t, err);
       if (Date.now() > giveUpAt()) {
         t.outcome = 'never-accepted';
         t.detail = (err as Error).message;
@@ -460,12 +462,7 @@ async function follow(client: OrchestratorClient, input: OrchestrateRequest, t: 
       t.doneAt = Date.now();
       return;
     } catch (err) {
-      if (err instanceof OrchestratorError) {
-        t.outcome = 'typed';
-        t.detail = err.code;
-        t.doneAt = Date.now();
-        return;
-      }
+      if (err instanceof OrchestratorError) return settleTyped(t, err);
       if (!isTransient(err)) {
         t.outcome = 'untyped';
         t.detail = `${(err as Error).name}: ${(err as Error).message}${(err as Error).cause ? ` (cause: ${String((err as Error).cause)})` : ''}`;
