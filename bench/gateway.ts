@@ -8,16 +8,12 @@
  * worker, emulator and load generator share this machine's cores, so the figures are for this
  * machine only. Readable figures, then one JSON line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
-import { startGateway, type RunningGateway } from '../src/gateway/start';
-import { createLogger } from '../src/logger';
+import { startBenchGateway } from './harness';
 import { percentile, round } from './stats';
 import { dataConverterFor } from '../src/temporal/data-converter';
 
@@ -41,26 +37,11 @@ interface Variant {
 }
 
 async function startVariant(eager: boolean, tag: string): Promise<Variant> {
-  const dir = mkdtempSync(join(tmpdir(), `bench-gateway-${tag}-`));
-  const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '', LOG_LEVEL: 'error', METRICS_PORT: '0' });
-  const base = loadConfig(env.CONFIG_PATH);
+  const base = loadConfig(loadEnv().CONFIG_PATH);
   const config = { ...base, emulator: { ...base.emulator, mode: 'always' as const, latency_ms: PROVIDER_LATENCY_MS } };
   const taskQueue = `bench-gateway-${tag}-${Date.now().toString(36)}`;
-  const gateway: RunningGateway = await startGateway({
-    env,
-    config,
-    logger: createLogger('error', 'bench'),
-    taskQueue,
-    port: 0,
-    host: '127.0.0.1',
-    eagerStart: eager,
-    runtime: { secrets: {}, emulatorPort: 0, routingPolicyWorkflowId: `routing-policy-${taskQueue}` },
-    workflowSource: { kind: 'sources', workflowsPath: require.resolve('../workflows'), reason: 'bench' },
-    ensureSchedule: false,
-    installLogger: false,
-  });
-  const { key } = await gateway.keys.create({ userId: 'bench' });
-  const url = `${gateway.url}/v1/chat/completions`;
+  const bench = await startBenchGateway({ tag: `gateway-${tag}`, taskQueue, config, eagerStart: eager });
+  const { gateway, key, url } = bench;
   const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0 });
   return {
     async ask(i, phase) {
@@ -90,8 +71,7 @@ async function startVariant(eager: boolean, tag: string): Promise<Variant> {
       return { first, total: performance.now() - started };
     },
     async close() {
-      await gateway.close();
-      rmSync(dir, { recursive: true, force: true });
+      await bench.close();
     },
   };
 }

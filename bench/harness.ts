@@ -14,6 +14,7 @@ import { createLogger } from '../src/logger';
 import { createWorkerRuntime, type WorkerRuntime } from '../src/runtime';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor } from '../src/temporal/data-converter';
+import { startGateway, type RunningGateway } from '../src/gateway/start';
 
 export interface BenchStack {
   env: Env;
@@ -64,4 +65,52 @@ export async function startBenchStack(tag: string, configure: (env: Env) => Conf
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface BenchGateway {
+  gateway: RunningGateway;
+  /** An API key of the gateway's own database (user `bench`). */
+  key: string;
+  /** POST target of chat completions. */
+  url: string;
+  /** Stops the gateway (and its in-process worker) and removes its database folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * An in-process gateway with its worker on `taskQueue`, its own SQLite file (one writer per file)
+ * and its own emulator, on a free port, with an API key: what bench:gateway and bench:overhead
+ * measure. The worker uses the environment's data converter.
+ */
+export async function startBenchGateway(options: { tag: string; taskQueue: string; config: Config; eagerStart: boolean }): Promise<BenchGateway> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${options.tag}-`));
+  try {
+    const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '', LOG_LEVEL: 'error', METRICS_PORT: '0' });
+    const gateway = await startGateway({
+      env,
+      config: options.config,
+      logger: createLogger('error', 'bench'),
+      taskQueue: options.taskQueue,
+      port: 0,
+      host: '127.0.0.1',
+      eagerStart: options.eagerStart,
+      runtime: { secrets: {}, emulatorPort: 0, routingPolicyWorkflowId: `routing-policy-${options.taskQueue}` },
+      workflowSource: { kind: 'sources', workflowsPath: require.resolve('../workflows'), reason: 'bench' },
+      ensureSchedule: false,
+      installLogger: false,
+    });
+    const { key } = await gateway.keys.create({ userId: 'bench' });
+    return {
+      gateway,
+      key,
+      url: `${gateway.url}/v1/chat/completions`,
+      async close() {
+        await gateway.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }

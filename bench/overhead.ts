@@ -22,9 +22,7 @@
  * turns: client, worker and emulator together) and of the dev server (/proc, when found). Readable
  * figures, then one JSON line with every figure and the targets.
  */
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Client, type WorkflowClient } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -32,13 +30,11 @@ import BetterSqlite3 from 'better-sqlite3';
 import { loadEnv } from '../src/config/env';
 import { loadConfig } from '../src/config/load';
 import type { Config } from '../src/config/schema';
-import { startGateway, type RunningGateway } from '../src/gateway/start';
-import { createLogger } from '../src/logger';
 import { buildConnectors } from '../src/providers/registry';
 import { dataConverterFor } from '../src/temporal/data-converter';
 import type { OrchestrateRequest } from '../src/types';
 import type { FloorActivities } from './floor-workflows';
-import { startBenchStack } from './harness';
+import { startBenchGateway, startBenchStack, type BenchGateway } from './harness';
 import { percentile, round } from './stats';
 
 const PROVIDER_LATENCY_MS = Number(process.env['BENCH_PROVIDER_LATENCY_MS'] ?? 50);
@@ -311,31 +307,12 @@ async function main(): Promise<void> {
     },
   };
 
-  const gateways: RunningGateway[] = [];
-  const gatewayDirs: string[] = [];
+  const gateways: BenchGateway[] = [];
   const gatewayVariant = async (name: string, label: string, mode: 'activity' | 'local'): Promise<Variant> => {
-    // Its own SQLite file (one writer per file) and emulator; the gateway's worker uses the environment's data converter.
-    const dir = mkdtempSync(join(tmpdir(), `bench-overhead-${name}-`));
-    gatewayDirs.push(dir);
-    const env = loadEnv({ ...process.env, DATABASE_URL: `file:${join(dir, 'bench.db')}`, EMULATOR_URL: '', LOG_LEVEL: 'error', METRICS_PORT: '0' });
     const gatewayConfig = { ...config, performance: { ...config.performance, provider_calls: mode } };
-    const gatewayQueue = `${taskQueue}-gw-${name}`;
-    const gateway = await startGateway({
-      env,
-      config: gatewayConfig,
-      logger: createLogger('error', 'bench'),
-      taskQueue: gatewayQueue,
-      port: 0,
-      host: '127.0.0.1',
-      eagerStart: true,
-      runtime: { secrets: {}, emulatorPort: 0, routingPolicyWorkflowId: `routing-policy-${gatewayQueue}` },
-      workflowSource: { kind: 'sources', workflowsPath: require.resolve('../workflows'), reason: 'bench' },
-      ensureSchedule: false,
-      installLogger: false,
-    });
-    gateways.push(gateway);
-    const { key } = await gateway.keys.create({ userId: 'bench' });
-    const url = `${gateway.url}/v1/chat/completions`;
+    const bench = await startBenchGateway({ tag: `overhead-${name}`, taskQueue: `${taskQueue}-gw-${name}`, config: gatewayConfig, eagerStart: true });
+    gateways.push(bench);
+    const { key, url, gateway } = bench;
     return ours(
       name,
       label,
@@ -415,7 +392,6 @@ async function main(): Promise<void> {
     );
   } finally {
     for (const g of gateways) await g.close().catch(() => undefined);
-    for (const d of gatewayDirs) rmSync(d, { recursive: true, force: true });
   }
 
   const report: Record<string, unknown> = {};
